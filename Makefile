@@ -1,0 +1,47 @@
+# The two commands: `make demo` and `make test`. Both install what is missing first:
+# Debian packages (as root, apt-get update before the first install) and a virtualenv in .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEBIAN_PACKAGES := keepalived nginx iptables nftables iproute2 procps psmisc python3 python3-venv
+
+.PHONY: demo test lint typecheck unit bench deps debian-deps clean
+
+deps: debian-deps $(VENV)/.installed
+
+debian-deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:" $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip >/dev/null
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+demo: deps
+	$(BIN)/kakit lab demo
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: deps
+	$(BIN)/mypy
+
+unit: deps
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: deps
+	$(BIN)/python bench/kacheck_startup.py
+	$(BIN)/python bench/kacheck_watch.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

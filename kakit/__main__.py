@@ -1,0 +1,5 @@
+"""``python -m kakit`` runs the admin CLI."""
+
+from kakit.cli import kakit
+
+kakit()

@@ -1,0 +1,130 @@
+"""Running a named check once, as keepalived's ``vrrp_script`` does.
+
+Order of one run: take the per-check lock (a copy still running answers with the last recorded
+result instead of piling up: keepalived 2.1.3-2.3.2 starts overlapping copies), honour a latch,
+run the probes in order, escalate a final failure, record the result, log one line.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from kakit import latch as latches
+from kakit.checks import load
+from kakit.checks.base import Check, CheckResult, RunContext
+from kakit.exceptions import EXIT_FAILURE, EXIT_OK, CheckError, KakitError
+from kakit.fsutil import ensure_dir
+from kakit.locks import FileLock
+from kakit.log import logger
+from kakit.state import CheckState
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from kakit.config import CheckSpec, Config
+
+
+class CheckRunner:
+    """Runs one named check; instances are reused by watch mode.
+
+    Args:
+        config: The loaded configuration (for the directories).
+        spec: The check to run.
+    """
+
+    def __init__(self, config: Config, spec: CheckSpec) -> None:
+        self.config = config
+        self.spec = spec
+        self.checks: list[Check] = [load(probe.type)(probe.options) for probe in spec.probes]
+        checks_dir = os.path.join(config.paths.state_dir, "checks")
+        self.state_path = os.path.join(checks_dir, f"{spec.name}.json")
+        self.lock = FileLock(os.path.join(checks_dir, f"{spec.name}.lock"))
+        self._checks_dir = checks_dir
+
+    def prepare(self) -> None:
+        """Create the state directory (0700: state names commands and addresses)."""
+        ensure_dir(self.config.paths.state_dir, 0o755)
+        ensure_dir(self._checks_dir, 0o700)
+
+    def evaluate(self, state: CheckState) -> CheckResult:
+        """Run the probes in order; the first failure decides."""
+        deadline = None if self.spec.deadline is None else time.monotonic() + self.spec.deadline
+        ctx = RunContext(self.spec.name, state, deadline)
+        summaries = []
+        for check in self.checks:
+            try:
+                result = check.run(ctx)
+            except CheckError as exc:
+                result = CheckResult(ok=False, summary=f"{check.describe()}: {exc}")
+            if not result.ok:
+                return result
+            summaries.append(result.summary)
+        return CheckResult(ok=True, summary="; ".join(summaries))
+
+    def escalate(self, result: CheckResult) -> str:
+        """Apply ``latch``/``on_failure`` to a final failure; returns what was done."""
+        spec = self.spec
+        data_dir = self.config.paths.data_dir
+        done = ""
+        if spec.latch or spec.on_failure == "stop-keepalived":
+            latches.set_latch(data_dir, spec.name, result.summary)
+            done = f"; latched (clear with `kakit latch clear {spec.name}`)"
+        if spec.on_failure == "stop-keepalived":
+            # The log line goes out before the signal: keepalived kills our process group next.
+            logger.error(f"{spec.name}: FAIL: {result.summary}{done}; stopping keepalived")
+            from kakit.escalate import stop_keepalived
+
+            try:
+                done += f"; {stop_keepalived()}"
+            except CheckError as exc:
+                done += f"; could not stop keepalived: {exc}"
+        return done
+
+    def run_once(self, state: CheckState) -> tuple[bool, str]:
+        """One full run under the lock already held: latch, probes, escalation, record."""
+        spec = self.spec
+        latch = latches.get(self.config.paths.data_dir, spec.name)
+        if latch is not None:
+            summary = f"{latch.describe()} (clear with `kakit latch clear {spec.name}`)"
+            state.record_result(False, summary)
+            return False, summary
+        result = self.evaluate(state)
+        summary = result.summary
+        if not result.ok and not result.remedy_pending:
+            summary += self.escalate(result)
+        state.record_result(result.ok, summary)
+        return result.ok, summary
+
+
+def run_check(config: Config, spec: CheckSpec) -> int:
+    """Run ``spec`` once and return kacheck's exit code (0 healthy, 1 unhealthy)."""
+    runner = CheckRunner(config, spec)
+    runner.prepare()
+    if not runner.lock.try_acquire():
+        last = CheckState.load(runner.state_path).last_result()
+        if last is None:
+            logger.warning(
+                f"{spec.name}: FAIL: previous run still in progress and no earlier result"
+            )
+            return EXIT_FAILURE
+        ok, summary, when = last
+        verdict = "OK" if ok else "FAIL"
+        age = time.time() - when
+        logger.warning(
+            f"{spec.name}: {verdict}: previous run still in progress; repeating its result from {age:.1f} s ago: {summary}"
+        )
+        return EXIT_OK if ok else EXIT_FAILURE
+    try:
+        state = CheckState.load(runner.state_path)
+        ok, summary = runner.run_once(state)
+        try:
+            state.save()
+        except KakitError as exc:
+            summary += f" (state not saved: {exc})"
+        if ok:
+            logger.info(f"{spec.name}: OK: {summary}")
+        else:
+            logger.warning(f"{spec.name}: FAIL: {summary}")
+        return EXIT_OK if ok else EXIT_FAILURE
+    finally:
+        runner.lock.release()

@@ -1,0 +1,87 @@
+"""The contract of the check family.
+
+A check type is one class, ``<Thing>Check(Check)``, in its own module, with a frozen options
+class. ``run`` is synchronous on purpose: keepalived forks ``kacheck`` every interval and asyncio
+alone costs more than the whole run budget (docs/style.md rule 25). Checks that need to wait
+(ping replies, a restarted service) do so within ``ctx.remaining()``.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+
+from kakit.record import frozen
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
+
+    from kakit.state import CheckState
+
+
+@frozen
+class CheckResult:
+    """What one check run found.
+
+    Attributes:
+        ok: The check passed.
+        summary: One line saying what was seen (and done), for the log.
+        remedy_pending: The check failed but has a remedy still under way or budgeted (a
+            service restart): do not escalate yet.
+    """
+
+    ok: bool
+    summary: str
+    remedy_pending: bool = False
+
+
+class RunContext:
+    """What a check may use while it runs.
+
+    Args:
+        check_name: The configured name (``nginx``, ``uplink``), used in state keys and logs.
+        state: The check's persistent state (restart history), saved by the runner.
+        deadline: ``time.monotonic()`` value by which the whole run must be over, or None.
+    """
+
+    def __init__(self, check_name: str, state: CheckState, deadline: float | None) -> None:
+        self.check_name = check_name
+        self.state = state
+        self.deadline = deadline
+
+    def remaining(self, cap: float | None = None) -> float:
+        """Seconds left before the deadline (never negative), optionally capped."""
+        left = float("inf") if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+        return left if cap is None else min(left, cap)
+
+    def expired(self) -> bool:
+        """True once the deadline has passed."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
+class Check(ABC):
+    """Base class of every check type.
+
+    Subclasses set ``type_name`` (the YAML ``type:``) and ``options_class`` (a
+    :func:`kakit.record.frozen` class whose fields carry converters), and implement :meth:`run`.
+    Construction must be cheap and import nothing heavy: import libraries inside :meth:`run`.
+    """
+
+    type_name: ClassVar[str]
+    options_class: ClassVar[type[Any]]
+
+    def __init__(self, options: Any) -> None:
+        self.options = options
+
+    @abstractmethod
+    def run(self, ctx: RunContext) -> CheckResult:
+        """Probe once and report.
+
+        Raises:
+            CheckError: The check could not be carried out at all (counts as a failure).
+        """
+
+    def describe(self) -> str:
+        """A short human label for logs (``service nginx``)."""
+        return self.type_name

@@ -1,0 +1,220 @@
+"""``service``: nginx/httpd-style checks with restart-then-escalate.
+
+One run: is the master process alive (and the port open, and the HTTP answer right)? If not,
+and the restart budget allows, validate the configuration, restart through ``restart_command``
+(else ``systemctl restart`` when systemd runs, else ``service NAME restart``), then wait up to
+``restart.wait`` seconds for the service to come back. The attempt is recorded *before* the
+restart: keepalived may kill kacheck at its script timeout, and an unrecorded restart would let
+the next run restart again (the restart storm of the seed scripts).
+
+When the service stays down and the budget is spent, the result is final and the runner applies
+``on_failure``. A successful restart is a pass: the node keeps the VIP through a quick blip.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from kakit import budget
+from kakit.checks.base import Check, CheckResult, RunContext
+from kakit.checks.http import HttpOptions, http_probe
+from kakit.checks.process import ProcessFinder
+from kakit.checks.tcp import tcp_connect
+from kakit.converters import (
+    duration,
+    integer,
+    optional,
+    optional_argv,
+    optional_path,
+    optional_string,
+    port,
+    record,
+    string,
+)
+from kakit.exceptions import CheckError
+from kakit.record import frozen, option
+
+SYSTEMD_MARKER = "/run/systemd/system"
+POLL_INTERVAL = 0.1
+
+
+@frozen
+class RestartPolicy:
+    """The restart budget (monit's ``if N restarts within M cycles``, in seconds).
+
+    Attributes:
+        max: Restarts allowed within the window; 0 never restarts.
+        within: The sliding window in seconds.
+        wait: Seconds to wait for the service to come back after a restart.
+    """
+
+    max: int = option(integer(0, 100), default=2)
+    within: float = option(duration(high=86400.0), default=300.0)
+    wait: float = option(duration(high=600.0), default=3.0)
+
+
+@frozen
+class ServiceOptions:
+    """Settings of a service check.
+
+    Attributes:
+        service: The service's name: process name and systemd unit unless overridden.
+        process: Process name when it differs from ``service``.
+        unit: systemd unit / SysV service when it differs from ``service``.
+        pidfile: The master's pid file (looked at before scanning /proc).
+        port: A TCP port on 127.0.0.1 that must accept connections.
+        http: An HTTP GET that must succeed (host/port default to 127.0.0.1 and ``port``).
+        restart_command: How to restart; default systemctl/service.
+        config_test: Run before restarting; a failure skips the restart (it could not work).
+        restart: The restart budget.
+    """
+
+    service: str = option(string)
+    process: str | None = option(optional_string, default=None)
+    unit: str | None = option(optional_string, default=None)
+    pidfile: str | None = option(optional_path, default=None)
+    port: int | None = option(optional(port), default=None)
+    http: HttpOptions | None = option(record(HttpOptions), default=None)
+    restart_command: tuple[str, ...] | None = option(optional_argv, default=None)
+    config_test: tuple[str, ...] | None = option(optional_argv, default=None)
+    restart: RestartPolicy = option(record(RestartPolicy), default=RestartPolicy())
+
+
+def default_restart_command(unit: str) -> tuple[str, ...]:
+    """``systemctl restart UNIT`` under systemd, else ``service UNIT restart``.
+
+    Raises:
+        CheckError: Neither is available; the operator must set ``restart_command``.
+    """
+    import shutil
+
+    if os.path.isdir(SYSTEMD_MARKER):
+        return ("systemctl", "restart", unit)
+    if shutil.which("service"):
+        return ("service", unit, "restart")
+    raise CheckError(f"no systemd and no `service` command to restart {unit}: set restart_command")
+
+
+class ServiceCheck(Check):
+    """A service that kacheck keeps alive within a restart budget."""
+
+    type_name = "service"
+    options_class = ServiceOptions
+    options: ServiceOptions
+
+    def __init__(self, options: ServiceOptions) -> None:
+        super().__init__(options)
+        self.finder = ProcessFinder(options.process or options.service, options.pidfile)
+
+    def describe(self) -> str:
+        """``service nginx``."""
+        return f"service {self.options.service}"
+
+    # -- probing --------------------------------------------------------------------------------
+
+    def probe(self, ctx: RunContext) -> tuple[bool, str]:
+        """Process, then port, then HTTP; ``(healthy, what was seen)``."""
+        opts = self.options
+        name = opts.process or opts.service
+        masters = self.finder.masters()
+        if not masters:
+            return False, f"no {name} master process"
+        seen = f"master pid {masters[0]}"
+        if opts.port is not None:
+            error = tcp_connect("127.0.0.1", opts.port, ctx.remaining(1.0))
+            if error is not None:
+                return False, f"{seen}, but port {opts.port}: {error}"
+            seen += f", port {opts.port} open"
+        if opts.http is not None:
+            http = opts.http
+            if http.port is None and opts.port is not None:
+                from kakit.record import replace
+
+                http = replace(http, port=opts.port)
+            ok, summary = http_probe(http, ctx.remaining(http.timeout))
+            if not ok:
+                return False, f"{seen}, but {summary}"
+            seen += f", {summary}"
+        return True, seen
+
+    def _wait_healthy(self, ctx: RunContext, wait: float) -> tuple[bool, str, float]:
+        started = time.monotonic()
+        limit = started + ctx.remaining(wait)
+        while True:
+            healthy, seen = self.probe(ctx)
+            elapsed = time.monotonic() - started
+            if healthy or time.monotonic() + POLL_INTERVAL > limit:
+                return healthy, seen, elapsed
+            time.sleep(POLL_INTERVAL)
+
+    # -- the run --------------------------------------------------------------------------------
+
+    def run(self, ctx: RunContext) -> CheckResult:
+        """Probe; restart within the budget when down."""
+        from kakit.checks.command import run_bounded
+
+        opts = self.options
+        policy = opts.restart
+        name = opts.service
+        healthy, seen = self.probe(ctx)
+        if healthy:
+            return CheckResult(ok=True, summary=f"{name} up ({seen})")
+        if policy.max == 0:
+            return CheckResult(
+                ok=False, summary=f"{name} down ({seen}); restarts disabled (restart.max: 0)"
+            )
+
+        now = time.time()
+        key = f"service:{name}"
+        attempts = budget.prune(ctx.state.restarts(key), now, policy.within)
+        if len(attempts) >= policy.max:
+            wait_for = budget.next_allowed(attempts, now, policy.max, policy.within) - now
+            return CheckResult(
+                ok=False,
+                summary=(
+                    f"{name} down ({seen}); restart budget spent "
+                    f"({len(attempts)} restarts within {policy.within:g} s, next allowed in {wait_for:.0f} s)"
+                ),
+            )
+        attempts.append(now)
+        ctx.state.set_restarts(key, attempts)
+        ctx.state.save()
+        count = f"restart {len(attempts)}/{policy.max} within {policy.within:g} s"
+        pending = len(attempts) < policy.max
+
+        if opts.config_test is not None:
+            status, output = run_bounded(opts.config_test, ctx.remaining(10.0))
+            if status != 0:
+                detail = f": {output}" if output else ""
+                return CheckResult(
+                    ok=False,
+                    summary=(
+                        f"{name} down ({seen}); config test `{' '.join(opts.config_test)}` failed{detail}; "
+                        f"not restarting ({count})"
+                    ),
+                    remedy_pending=pending,
+                )
+
+        command = opts.restart_command or default_restart_command(opts.unit or name)
+        label = " ".join(command)
+        status, output = run_bounded(command, ctx.remaining(max(policy.wait, 1.0)))
+        if status != 0:
+            why = f"exited {status}" if status is not None else output
+            detail = f": {output}" if output and status is not None else ""
+            return CheckResult(
+                ok=False,
+                summary=f"{name} down ({seen}); restart `{label}` {why}{detail} ({count})",
+                remedy_pending=pending,
+            )
+        healthy, after, elapsed = self._wait_healthy(ctx, policy.wait)
+        if healthy:
+            return CheckResult(
+                ok=True,
+                summary=f"{name} was down ({seen}); restarted with `{label}`, up after {elapsed:.1f} s ({count})",
+            )
+        return CheckResult(
+            ok=False,
+            summary=f"{name} down ({seen}); restarted with `{label}` but still down after {elapsed:.1f} s: {after} ({count})",
+            remedy_pending=pending,
+        )

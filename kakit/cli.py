@@ -1,0 +1,151 @@
+"""``kakit``: the admin command line (config check, latches, the lab demo).
+
+A thin click layer: parse, call into the library, translate :class:`KakitError` into a one-line
+message and its exit code (1 runtime, 2 usage/config). Subcommands import what they need when
+they run.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from kakit import __version__
+from kakit.exceptions import KakitError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _RuntimeFailure(click.ClickException):
+    """A runtime KakitError on its way out of click (exit 1)."""
+
+    exit_code = 1
+
+
+class _ConfigFailure(click.ClickException):
+    """A configuration or usage KakitError on its way out of click (exit 2)."""
+
+    exit_code = 2
+
+
+def KakitCommandError(error: KakitError) -> click.ClickException:
+    """Translate a KakitError into the click exception with the same exit code."""
+    cls = _ConfigFailure if error.exit_code == 2 else _RuntimeFailure
+    return cls(str(error))
+
+
+def config_option(func: F) -> F:
+    """The shared ``-c/--config`` option."""
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        metavar="FILE",
+        help="Configuration file (default $KAKIT_CONFIG, then /etc/kakit/kakit.yaml).",
+    )(func)
+
+
+def _load(config_path: str | None) -> Any:
+    from kakit.config import load_config
+
+    try:
+        return load_config(config_path)
+    except KakitError as exc:
+        raise KakitCommandError(exc) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kakit")
+def kakit() -> None:
+    """Admin tool of the keepalived companion toolkit."""
+
+
+@kakit.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("check")
+@config_option
+def config_check(config_path: str | None) -> None:
+    """Validate the configuration and print the effective settings (secrets masked)."""
+    import yaml
+
+    from kakit.config import effective
+
+    loaded = _load(config_path)
+    try:
+        data = effective(loaded)
+    except KakitError as exc:
+        raise KakitCommandError(exc) from exc
+    source = loaded.source or "built-in defaults (no configuration file)"
+    click.echo(f"# {source}: OK", err=True)
+    click.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip())
+
+
+@kakit.group()
+def latch() -> None:
+    """List or clear latched checks."""
+
+
+@latch.command("list")
+@config_option
+def latch_list(config_path: str | None) -> None:
+    """Show every latched check and why it latched."""
+    from kakit.latch import list_latches
+
+    loaded = _load(config_path)
+    try:
+        found = list_latches(loaded.paths.data_dir)
+    except KakitError as exc:
+        raise KakitCommandError(exc) from exc
+    if not found:
+        click.echo("no latched checks")
+        return
+    for item in found:
+        click.echo(f"{item.check}: {item.describe()}")
+
+
+@latch.command("clear")
+@click.argument("name")
+@config_option
+def latch_clear(name: str, config_path: str | None) -> None:
+    """Clear the latch of check NAME so it reports what it sees again."""
+    from kakit.latch import clear
+
+    loaded = _load(config_path)
+    try:
+        cleared = clear(loaded.paths.data_dir, name)
+    except KakitError as exc:
+        raise KakitCommandError(exc) from exc
+    if not cleared:
+        click.echo(f"{name}: not latched", err=True)
+        sys.exit(1)
+    from kakit.log import logger
+
+    logger.configure(ident="kakit", file=loaded.log.file or "", syslog=loaded.log.syslog)
+    logger.info(f"{name}: latch cleared by operator")
+    click.echo(f"{name}: latch cleared")
+
+
+@kakit.group()
+def lab() -> None:
+    """Network-namespace labs with real keepalived (needs root)."""
+
+
+@lab.command("demo")
+@click.option(
+    "--workdir", type=click.Path(file_okay=False), default=None, help="Keep lab files here."
+)
+def lab_demo(workdir: str | None) -> None:
+    """Two keepalived nodes, kacheck on nginx, break the master's nginx, watch the VIP move."""
+    from kakit.lab.demo import run_demo
+
+    try:
+        code = run_demo(workdir)
+    except KakitError as exc:
+        raise KakitCommandError(exc) from exc
+    sys.exit(code)

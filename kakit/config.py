@@ -1,0 +1,399 @@
+"""Loading ``kakit.yaml`` into frozen settings objects, with precise errors.
+
+Lookup order: ``-c/--config``, then ``$KAKIT_CONFIG``, then ``/etc/kakit/kakit.yaml``; with none
+of them present the built-in defaults and presets apply. The file must say ``version: 1``.
+Unknown keys are errors (a typo in an HA configuration silently turning a check off is worse than
+a loud failure), and every error names file, line, key path, the bad value and what was
+expected.
+
+PyYAML is imported only when a file is actually read: ``kacheck nginx`` without a file must stay
+inside its start-up budget.
+"""
+
+from __future__ import annotations
+
+import os
+
+from kakit.converters import (
+    Node,
+    absolute_path,
+    boolean,
+    build,
+    choice,
+    duration,
+    from_python,
+    integer,
+    optional,
+    optional_path,
+    record,
+    unknown_key_error,
+)
+from kakit.exceptions import ConfigError
+from kakit.record import frozen, option
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+DEFAULT_CONFIG_PATH = "/etc/kakit/kakit.yaml"
+CONFIG_ENV = "KAKIT_CONFIG"
+SUPPORTED_VERSIONS = (1,)
+ON_FAILURE_CHOICES = ("fail", "stop-keepalived")
+COMMON_CHECK_KEYS = ("latch", "on_failure", "deadline", "rise", "fall")
+
+
+@frozen
+class Paths:
+    """Where kakit keeps its files.
+
+    Attributes:
+        state_dir: Volatile state: check results, restart history, locks (tmpfs is right).
+        data_dir: State that must survive a reboot: latches (and later the alert outbox).
+    """
+
+    state_dir: str = option(absolute_path, default="/run/kakit")
+    data_dir: str = option(absolute_path, default="/var/lib/kakit")
+
+
+@frozen
+class LogSettings:
+    """Where log lines go besides syslog (and stderr on a terminal).
+
+    Attributes:
+        level: error, warning, info or debug.
+        file: Also append lines to this file (labs and hosts without a syslog daemon).
+        syslog: Send lines to /dev/log.
+    """
+
+    level: str = option(choice("error", "warning", "info", "debug"), default="info")
+    file: str | None = option(optional_path, default=None)
+    syslog: bool = option(boolean, default=True)
+
+
+@frozen
+class ProbeSpec:
+    """One probe of a check: its type name and validated options."""
+
+    type: str
+    options: Any
+
+
+@frozen
+class CheckSpec:
+    """A named check as ``kacheck NAME`` runs it.
+
+    Attributes:
+        name: The name on the command line.
+        probes: Probes run in order; all must pass.
+        latch: Once failed, keep failing until ``kakit latch clear NAME``.
+        on_failure: ``fail`` (exit 1, keepalived applies weight/FAULT) or ``stop-keepalived``.
+        deadline: Upper bound for one run in seconds (None: each probe's own timeouts).
+        rise: Watch mode: consecutive passes before the track file says healthy again.
+        fall: Watch mode: consecutive failures before the track file says failed.
+        origin: Where the check was defined (``file:line`` or ``built-in preset``).
+    """
+
+    name: str
+    probes: tuple[ProbeSpec, ...]
+    latch: bool = False
+    on_failure: str = "fail"
+    deadline: float | None = None
+    rise: int = 1
+    fall: int = 1
+    origin: str = ""
+
+
+@frozen
+class Config:
+    """The whole validated configuration.
+
+    Attributes:
+        version: The file format version (1).
+        source: The file it came from, or None for built-in defaults.
+        paths: State and data directories.
+        log: Logging sinks.
+        checks: Checks defined in the file, by name (presets are resolved by :meth:`check`).
+    """
+
+    version: int = option(integer(1, 1), default=1)
+    source: str | None = None
+    paths: Paths = option(record(Paths), default=Paths())
+    log: LogSettings = option(record(LogSettings), default=LogSettings())
+    checks: dict[str, Node] = option(lambda node: _check_nodes(node), default={})
+
+    def check_names(self) -> list[str]:
+        """Names ``kacheck`` accepts: configured checks and built-in presets."""
+        from kakit.checks.presets import presets
+
+        return sorted({*self.checks, *presets()})
+
+    def check(self, name: str) -> CheckSpec:
+        """The named check, with its preset applied.
+
+        Raises:
+            ConfigError: No configured check or preset has that name, or it is invalid.
+        """
+        from kakit.checks.presets import presets
+
+        node = self.checks.get(name)
+        preset = presets().get(name)
+        if node is None and preset is None:
+            where = f" in {self.source}" if self.source else " (no configuration file)"
+            known = ", ".join(self.check_names())
+            raise ConfigError(f"unknown check {name!r}{where}; known checks: {known}")
+        if preset is not None:
+            base = from_python(preset, f"<built-in preset {name}>", f"checks.{name}")
+            node = base if node is None else _overlay(base, node)
+        assert node is not None
+        return build_check(name, node)
+
+
+def _check_nodes(node: Node) -> dict[str, Node]:
+    # Checks are validated as a whole at load time (so `config check` reports every typo), but
+    # kept as nodes so that presets can be overlaid by name afterwards.
+    if node.value is None:
+        return {}
+    return dict(node.mapping("a mapping of check names to check settings"))
+
+
+def _overlay(base: Node, override: Node) -> Node:
+    """Lay the YAML check over its preset when both have the same type."""
+    mapping = override.mapping("a mapping of check settings")
+    own_type = mapping.get("type")
+    preset_type = base.value["type"].value
+    if "probes" in mapping or (own_type is not None and own_type.value != preset_type):
+        return override
+    merged = dict(base.value)
+    merged.update(mapping)
+    return Node(merged, override.file, override.line, override.path)
+
+
+def build_check(name: str, node: Node) -> CheckSpec:
+    """Validate one check's settings into a :class:`CheckSpec`."""
+    mapping = node.mapping("a mapping of check settings with a 'type' or 'probes'")
+    common = {key: mapping[key] for key in COMMON_CHECK_KEYS if key in mapping}
+    common_node = Node(common, node.file, node.line, node.path)
+    if "probes" in mapping:
+        for key in mapping:
+            if key not in (*COMMON_CHECK_KEYS, "probes"):
+                raise unknown_key_error(node, key, [*COMMON_CHECK_KEYS, "probes"])
+        probes_node = mapping["probes"]
+        if not isinstance(probes_node.value, list) or not probes_node.value:
+            raise probes_node.error("a non-empty list of probes, each with a 'type'")
+        probes = tuple(_build_probe(item, skip=()) for item in probes_node.value)
+    else:
+        probes = (_build_probe(node, skip=COMMON_CHECK_KEYS),)
+    settings = build(_CommonSettings, common_node)
+    return CheckSpec(
+        name=name,
+        probes=probes,
+        latch=settings.latch,
+        on_failure=settings.on_failure,
+        deadline=settings.deadline,
+        rise=settings.rise,
+        fall=settings.fall,
+        origin=node.where,
+    )
+
+
+@frozen
+class _CommonSettings:
+    latch: bool = option(boolean, default=False)
+    on_failure: str = option(choice(*ON_FAILURE_CHOICES), default="fail")
+    deadline: float | None = option(optional(duration(high=3600.0)), default=None)
+    rise: int = option(integer(1, 1000), default=1)
+    fall: int = option(integer(1, 1000), default=1)
+
+
+def _build_probe(node: Node, skip: tuple[str, ...]) -> ProbeSpec:
+    from kakit import checks
+
+    mapping = node.mapping("a mapping with a 'type'")
+    type_node = mapping.get("type")
+    if type_node is None:
+        raise node.error(
+            f"the key 'type' (one of {', '.join(checks.type_names())})", show_value=False
+        )
+    if not isinstance(type_node.value, str):
+        raise type_node.error(f"one of the check types {', '.join(checks.type_names())}")
+    try:
+        cls = checks.load(type_node.value)
+    except ConfigError as exc:
+        raise type_node.error(str(exc)) from None
+    options = build(cls.options_class, node, skip=("type", *skip))
+    return ProbeSpec(type=type_node.value, options=options)
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def config_path(explicit: str | None = None) -> tuple[str | None, bool]:
+    """The configuration file to read and whether it must exist.
+
+    Returns:
+        ``(path, required)``: an explicit ``-c`` or ``$KAKIT_CONFIG`` must exist; the default
+        path is optional. ``(None, False)`` means built-in defaults only.
+    """
+    if explicit:
+        return explicit, True
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return from_env, True
+    return DEFAULT_CONFIG_PATH, False
+
+
+def load_config(explicit: str | None = None) -> Config:
+    """Find, read and validate the configuration.
+
+    Args:
+        explicit: The ``-c/--config`` value, if any.
+
+    Raises:
+        ConfigError: The file is missing (when named explicitly), unreadable or invalid.
+    """
+    path, required = config_path(explicit)
+    if path is None:
+        return Config()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"{path}: configuration file not found") from None
+        return Config()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"{path}: cannot read configuration file: {reason}") from exc
+    return parse_config(text, path)
+
+
+def parse_config(text: str, source: str) -> Config:
+    """Validate configuration text; ``source`` names it in error messages."""
+    root = parse_yaml(text, source)
+    if root.value is None:
+        raise ConfigError(
+            f"{source}: the configuration is empty; it must at least say 'version: 1'"
+        )
+    mapping = root.mapping("a mapping at the top level (version: 1, checks: ...)")
+    version = mapping.get("version")
+    if version is None:
+        raise ConfigError(f"{source}: missing top-level 'version: 1'")
+    if version.value not in SUPPORTED_VERSIONS:
+        raise version.error("version 1 (the only format this kakit understands)")
+    config: Config = build(Config, root, skip=())
+    config = Config(
+        version=config.version,
+        source=source,
+        paths=config.paths,
+        log=config.log,
+        checks=config.checks,
+    )
+    for name in config.checks:
+        config.check(name)  # validate every check now: `config check` must see every error
+    return config
+
+
+def parse_yaml(text: str, source: str) -> Node:
+    """Parse YAML into located nodes (duplicate keys and non-string keys are errors)."""
+    import yaml
+
+    loader_cls: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_cls(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = f":{mark.line + 1}" if mark is not None else ""
+            problem = exc.problem or exc.context or "syntax error"
+            raise ConfigError(f"{source}{line}: invalid YAML: {problem}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+        if root is None:
+            return Node(None, source, 0, "")
+        return _to_node(loader, root, source, "")
+    finally:
+        loader.dispose()
+
+
+def _to_node(loader: Any, yaml_node: Any, source: str, path: str) -> Node:
+    import yaml
+
+    line = yaml_node.start_mark.line + 1
+    if isinstance(yaml_node, yaml.MappingNode):
+        mapping: dict[str, Node] = {}
+        for key_node, value_node in yaml_node.value:
+            key = loader.construct_object(key_node, deep=True)
+            key_line = key_node.start_mark.line + 1
+            if key == "<<":
+                raise ConfigError(
+                    f"{source}:{key_line}: {path or '(top level)'}: YAML merge keys (<<) are not supported"
+                )
+            if not isinstance(key, str):
+                raise ConfigError(
+                    f"{source}:{key_line}: {path or '(top level)'}: keys must be strings, got {key!r}"
+                )
+            child_path = f"{path}.{key}" if path else key
+            if key in mapping:
+                first = mapping[key].line
+                raise ConfigError(
+                    f"{source}:{key_line}: {child_path}: duplicate key (first defined on line {first})"
+                )
+            mapping[key] = _to_node(loader, value_node, source, child_path)
+            mapping[key].line = key_line
+        return Node(mapping, source, line, path)
+    if isinstance(yaml_node, yaml.SequenceNode):
+        items = [
+            _to_node(loader, item, source, f"{path}[{index}]")
+            for index, item in enumerate(yaml_node.value)
+        ]
+        return Node(items, source, line, path)
+    return Node(loader.construct_object(yaml_node, deep=True), source, line, path)
+
+
+# --- printing ----------------------------------------------------------------------------------
+
+
+def to_plain(value: Any) -> Any:
+    """Settings objects as plain data for printing, secrets masked."""
+    from kakit.record import fields, is_record
+
+    if is_record(value) and not isinstance(value, type):
+        result = {}
+        for name, spec in fields(value).items():
+            item = getattr(value, name)
+            result[name] = "***" if spec.secret and item is not None else to_plain(item)
+        return result
+    if isinstance(value, dict):
+        return {key: to_plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(item) for item in value]
+    if isinstance(value, Node):
+        from kakit.converters import plain
+
+        return plain(value)
+    return value
+
+
+def effective(config: Config) -> dict[str, Any]:
+    """The effective configuration as plain data (secrets masked), as ``config check`` prints it."""
+    checks = {}
+    for name in config.checks:
+        spec = config.check(name)
+        entry = {
+            "origin": spec.origin,
+            "latch": spec.latch,
+            "on_failure": spec.on_failure,
+            "deadline": spec.deadline,
+            "rise": spec.rise,
+            "fall": spec.fall,
+            "probes": [{"type": probe.type, **to_plain(probe.options)} for probe in spec.probes],
+        }
+        checks[name] = entry
+    return {
+        "version": config.version,
+        "source": config.source,
+        "paths": to_plain(config.paths),
+        "log": to_plain(config.log),
+        "checks": checks,
+    }

@@ -1,0 +1,69 @@
+"""The one exception tree of kakit.
+
+    KakitError                      base; carries the process exit code
+     +-- UsageError                 bad command line (exit 2)
+     +-- ConfigError(ValueError)    bad configuration: names file, line, key path, value (exit 2)
+     +-- CheckError                 a check could not run at all (exit 1: keepalived fails over)
+     +-- StateError(OSError)        state/data directory, lock or latch file unusable (exit 1)
+     +-- NotifyError                an alert could not be delivered
+     |    +-- DeliveryError         the channel answered with an error
+     |    +-- NotifierTimeout       the channel did not answer in time
+     +-- HookError                  a state hook (sysctl, firewall, run) failed
+
+Library errors (OSError, yaml, httpx, icmplib, psutil) are translated into this tree where they
+cross into kakit code, with ``raise ... from exc``, so every message reaching an operator is one
+line that says what was being done and with what.
+
+This module imports nothing: every kakit entry point loads it, including the one keepalived forks
+every second.
+"""
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class KakitError(Exception):
+    """Base class of every error kakit raises on purpose.
+
+    Attributes:
+        exit_code: The process exit code the command line uses for this error.
+    """
+
+    exit_code: int = EXIT_FAILURE
+
+
+class UsageError(KakitError):
+    """The command line is wrong (unknown option, missing argument)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(KakitError, ValueError):
+    """The configuration is invalid; the message names file, line, key path and value."""
+
+    exit_code = EXIT_USAGE
+
+
+class CheckError(KakitError):
+    """A check could not be carried out (bad address, no permission to ping...)."""
+
+
+class StateError(KakitError, OSError):
+    """A state, lock or latch file could not be read or written."""
+
+
+class NotifyError(KakitError):
+    """An alert could not be delivered."""
+
+
+class DeliveryError(NotifyError):
+    """The channel answered, with an error."""
+
+
+class NotifierTimeout(NotifyError, TimeoutError):
+    """The channel did not answer within its deadline."""
+
+
+class HookError(KakitError):
+    """A state hook failed to apply."""

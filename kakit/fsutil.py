@@ -1,0 +1,80 @@
+"""Small file-system helpers: atomic writes and private directories.
+
+An atomic write is tmp file in the same directory, fsync, rename, fsync of the directory: readers
+(keepalived's track_file inotify watch, a concurrent kacheck) see the old or the new content,
+never a torn one, and a crash or power loss leaves one of the two on disk.
+"""
+
+from __future__ import annotations
+
+import os
+
+from kakit.exceptions import StateError
+
+
+def ensure_dir(path: str, mode: int = 0o755) -> str:
+    """Create ``path`` and its parents if missing.
+
+    Raises:
+        StateError: The directory cannot be created, or the path is not a directory.
+    """
+    try:
+        os.makedirs(path, mode=mode, exist_ok=True)
+    except OSError as exc:
+        raise StateError(f"cannot create directory {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def atomic_write(path: str, data: bytes | str, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` atomically (tmp + fsync + rename + directory fsync).
+
+    Args:
+        path: Destination file; its directory must exist.
+        data: New content; text is written as UTF-8.
+        mode: Permission bits of the new file (keepalived runs scripts with umask 0177, so the
+            mode is set explicitly rather than inherited).
+
+    Raises:
+        StateError: Any step failed; the old content is left in place.
+    """
+    raw = data.encode() if isinstance(data, str) else data
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        try:
+            os.fchmod(fd, mode)
+            view = memoryview(raw)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise StateError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def read_text(path: str) -> str | None:
+    """The file's text, or None when it does not exist.
+
+    Raises:
+        StateError: The file exists but cannot be read.
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot read {path}: {exc.strerror or exc}") from exc

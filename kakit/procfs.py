@@ -1,0 +1,134 @@
+"""Process lookups straight from /proc.
+
+psutil would do, but importing it costs about 50 ms and ``process_iter`` builds an object per
+process; kacheck only needs names, parents and liveness (docs/checks.md section 5).
+
+Lab nodes (and containers) share the PID namespace but not the network namespace, so a process
+belongs to "this node" only when its ``/proc/PID/ns/net`` matches ours: otherwise node n1 would
+see node n2's nginx as its own.
+"""
+
+from __future__ import annotations
+
+import os
+
+PROC = "/proc"
+
+
+class ProcessInfo:
+    """What kacheck knows about one process."""
+
+    __slots__ = ("comm", "pid", "ppid", "state")
+
+    def __init__(self, pid: int, comm: str, state: str, ppid: int) -> None:
+        self.pid = pid
+        self.comm = comm
+        self.state = state
+        self.ppid = ppid
+
+    def __repr__(self) -> str:
+        return f"ProcessInfo(pid={self.pid}, comm={self.comm!r}, state={self.state!r})"
+
+
+def read_stat(pid: int) -> ProcessInfo | None:
+    """Parse ``/proc/PID/stat``; None when the process is gone."""
+    try:
+        with open(f"{PROC}/{pid}/stat", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return None
+    # comm sits between the first "(" and the last ")" and may itself contain both.
+    open_at = raw.find(b"(")
+    close_at = raw.rfind(b")")
+    if open_at < 0 or close_at < 0:
+        return None
+    comm = raw[open_at + 1 : close_at].decode(errors="replace")
+    rest = raw[close_at + 2 :].split()
+    if len(rest) < 2:
+        return None
+    return ProcessInfo(pid, comm, rest[0].decode(), int(rest[1]))
+
+
+def netns_of(pid: int | str) -> str | None:
+    """The network namespace identity (``net:[4026531840]``), None if unreadable."""
+    try:
+        return os.readlink(f"{PROC}/{pid}/ns/net")
+    except OSError:
+        return None
+
+
+_own_netns: str | None = None
+
+
+def own_netns() -> str | None:
+    """This process's network namespace identity (cached)."""
+    global _own_netns
+    if _own_netns is None:
+        _own_netns = netns_of("self")
+    return _own_netns
+
+
+def is_alive(info: ProcessInfo | None) -> bool:
+    """True for a process that exists and is not a zombie or dead."""
+    return info is not None and info.state not in ("Z", "X", "x")
+
+
+def matches_name(info: ProcessInfo, name: str) -> bool:
+    """Whether the process is ``name``: the kernel keeps only 15 characters of comm."""
+    return info.comm == name[:15]
+
+
+def pids() -> list[int]:
+    """Every process id currently in /proc."""
+    return [int(entry) for entry in os.listdir(PROC) if entry.isdigit()]
+
+
+def find_by_name(name: str, *, same_netns: bool = True) -> list[ProcessInfo]:
+    """Live processes called ``name``, limited to our network namespace by default."""
+    wanted = name[:15]
+    mine = own_netns() if same_netns else None
+    found = []
+    for pid in pids():
+        try:
+            with open(f"{PROC}/{pid}/comm", "rb") as handle:
+                comm = handle.read().rstrip(b"\n").decode(errors="replace")
+        except OSError:
+            continue
+        if comm != wanted:
+            continue
+        info = read_stat(pid)
+        if not is_alive(info) or info is None:
+            continue
+        if mine is not None and netns_of(pid) != mine:
+            continue
+        found.append(info)
+    return found
+
+
+def masters(processes: list[ProcessInfo]) -> list[ProcessInfo]:
+    """The processes whose parent is not in the list: nginx/apache2 masters, not workers."""
+    members = {info.pid for info in processes}
+    return [info for info in processes if info.ppid not in members]
+
+
+def read_pidfile(path: str) -> int | None:
+    """The pid stored in ``path``, or None if missing, empty or not a number."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(64).strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def ancestors(pid: int, limit: int = 64) -> list[ProcessInfo]:
+    """The chain of parents of ``pid``, nearest first (bounded, stops at pid 1)."""
+    chain: list[ProcessInfo] = []
+    current = read_stat(pid)
+    while current is not None and current.ppid > 0 and len(chain) < limit:
+        parent = read_stat(current.ppid)
+        if parent is None:
+            break
+        chain.append(parent)
+        current = parent
+    return chain

@@ -1,0 +1,161 @@
+"""Frozen, keyword-only value objects that cost nothing to import.
+
+kakit's settings are immutable value objects, like ``@dataclass(frozen=True, kw_only=True)``.
+They are not dataclasses because ``import dataclasses`` pulls in inspect, ast and dis: 18 ms on
+top of a 22 ms interpreter start on the reference machine (docs/benchmarks.md), and ``kacheck``
+is forked by keepalived every second, forever. ``frozen`` gives the same contract to mypy through
+``dataclass_transform`` and builds ``__init__``/``__eq__``/``__hash__``/``__repr__`` at run time
+from the class annotations.
+
+A field may carry an :func:`option` spec: the converter that :mod:`kakit.config` applies to the
+YAML value, whether it is a secret (masked when the effective config is printed) and its help.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar, dataclass_transform
+
+    T = TypeVar("T")
+    C = TypeVar("C", bound=type)
+else:
+
+    def dataclass_transform(**_kwargs: object) -> object:
+        return lambda func: func
+
+
+MISSING: object = object()
+
+
+class Option:
+    """How one field of a settings class is read from YAML.
+
+    Args:
+        convert: Converter applied to the located YAML node (see :mod:`kakit.converters`).
+        default: Value when the key is absent; ``MISSING`` makes the key required.
+        secret: Mask the value when the effective configuration is printed.
+        doc: One line of help, shown in error messages as "expected ...".
+    """
+
+    __slots__ = ("convert", "default", "doc", "secret")
+
+    def __init__(
+        self,
+        convert: Callable[..., Any] | None = None,
+        default: object = MISSING,
+        secret: bool = False,
+        doc: str = "",
+    ) -> None:
+        self.convert = convert
+        self.default = default
+        self.secret = secret
+        self.doc = doc
+
+    @property
+    def required(self) -> bool:
+        """True when the key has no default."""
+        return self.default is MISSING
+
+
+def option(
+    convert: Callable[..., Any] | None = None,
+    *,
+    default: Any = MISSING,
+    secret: bool = False,
+    doc: str = "",
+) -> Any:
+    """Declare a settings field with its converter and default (a field specifier)."""
+    return Option(convert, default, secret, doc)
+
+
+_FIELDS = "__record_fields__"
+
+
+def _is_classvar(annotation: object) -> bool:
+    return isinstance(annotation, str) and annotation.startswith(("ClassVar", "typing.ClassVar"))
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(option, Option))
+def frozen(cls: C) -> C:
+    """Turn an annotated class into a frozen, keyword-only value object."""
+    fields: dict[str, Option] = {}
+    for klass in reversed(cls.__mro__[:-1]):
+        # inspect.get_annotations would import inspect: the very cost this module avoids.
+        own = klass.__dict__.get("__annotations__", {})  # noqa: RUF063
+        for name, annotation in own.items():
+            if name.startswith("_") or _is_classvar(annotation):
+                continue
+            value = klass.__dict__.get(name, MISSING)
+            fields[name] = value if isinstance(value, Option) else Option(default=value)
+    for name, spec in fields.items():
+        if isinstance(cls.__dict__.get(name), Option):
+            # Leave the plain default on the class, like dataclasses do.
+            if spec.required:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, spec.default)
+    names = tuple(fields)
+
+    def __init__(self: object, **kwargs: object) -> None:
+        for name, spec in fields.items():
+            if name in kwargs:
+                value = kwargs.pop(name)
+            elif not spec.required:
+                value = spec.default
+            else:
+                raise TypeError(f"{cls.__name__}() missing keyword argument {name!r}")
+            object.__setattr__(self, name, value)
+        if kwargs:
+            raise TypeError(f"{cls.__name__}() got unexpected keyword arguments {sorted(kwargs)}")
+        post_init = getattr(self, "__post_init__", None)
+        if post_init is not None:
+            post_init()
+
+    def _values(self: object) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in names)
+
+    def __eq__(self: object, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _values(self) == _values(other)
+
+    def __hash__(self: object) -> int:
+        return hash((self.__class__, _values(self)))
+
+    def __repr__(self: object) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{cls.__name__}({inner})"
+
+    def __setattr__(self: object, name: str, value: object) -> None:
+        raise AttributeError(f"{cls.__name__} is frozen: cannot set {name!r}")
+
+    def __delattr__(self: object, name: str) -> None:
+        raise AttributeError(f"{cls.__name__} is frozen: cannot delete {name!r}")
+
+    for func in (__init__, __eq__, __hash__, __repr__, __setattr__, __delattr__):
+        func.__qualname__ = f"{cls.__qualname__}.{func.__name__}"
+        setattr(cls, func.__name__, func)
+    setattr(cls, _FIELDS, fields)
+    return cls
+
+
+def fields(cls_or_obj: object) -> dict[str, Option]:
+    """The field specs of a :func:`frozen` class or instance, in declaration order."""
+    found: dict[str, Option] | None = getattr(cls_or_obj, _FIELDS, None)
+    if found is None:
+        raise TypeError(f"{cls_or_obj!r} is not a frozen record")
+    return found
+
+
+def is_record(obj: object) -> bool:
+    """True for instances and classes built by :func:`frozen`."""
+    return hasattr(obj, _FIELDS)
+
+
+def replace(obj: T, **changes: object) -> T:
+    """A copy of ``obj`` with some fields changed."""
+    values = {name: getattr(obj, name) for name in fields(obj)}
+    values.update(changes)
+    return obj.__class__(**values)
