@@ -65,7 +65,9 @@ def _make_config(tmp_path: Path) -> Callable[[str], Config]:
 def _run_kacheck() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the installed kacheck like keepalived does: no terminal, a fresh process."""
 
-    def run(*args: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, timeout: float = 60.0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {key: value for key, value in os.environ.items() if key != "KAKIT_CONFIG"}
         full_env.update(env or {})
         return subprocess.run(

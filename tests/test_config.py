@@ -95,7 +95,9 @@ class TestBadConfigurations:
     """Each invalid configuration is refused with file, line, key path, value and expectation."""
 
     @pytest.mark.parametrize(("body", "expected"), BAD_CONFIGS)
-    def test_message(self, tmp_path: Path, make_config: Callable[[str], Config], body: str, expected: str) -> None:
+    def test_message(
+        self, tmp_path: Path, make_config: Callable[[str], Config], body: str, expected: str
+    ) -> None:
         """The error message names exactly what is wrong and where."""
         with pytest.raises(ConfigError) as caught:
             make_config(body)
@@ -108,12 +110,14 @@ class TestBadConfigurations:
 
     def test_unsupported_version(self) -> None:
         """Only version 1 is understood."""
-        with pytest.raises(ConfigError, match=r"^k\.yaml:1: version: expected version 1 .*, got 2$"):
+        with pytest.raises(
+            ConfigError, match=r"^k\.yaml:1: version: expected version 1 .*, got 2$"
+        ):
             parse_config("version: 2\n", "k.yaml")
 
     def test_invalid_yaml(self) -> None:
         """A YAML syntax error names the line."""
-        with pytest.raises(ConfigError, match=r"^k\.yaml:4: invalid YAML: did not find expected):
+        with pytest.raises(ConfigError, match=r"^k\.yaml:4: invalid YAML: did not find expected"):
             parse_config("version: 1\nchecks:\n  a: [1, 2\n", "k.yaml")
 
     def test_empty_file(self) -> None:
@@ -130,7 +134,9 @@ class TestLookup:
         with pytest.raises(ConfigError, match="configuration file not found"):
             load_config(str(tmp_path / "nope.yaml"))
 
-    def test_environment_variable(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_config: Callable[[str], Path]) -> None:
+    def test_environment_variable(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_config: Callable[[str], Path]
+    ) -> None:
         """$KAKIT_CONFIG is used when -c is absent."""
         path = write_config("checks:\n  m: {type: flag, path: /tmp/m}\n")
         monkeypatch.setenv("KAKIT_CONFIG", str(path))
@@ -167,12 +173,17 @@ class TestPresets:
     def test_unknown_check_lists_known_names(self, make_config: Callable[[str], Config]) -> None:
         """Asking for an unknown check names the known ones."""
         config = make_config("checks:\n  web: {type: tcp, port: 80}\n")
-        with pytest.raises(ConfigError, match=r"unknown check 'wbe' in .*; known checks: apache2, flag, gateway, httpd, nginx, web"):
+        with pytest.raises(
+            ConfigError,
+            match=r"unknown check 'wbe' in .*; known checks: apache2, flag, gateway, httpd, nginx, web",
+        ):
             config.check("wbe")
 
     def test_durations_accept_units(self, make_config: Callable[[str], Config]) -> None:
         """Durations take seconds or ms/s/m/h suffixes."""
-        config = make_config("checks:\n  up: {type: gateway, timeout: 200ms, interval: 0, rtt_threshold: 50ms}\n  web:\n    type: service\n    service: nginx\n    restart: {within: 5m, wait: 1.5s}\n")
+        config = make_config(
+            "checks:\n  up: {type: gateway, timeout: 200ms, interval: 0, rtt_threshold: 50ms}\n  web:\n    type: service\n    service: nginx\n    restart: {within: 5m, wait: 1.5s}\n"
+        )
         gateway = config.check("up").probes[0].options
         assert (gateway.timeout, gateway.interval, gateway.rtt_threshold) == (0.2, 0.0, 0.05)
         restart = config.check("web").probes[0].options.restart
