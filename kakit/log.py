@@ -98,7 +98,11 @@ class Logger:
         try:
             if self._socket is None:
                 sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
-                sock.connect(SYSLOG_PATH)
+                try:
+                    sock.connect(SYSLOG_PATH)
+                except OSError:
+                    sock.close()
+                    raise
                 self._socket = sock
             self._socket.send(packet.encode()[:8192])  # type: ignore[attr-defined]
         except OSError:

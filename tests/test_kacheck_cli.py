@@ -1,0 +1,156 @@
+"""Specification of the kacheck command line as keepalived sees it: exit codes and log lines."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import kacheck_path
+
+RunKacheck = Callable[..., subprocess.CompletedProcess[str]]
+
+
+class TestExitCodes:
+    """0 healthy, 1 unhealthy, 2 usage or configuration error."""
+
+    def test_healthy_and_unhealthy(
+        self,
+        tmp_path: Path,
+        run_kacheck: RunKacheck,
+        write_config: Callable[[str], Path],
+        read_log: Callable[[], list[str]],
+    ) -> None:
+        """A flag check exits 0 without the file and 1 with it, logging one line per run."""
+        config = write_config(f"checks:\n  maint: {{type: flag, path: {tmp_path}/down}}\n")
+        assert run_kacheck("-c", str(config), "maint").returncode == 0
+        (tmp_path / "down").write_text("disk swap\n")
+        assert run_kacheck("-c", str(config), "maint").returncode == 1
+        lines = read_log()
+        assert len(lines) == 2
+        assert lines[0].endswith(f"info: maint: OK: no maintenance flag {tmp_path}/down")
+        assert lines[1].endswith(
+            f"warning: maint: FAIL: maintenance flag {tmp_path}/down present: disk swap"
+        )
+
+    def test_path_argument_overrides_flag(self, tmp_path: Path, run_kacheck: RunKacheck) -> None:
+        """`kacheck flag PATH` checks PATH with no configuration file at all."""
+        flag = tmp_path / "down"
+        env = {"KAKIT_CONFIG": str(tmp_path / "k.yaml")}
+        (tmp_path / "k.yaml").write_text(
+            f"version: 1\npaths: {{state_dir: {tmp_path}/run, data_dir: {tmp_path}/lib}}\nlog: {{syslog: false}}\n"
+        )
+        assert run_kacheck("flag", str(flag), env=env).returncode == 0
+        flag.touch()
+        assert run_kacheck("flag", str(flag), env=env).returncode == 1
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            ((), "kacheck: missing the check NAME (see kacheck --help)"),
+            (("--bogus", "x"), "kacheck: unknown option '--bogus' (see kacheck --help)"),
+            (("--watch", "nginx"), "kacheck: --watch needs --track-file PATH"),
+            (("--interval", "soon", "nginx"), "kacheck: --interval: expected a number, got 'soon'"),
+            (("a", "b", "c"), "kacheck: too many arguments: a b c"),
+            (
+                ("nginx", "/tmp/x"),
+                "kacheck: check 'nginx' takes no PATH argument (only flag and file checks do)",
+            ),
+        ],
+    )
+    def test_usage_errors(
+        self, run_kacheck: RunKacheck, args: tuple[str, ...], message: str
+    ) -> None:
+        """Usage errors exit 2 with one line on stderr."""
+        result = run_kacheck(*args)
+        assert (result.returncode, result.stderr.strip()) == (2, message)
+
+    def test_config_error_exits_2(self, tmp_path: Path, run_kacheck: RunKacheck) -> None:
+        """A broken configuration exits 2 and names file, line and key."""
+        path = tmp_path / "k.yaml"
+        path.write_text("version: 1\nchecks:\n  web: {type: tcp, prot: 80}\n")
+        result = run_kacheck("-c", str(path), "web")
+        assert result.returncode == 2
+        assert (
+            result.stderr.strip()
+            == f"kacheck: {path}:3: checks.web.prot: unknown key (did you mean 'port'? allowed here: connect_timeout, deadline, fall, host, latch, on_failure, port, rise, type)"
+        )
+
+    def test_unknown_check(
+        self, write_config: Callable[[str], Path], run_kacheck: RunKacheck
+    ) -> None:
+        """An unknown check name exits 2 and lists the known ones."""
+        config = write_config("checks:\n  web: {type: tcp, port: 80}\n")
+        result = run_kacheck("-c", str(config), "wbe")
+        assert result.returncode == 2
+        assert (
+            "unknown check 'wbe'" in result.stderr
+            and "known checks: apache2, flag, gateway, httpd, nginx, web" in result.stderr
+        )
+
+    def test_help(self, run_kacheck: RunKacheck) -> None:
+        """--help prints usage and exits 0."""
+        result = run_kacheck("--help")
+        assert result.returncode == 0 and result.stdout.startswith("usage: kacheck")
+
+
+class TestOverlap:
+    """A copy started while the previous run still holds the lock answers the last result."""
+
+    def test_answers_last_result_while_locked(
+        self,
+        tmp_path: Path,
+        write_config: Callable[[str], Path],
+        run_kacheck: RunKacheck,
+        read_log: Callable[[], list[str]],
+    ) -> None:
+        """With the lock held, kacheck repeats the recorded verdict instead of probing again."""
+        config = write_config(f"checks:\n  maint: {{type: flag, path: {tmp_path}/down}}\n")
+        (tmp_path / "down").touch()
+        assert run_kacheck("-c", str(config), "maint").returncode == 1
+        (tmp_path / "down").unlink()  # now healthy, but the locked run must not look
+        fd = os.open(tmp_path / "run" / "checks" / "maint.lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            assert run_kacheck("-c", str(config), "maint").returncode == 1
+        finally:
+            os.close(fd)
+        assert "previous run still in progress; repeating its result from" in read_log()[-1]
+        assert run_kacheck("-c", str(config), "maint").returncode == 0
+
+
+class TestLatch:
+    """latch: true keeps a failed check failing until an operator clears it."""
+
+    def test_latch_set_listed_and_cleared(
+        self, tmp_path: Path, write_config: Callable[[str], Path], run_kacheck: RunKacheck
+    ) -> None:
+        """After one failure the check stays failed; `kakit latch clear` restores it."""
+        config = write_config(
+            f"checks:\n  maint: {{type: flag, path: {tmp_path}/down, latch: true}}\n"
+        )
+        (tmp_path / "down").touch()
+        assert run_kacheck("-c", str(config), "maint").returncode == 1
+        (tmp_path / "down").unlink()
+        assert run_kacheck("-c", str(config), "maint").returncode == 1
+        latch = json.loads((tmp_path / "lib" / "latches" / "maint").read_text())
+        assert latch["reason"] == f"maintenance flag {tmp_path}/down present"
+        kakit = str(Path(kacheck_path()).with_name("kakit"))
+        listed = subprocess.run(
+            [kakit, "latch", "list", "-c", str(config)], capture_output=True, text=True, check=True
+        )
+        assert listed.stdout.startswith("maint: latched since ")
+        cleared = subprocess.run(
+            [kakit, "latch", "clear", "maint", "-c", str(config)], capture_output=True, text=True
+        )
+        assert (cleared.returncode, cleared.stdout.strip()) == (0, "maint: latch cleared")
+        assert run_kacheck("-c", str(config), "maint").returncode == 0
+        again = subprocess.run(
+            [kakit, "latch", "clear", "maint", "-c", str(config)], capture_output=True, text=True
+        )
+        assert again.returncode == 1

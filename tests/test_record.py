@@ -1,0 +1,52 @@
+"""Specification of the frozen settings objects."""
+
+from __future__ import annotations
+
+import pytest
+
+from kakit.record import fields, frozen, option, replace
+
+
+@frozen
+class Sample:
+    """A settings class used by these tests."""
+
+    name: str
+    count: int = 3
+    tags: tuple[str, ...] = option(default=(), secret=True)
+
+
+class TestFrozen:
+    """Behaviour of ``@frozen`` classes."""
+
+    def test_keyword_only_with_defaults(self) -> None:
+        """Fields are keyword-only and defaults apply."""
+        sample = Sample(name="a")
+        assert (sample.name, sample.count, sample.tags) == ("a", 3, ())
+
+    def test_missing_and_unexpected_arguments(self) -> None:
+        """Missing required fields and unknown keywords are TypeErrors."""
+        with pytest.raises(TypeError, match="missing keyword argument 'name'"):
+            Sample()  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="unexpected keyword"):
+            Sample(name="a", colour="red")  # type: ignore[call-arg]
+
+    def test_immutable(self) -> None:
+        """Assigning to a field fails."""
+        sample = Sample(name="a")
+        with pytest.raises(AttributeError, match="frozen"):
+            sample.name = "b"  # type: ignore[misc]
+
+    def test_value_semantics(self) -> None:
+        """Equal fields mean equal objects with equal hashes and a readable repr."""
+        assert Sample(name="a") == Sample(name="a")
+        assert hash(Sample(name="a")) == hash(Sample(name="a"))
+        assert Sample(name="a") != Sample(name="b")
+        assert repr(Sample(name="a")) == "Sample(name='a', count=3, tags=())"
+
+    def test_replace_and_fields(self) -> None:
+        """replace() copies with changes; fields() exposes the specs in order."""
+        assert replace(Sample(name="a"), count=5) == Sample(name="a", count=5)
+        specs = fields(Sample)
+        assert list(specs) == ["name", "count", "tags"]
+        assert specs["tags"].secret and specs["name"].required and not specs["count"].required
