@@ -41,7 +41,7 @@ class Resources:
         resources = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 resources.seen_hosts.append(self.headers.get("Host", ""))
                 self.send_response(resources.http_status)
                 self.send_header("Content-Length", str(len(resources.http_body)))
