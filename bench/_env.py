@@ -57,7 +57,9 @@ def in_private_namespace() -> None:
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
         env = dict(os.environ, **{NS_ENV: name})
         env.pop("KAKIT_CONFIG", None)
-        code = subprocess.run(["ip", "netns", "exec", name, sys.executable, *sys.argv], env=env).returncode
+        code = subprocess.run(
+            ["ip", "netns", "exec", name, sys.executable, *sys.argv], env=env
+        ).returncode
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
     raise SystemExit(code)
@@ -72,7 +74,9 @@ def private_nginx() -> Iterator[int]:
     (workdir / "tmp").mkdir()
     conf = workdir / "nginx.conf"
     conf.write_text(NGINX_CONF.format(dir=workdir))
-    proc = subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["nginx", "-c", str(conf), "-g", "daemon off;"], stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 10
         while not (workdir / "nginx.pid").exists():
@@ -93,7 +97,9 @@ def private_nginx() -> Iterator[int]:
 def no_config_guard() -> None:
     """The budgets are for runs without a configuration file."""
     if os.path.exists("/etc/kakit/kakit.yaml"):
-        raise SystemExit("/etc/kakit/kakit.yaml exists: the start-up budget is defined without a config file")
+        raise SystemExit(
+            "/etc/kakit/kakit.yaml exists: the start-up budget is defined without a config file"
+        )
 
 
 def summarize(samples: list[float]) -> tuple[float, float]:

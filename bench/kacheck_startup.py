@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, __file__.rsplit("/", 2)[0])
 
-from bench._env import in_private_namespace, no_config_guard, private_nginx, summarize, venv_bin  # noqa: E402
+from bench._env import in_private_namespace, no_config_guard, private_nginx, summarize, venv_bin
 
 BUDGET_RATIO = 3.0
 FLAG = "/etc/keepalived/down"
@@ -28,8 +28,20 @@ def commands() -> list[tuple[str, list[str], bool]]:
         ("python3 -c pass (baseline)", [sys.executable, "-c", "pass"], False),
         ("kacheck flag", [kacheck, "flag"], True),
         ("kacheck nginx (healthy)", [kacheck, "nginx"], True),
-        ("seed: [ -f /etc/keepalived/down ]", ["bash", "-c", f"[[ -f {FLAG} ]] && exit 1 || exit 0"], False),
-        ("seed: ps -C nginx | wc -l", ["bash", "-c", 'c=$(ps -C nginx --no-heading | wc -l); [ "$c" = 0 ] && exit 1 || exit 0'], False),
+        (
+            "seed: [ -f /etc/keepalived/down ]",
+            ["bash", "-c", f"[[ -f {FLAG} ]] && exit 1 || exit 0"],
+            False,
+        ),
+        (
+            "seed: ps -C nginx | wc -l",
+            [
+                "bash",
+                "-c",
+                'c=$(ps -C nginx --no-heading | wc -l); [ "$c" = 0 ] && exit 1 || exit 0',
+            ],
+            False,
+        ),
     ]
 
 
@@ -42,7 +54,9 @@ def main() -> int:
     samples: dict[str, list[float]] = {label: [] for label, _, _ in cmds}
     with private_nginx():
         for label, argv, _ in cmds:  # warm caches and check every command succeeds
-            code = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+            code = subprocess.run(
+                argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            ).returncode
             if code != 0:
                 print(f"{label}: exited {code} (expected 0: is {FLAG} present?)")
                 return 1

@@ -18,7 +18,7 @@ import tempfile
 
 sys.path.insert(0, __file__.rsplit("/", 2)[0])
 
-from bench._env import in_private_namespace, no_config_guard, private_nginx, venv_bin  # noqa: E402
+from bench._env import in_private_namespace, no_config_guard, private_nginx, venv_bin
 
 BUDGET_MS = 2.0
 
@@ -50,7 +50,9 @@ def main() -> int:
     print(f"{'measurement':44} {'CPU ms':>10}")
     print(f"{'one-shot kacheck nginx (one fork per check)':44} {one_shot * 1000:10.2f}")
     print(f"{'watch: start-up + 1 cycle':44} {short * 1000:10.2f}")
-    print(f"{'watch: per cycle':44} {per_cycle_ms:10.3f}  budget <= {BUDGET_MS:g} ms: {'OK' if per_cycle_ms <= BUDGET_MS else 'EXCEEDED'}")
+    print(
+        f"{'watch: per cycle':44} {per_cycle_ms:10.3f}  budget <= {BUDGET_MS:g} ms: {'OK' if per_cycle_ms <= BUDGET_MS else 'EXCEEDED'}"
+    )
     return 0 if per_cycle_ms <= BUDGET_MS else 1
 
 
