@@ -13,13 +13,25 @@ from kakit.exceptions import StateError
 
 
 def ensure_dir(path: str, mode: int = 0o755) -> str:
-    """Create ``path`` and its parents if missing.
+    """Create ``path`` (with ``mode``) and its parents (0755) if missing.
+
+    The mode is set with chmod after mkdir: keepalived runs scripts with umask 0177, which would
+    otherwise leave a new directory without its search bit (0600).
 
     Raises:
         StateError: The directory cannot be created, or the path is not a directory.
     """
+    if os.path.isdir(path):
+        return path
+    parent = os.path.dirname(os.path.normpath(path))
+    if parent and parent != path:
+        ensure_dir(parent, 0o755)
     try:
-        os.makedirs(path, mode=mode, exist_ok=True)
+        os.mkdir(path, mode)
+        os.chmod(path, mode)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise StateError(f"cannot create directory {path}: not a directory") from None
     except OSError as exc:
         raise StateError(f"cannot create directory {path}: {exc.strerror or exc}") from exc
     return path

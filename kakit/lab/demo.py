@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kakit.lab.keepalived import vrrp_instance_conf
-from kakit.lab.lab import Lab, LabError
+from kakit.lab.lab import SUBNET_PREFIX, VIP_HOST, Lab, LabError
 from kakit.lab.node import Node
 from kakit.lab.procs import wait_until
 
@@ -32,6 +33,7 @@ CHECK = "nginx"
 """The kacheck check every node tracks (the built-in nginx preset, overlaid per node)."""
 
 VRRP_SCRIPT = "chk_nginx"
+VIP = f"{SUBNET_PREFIX}.{VIP_HOST}"
 MASTER_PRIORITY = 150
 BACKUP_PRIORITY = 100
 RESTART_MAX = 2
@@ -49,7 +51,8 @@ EXIT_FAILED = 1
 EXIT_REFUSED = 2
 
 _ROUTINE_OK = f"{CHECK}: OK: {CHECK} up ("
-_STAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT")
+# The date part of kakit's "2026-11-22T02:05:26 ..." and keepalived's "Sun Nov 22 02:05:26 2026: ..."
+_STAMP_RE = re.compile(r"^(?:\d{4}-\d\d-\d\dT|\w{3} \w{3} +\d+ )(\d\d:\d\d:\d\d)(?: \d{4}:)?")
 _UNQUOTABLE = re.compile(r"[\s\"'\\]")
 
 
@@ -183,27 +186,33 @@ def kacheck_script_body(kacheck: str, config: Path, check: str = CHECK) -> str:
 
 
 def configure_node(
-    node: Node, priority: int, kacheck: str, on_failure: str = "fail", vip: str = ""
+    node: Node, priority: int, kacheck: str, on_failure: str = "fail", vip: str = VIP
 ) -> KakitFiles:
     """Write a node's kakit.yaml and a keepalived.conf tracking ``kacheck nginx``.
+
+    kakit state and latches of an earlier run in the node's directory are removed.
 
     Args:
         node: The lab node.
         priority: VRRP priority.
         kacheck: Absolute path of the kacheck console script.
         on_failure: The check's ``on_failure`` setting.
-        vip: The virtual address (default: the lab VIP 10.213.7.100).
+        vip: The virtual address (default: the lab's VIP, 10.213.7.100).
 
     Returns:
         The node's kakit file layout.
     """
     files = kakit_files(node)
+    # A fresh start: restart history and latches left by an earlier run in the same directory
+    # would otherwise change what kacheck does.
+    for stale in (files.state_dir, files.data_dir):
+        shutil.rmtree(stale, ignore_errors=True)
     files.config.write_text(kakit_yaml_text(node, files, on_failure))
     node.write_keepalived_conf(
         vrrp_instance_conf(
             node,
             priority=priority,
-            vip=vip or "10.213.7.100",
+            vip=vip,
             track_scripts={VRRP_SCRIPT: kacheck_script_body(kacheck, files.config)},
         )
     )
@@ -276,6 +285,11 @@ def preflight() -> tuple[str, str]:
 # -- narration ----------------------------------------------------------------------------------
 
 
+def short_stamp(line: str) -> str:
+    """Cut a kakit or keepalived log line's leading timestamp down to ``HH:MM:SS``."""
+    return _STAMP_RE.sub(r"\1", line)
+
+
 class Narrator:
     """Prints timestamped steps to stdout, flushed at once."""
 
@@ -290,7 +304,7 @@ class Narrator:
     def show(self, source: str, lines: list[str]) -> None:
         """Print log lines indented under the current step."""
         for line in lines:
-            print(f"      {source}| {_STAMP_RE.sub('', line)}", flush=True)
+            print(f"      {source}| {short_stamp(line)}", flush=True)
 
 
 class LogTail:
@@ -353,7 +367,10 @@ def wait_for_line(
     try:
         wait_until(matched, timeout=timeout, interval=0.2, what=f"log line {pattern!r}")
     except TimeoutError as exc:
-        raise DemoFailure(f"kacheck never logged {pattern!r} within {timeout:g} s") from exc
+        last = notable(seen)[-1:] or seen[-1:] or ["nothing"]
+        raise DemoFailure(
+            f"kacheck never logged {pattern!r} within {timeout:g} s (last: {short_stamp(last[0])})"
+        ) from exc
     return found[0]
 
 
@@ -406,10 +423,16 @@ def step_start(lab: Lab, kacheck: str, say: Narrator) -> Pair:
     return Pair(lab, master, backup, files)
 
 
+def state_changes(lines: list[str]) -> list[str]:
+    """Keep the keepalived log lines about VRRP state changes and track-script failures."""
+    return [line for line in lines if "Entering" in line or "now returning" in line]
+
+
 def step_kill(pair: Pair, say: Narrator) -> None:
     """Kill nginx on the master; kacheck restarts it and the VIP stays."""
     lab, master = pair.lab, pair.master
     tail = LogTail(pair.files.log)
+    keepalived_tail = LogTail(master.keepalived_log)
     say.say(f"killing every nginx process on {master.name} (config still valid)")
     master.stop_nginx()
     elsewhere: list[str] = []
@@ -424,23 +447,33 @@ def step_kill(pair: Pair, say: Narrator) -> None:
     if not master.nginx_running():
         raise DemoFailure(f"kacheck logged a restart but nginx is not running on {master.name}")
     watch_vip()
-    if elsewhere:
-        raise DemoFailure(f"the VIP left {master.name} (seen on: {elsewhere[0]})")
-    say.say(f"nginx runs again on {master.name}; VIP {lab.vip} stayed on {holder_names(lab)}")
+    changes = state_changes(keepalived_tail.new_lines())
+    if elsewhere or changes:
+        seen_on = f"seen on {elsewhere[0]}" if elsewhere else changes[0]
+        raise DemoFailure(f"the VIP left {master.name} while nginx was restarted ({seen_on})")
+    say.say(
+        f"nginx runs again on {master.name}; keepalived saw no failure and "
+        f"VIP {lab.vip} stayed on {holder_names(lab)}"
+    )
 
 
 def step_break(pair: Pair, say: Narrator) -> None:
     """Break nginx on the master; the restart cannot work and the VIP moves to the backup."""
     lab, master, backup = pair.lab, pair.master, pair.backup
     tail = LogTail(pair.files.log)
+    master_tail, backup_tail = LogTail(master.keepalived_log), LogTail(backup.keepalived_log)
     say.say(f"breaking nginx on {master.name}: invalid nginx.conf, processes killed")
     master.break_nginx()
     seen: list[str] = []
     wait_for_line(tail, "config test", LOG_TIMEOUT, seen)
-    wait_for_holder(lab, backup, "failover")
-    say.say(f"VIP {lab.vip} moved to {holder_names(lab)}")
-    wait_for_line(tail, "restart budget spent", LOG_TIMEOUT, seen)
     say.show(f"{master.name} kakit.log", notable(seen))
+    wait_for_holder(lab, backup, "failover")
+    say.show(f"{master.name} keepalived.log", state_changes(master_tail.new_lines()))
+    say.show(f"{backup.name} keepalived.log", state_changes(backup_tail.new_lines()))
+    say.say(f"VIP {lab.vip} moved to {holder_names(lab)}")
+    later: list[str] = []
+    wait_for_line(tail, "restart budget spent", LOG_TIMEOUT, later)
+    say.show(f"{master.name} kakit.log", notable(later))
     say.say(f"kacheck on {master.name} gave up restarting; {master.name} stays in FAULT")
 
 
@@ -448,13 +481,14 @@ def step_repair(pair: Pair, say: Narrator) -> None:
     """Repair and start nginx on the master; kacheck passes and the VIP comes back."""
     lab, master = pair.lab, pair.master
     tail = LogTail(pair.files.log)
+    keepalived_tail = LogTail(master.keepalived_log)
     say.say(f"operator repairs nginx.conf on {master.name} and starts nginx")
     master.repair_nginx()
     master.start_nginx()
-    seen: list[str] = []
-    wait_for_line(tail, f"{CHECK}: OK:", LOG_TIMEOUT, seen)
-    say.show(f"{master.name} kakit.log", seen[-1:])
+    passed = wait_for_line(tail, f"{CHECK}: OK:", LOG_TIMEOUT, [])
+    say.show(f"{master.name} kakit.log", [passed])
     wait_for_holder(lab, master, "failback")
+    say.show(f"{master.name} keepalived.log", state_changes(keepalived_tail.new_lines()))
     say.say(f"VIP {lab.vip} is back on {holder_names(lab)} (preemption, no action on kacheck)")
 
 
@@ -481,7 +515,11 @@ def run_demo(workdir: str | None) -> int:
     if problem:
         print(f"kakit lab demo: {problem}", file=sys.stderr)
         return EXIT_REFUSED
-    path = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="kakit-demo-"))
+    # Absolute: the path ends up in keepalived.conf and kakit.yaml, read from other directories.
+    path = Path(workdir).absolute() if workdir else Path(tempfile.mkdtemp(prefix="kakit-demo-"))
+    if _UNQUOTABLE.search(str(path)):
+        print(f"kakit lab demo: choose a workdir without spaces or quotes: {path}", file=sys.stderr)
+        return EXIT_REFUSED
     say = Narrator()
     say.say(f"lab files (configs, kakit.log, keepalived.log per node) in {path}")
     try:
@@ -493,8 +531,12 @@ def run_demo(workdir: str | None) -> int:
     except (LabError, TimeoutError, RuntimeError, OSError, ValueError) as exc:
         say.say(f"demo FAILED: lab error: {exc}")
         return EXIT_FAILED
+    except (subprocess.SubprocessError, KeyboardInterrupt) as exc:
+        say.say(f"demo FAILED: {type(exc).__name__} {exc}".rstrip() + " (lab torn down)")
+        return EXIT_FAILED
+    took = time.monotonic() - say.started
     say.say(
-        f"demo OK: kacheck restarted nginx with the VIP kept, the VIP failed over when nginx "
-        f"could not be restarted, and came back after the repair ({time.monotonic() - say.started:.0f} s)"
+        "demo OK: kacheck restarted a killed nginx and the VIP stayed; the VIP failed over when "
+        f"nginx could not be restarted and came back after the repair ({took:.0f} s)"
     )
     return EXIT_OK
