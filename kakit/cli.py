@@ -132,6 +132,81 @@ def latch_clear(name: str, config_path: str | None) -> None:
 
 
 @kakit.group()
+def outbox() -> None:
+    """Inspect and steer the durable alert outbox."""
+
+
+STATUS_CHOICES = ("held", "pending", "sending", "sent", "failed", "expired", "merged")
+
+
+@outbox.command("list")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUS_CHOICES), help="Only these statuses (repeatable).")
+@click.option("--limit", default=50, show_default=True, help="Newest N messages.")
+@config_option
+def outbox_list(statuses: tuple[str, ...], limit: int, config_path: str | None) -> None:
+    """Show alerts in the outbox, newest first."""
+    from kakit.messages import iso_time
+    from kakit.outbox import Outbox
+
+    loaded = _load(config_path)
+    try:
+        with Outbox(loaded.outbox_path()) as box:
+            rows = box.messages(statuses or None, limit)
+    except KakitError as exc:
+        raise KakitCommandError(exc) from exc
+    if not rows:
+        click.echo("outbox is empty" if not statuses else f"no messages with status {', '.join(statuses)}")
+        return
+    for row in rows:
+        error = f"  last error: {row.last_error}" if row.last_error and row.status != "sent" else ""
+        click.echo(
+            f"#{row.id} {iso_time(row.event_time)} {row.kind.lower()} {row.name} {row.state} -> {row.channel}: "
+            f"{row.status} (attempts {row.attempts}){error}"
+        )
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@config_option
+def outbox_retry(ids: tuple[int, ...], config_path: str | None) -> None:
+    """Send failed or expired alerts again (all of them, or the given IDs), starting now."""
+    from kakit.delivery import spawn
+    from kakit.outbox import Outbox
+
+    loaded = _load(config_path)
+    try:
+        with Outbox(loaded.outbox_path()) as box:
+            count = box.retry(list(ids) or None)
+    except KakitError as exc:
+        raise KakitCommandError(exc) from exc
+    click.echo(f"{count} message(s) queued for delivery")
+    if count:
+        spawn(loaded.source)
+
+
+@outbox.command("purge")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(("sent", "failed", "expired", "merged")), help="Default: sent, merged, expired, failed.")
+@click.option("--older-than", default="7d", show_default=True, help="Age such as 7d, 12h, 30m (0 for all).")
+@config_option
+def outbox_purge(statuses: tuple[str, ...], older_than: str, config_path: str | None) -> None:
+    """Delete finished alerts from the outbox. Pending alerts are never purged."""
+    from kakit.outbox import DONE_STATUSES, Outbox
+
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        seconds = float(older_than[:-1]) * units[older_than[-1]] if older_than[-1] in units else float(older_than)
+    except (ValueError, IndexError):
+        raise click.BadParameter(f"expected an age such as 7d, 12h or 30m, got {older_than!r}", param_hint="--older-than") from None
+    loaded = _load(config_path)
+    try:
+        with Outbox(loaded.outbox_path()) as box:
+            count = box.purge(statuses or DONE_STATUSES, seconds)
+    except KakitError as exc:
+        raise KakitCommandError(exc) from exc
+    click.echo(f"{count} message(s) purged")
+
+
+@kakit.group()
 def lab() -> None:
     """Network-namespace labs with real keepalived (needs root)."""
 

@@ -23,9 +23,12 @@ from kakit.converters import (
     duration,
     from_python,
     integer,
+    list_of,
     optional,
     optional_path,
+    optional_string,
     record,
+    string,
     unknown_key_error,
 )
 from kakit.exceptions import ConfigError
@@ -104,6 +107,80 @@ class CheckSpec:
 
 
 @frozen
+class ChannelSpec:
+    """An alert channel: its name, type, language and validated options."""
+
+    name: str
+    type: str
+    options: Any
+    language: str = "en"
+
+
+def _state_list(node: Node) -> tuple[str, ...]:
+    from kakit.events import STATES
+
+    names = list_of(choice(*STATES))(node)
+    return tuple(names)
+
+
+@frozen
+class AlertRoute:
+    """Which events go to which channels.
+
+    Attributes:
+        channels: Channel names.
+        states: States that alert (default: every state).
+        instances: Instance/group names that alert (default: all).
+    """
+
+    channels: tuple[str, ...] = option(list_of(string))
+    states: tuple[str, ...] = option(_state_list, default=("MASTER", "BACKUP", "FAULT", "STOP", "DELETED"))
+    instances: tuple[str, ...] = option(list_of(string), default=())
+
+    def matches(self, state: str, name: str) -> bool:
+        """Whether an event in ``state`` for ``name`` takes this route."""
+        return state in self.states and (not self.instances or name in self.instances)
+
+
+@frozen
+class OutboxSettings:
+    """The durable outbox and its delivery policy.
+
+    Attributes:
+        path: The SQLite file (default ``<data_dir>/outbox.sqlite``).
+        ttl: Give up (log and mark expired) on messages older than this.
+        coalesce: Wait this long before sending, so a flap inside it becomes one message.
+        backoff_initial: First retry delay; doubled per attempt, with +-25 % jitter.
+        backoff_max: Longest retry delay.
+    """
+
+    path: str | None = option(optional_path, default=None)
+    ttl: float = option(duration(high=30 * 86400.0), default=6 * 3600.0)
+    coalesce: float = option(duration(high=600.0, allow_zero=True), default=3.0)
+    backoff_initial: float = option(duration(high=3600.0), default=2.0)
+    backoff_max: float = option(duration(high=86400.0), default=300.0)
+
+
+def _templates(node: Node) -> dict[str, Any]:
+    from kakit.messages import Templates, check_template
+
+    result = {}
+    for language, child in node.mapping("a mapping of languages (en, zh) to templates").items():
+        if language not in ("en", "zh"):
+            raise unknown_key_error(node, language, ["en", "zh"])
+        templates = build(Templates, child)
+        for key in ("title", "text", "markdown"):
+            value = getattr(templates, key)
+            if value is not None:
+                try:
+                    check_template(value)
+                except ValueError as exc:
+                    raise child.value[key].error(f"a template: {exc}", show_value=False) from None
+        result[language] = templates
+    return result
+
+
+@frozen
 class Config:
     """The whole validated configuration.
 
@@ -116,10 +193,41 @@ class Config:
     """
 
     version: int = option(integer(1, 1), default=1)
-    source: str | None = None
+    source: str | None = option(default=None, internal=True)
     paths: Paths = option(record(Paths), default=Paths())
     log: LogSettings = option(record(LogSettings), default=LogSettings())
     checks: dict[str, Node] = option(lambda node: _check_nodes(node), default={})
+    node: str | None = option(optional_string, default=None)
+    states: dict[str, Any] = option(lambda node: _states(node), default={})
+    hooks: Any = option(lambda node: _hook_settings(node), default=None)
+    channels: dict[str, ChannelSpec] = option(lambda node: _channels(node), default={})
+    alerts: tuple[AlertRoute, ...] = option(list_of(record(AlertRoute)), default=())
+    outbox: OutboxSettings = option(record(OutboxSettings), default=OutboxSettings())
+    templates: dict[str, Any] = option(_templates, default={})
+
+    def hook_settings(self) -> Any:
+        """The ``hooks`` section (defaults when absent)."""
+        if self.hooks is not None:
+            return self.hooks
+        from kakit.hooks.settings import HookSettings
+
+        return HookSettings()
+
+    def node_name(self) -> str:
+        """The name alerts use for this node: ``node``, else the host name."""
+        return self.node or os.uname().nodename
+
+    def outbox_path(self) -> str:
+        """Where the outbox database lives."""
+        return self.outbox.path or os.path.join(self.paths.data_dir, "outbox.sqlite")
+
+    def channels_for(self, state: str, name: str) -> list[str]:
+        """Channel names an event goes to, each once, in configuration order."""
+        found: list[str] = []
+        for route in self.alerts:
+            if route.matches(state, name):
+                found.extend(channel for channel in route.channels if channel not in found)
+        return found
 
     def check_names(self) -> list[str]:
         """Names ``kacheck`` accepts: configured checks and built-in presets."""
@@ -154,6 +262,46 @@ def _check_nodes(node: Node) -> dict[str, Node]:
     if node.value is None:
         return {}
     return dict(node.mapping("a mapping of check names to check settings"))
+
+
+def _states(node: Node) -> dict[str, Any]:
+    from kakit.events import STATES
+    from kakit.hooks.settings import states_section
+
+    if node.value is None:
+        return {}
+    mapping = node.mapping("a mapping of keepalived states (MASTER, BACKUP, ...) to hooks")
+    for key in mapping:
+        if key not in STATES:
+            raise unknown_key_error(node, key, list(STATES))
+    return states_section(node)
+
+
+def _hook_settings(node: Node) -> Any:
+    from kakit.hooks.settings import HookSettings
+
+    return build(HookSettings, node) if node.value is not None else HookSettings()
+
+
+def _channels(node: Node) -> dict[str, ChannelSpec]:
+    from kakit import notifiers
+
+    if node.value is None:
+        return {}
+    result = {}
+    for name, child in node.mapping("a mapping of channel names to channel settings").items():
+        mapping = child.mapping("a mapping with a 'type' (dingtalk, email, webhook, ...)")
+        type_node = mapping.get("type")
+        if type_node is None:
+            raise child.error(f"the key 'type' (one of {', '.join(notifiers.type_names())})", show_value=False)
+        try:
+            cls = notifiers.load(str(type_node.value))
+        except ConfigError as exc:
+            raise type_node.error(str(exc)) from None
+        language = choice("en", "zh")(mapping["language"]) if "language" in mapping else "en"
+        options = build(cls.options_class, child, skip=("type", "language"))
+        result[name] = ChannelSpec(name=name, type=str(type_node.value), options=options, language=language)
+    return result
 
 
 def _overlay(base: Node, override: Node) -> Node:
@@ -281,16 +429,61 @@ def parse_config(text: str, source: str) -> Config:
     if version.value not in SUPPORTED_VERSIONS:
         raise version.error("version 1 (the only format this kakit understands)")
     config: Config = build(Config, root, skip=())
-    config = Config(
-        version=config.version,
-        source=source,
-        paths=config.paths,
-        log=config.log,
-        checks=config.checks,
-    )
+    from kakit.record import replace
+
+    config = replace(config, source=source)
     for name in config.checks:
         config.check(name)  # validate every check now: `config check` must see every error
+    _validate_alerts(config, mapping.get("alerts"))
+    _refuse_exposed_inline_secrets(config, source)
     return config
+
+
+def _validate_alerts(config: Config, node: Node | None) -> None:
+    if node is None:
+        return
+    for index, route in enumerate(config.alerts):
+        for channel in route.channels:
+            if channel not in config.channels:
+                item = node.value[index].value["channels"]
+                known = ", ".join(sorted(config.channels)) or "none configured"
+                raise item.error(f"names of configured channels (known: {known})")
+
+
+def _refuse_exposed_inline_secrets(config: Config, source: str) -> None:
+    """A secret written inline is only acceptable in a file that group and others cannot read."""
+    from kakit.record import fields as record_fields
+    from kakit.record import is_record
+    from kakit.secrets import INLINE, Secret
+
+    inline: list[str] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, Secret) and value.kind == INLINE:
+            inline.append(value.where)
+        elif is_record(value) and not isinstance(value, type):
+            for name in record_fields(value):
+                visit(getattr(value, name))
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                visit(item)
+
+    for channel in config.channels.values():
+        visit(channel.options)
+    if not inline:
+        return
+    try:
+        mode = os.stat(source).st_mode & 0o777
+    except OSError:
+        return
+    if mode & 0o077:
+        raise ConfigError(
+            f"{inline[0]}: an inline secret in a file readable by group or others (mode {mode:04o}): "
+            f"chmod 600 {source}, or use a *_file key, {{file: ...}} or {{env: ...}}"
+        )
 
 
 def parse_yaml(text: str, source: str) -> Node:

@@ -353,7 +353,7 @@ def build(cls: type[T], node: Node, *, skip: tuple[str, ...] = ()) -> T:
         node: A mapping node.
         skip: Keys the caller handles itself (allowed, not passed to ``cls``).
     """
-    specs = fields(cls)
+    specs = {name: spec for name, spec in fields(cls).items() if not spec.internal}
     mapping = node.mapping(f"a mapping of settings ({', '.join(specs)})")
     known = [*specs, *skip]
     for key in mapping:

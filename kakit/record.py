@@ -37,9 +37,10 @@ class Option:
         default: Value when the key is absent; ``MISSING`` makes the key required.
         secret: Mask the value when the effective configuration is printed.
         doc: One line of help, shown in error messages as "expected ...".
+        internal: Set by code, not read from YAML (the key is refused in a file).
     """
 
-    __slots__ = ("convert", "default", "doc", "secret")
+    __slots__ = ("convert", "default", "doc", "internal", "secret")
 
     def __init__(
         self,
@@ -47,11 +48,13 @@ class Option:
         default: object = MISSING,
         secret: bool = False,
         doc: str = "",
+        internal: bool = False,
     ) -> None:
         self.convert = convert
         self.default = default
         self.secret = secret
         self.doc = doc
+        self.internal = internal
 
     @property
     def required(self) -> bool:
@@ -65,9 +68,10 @@ def option(
     default: Any = MISSING,
     secret: bool = False,
     doc: str = "",
+    internal: bool = False,
 ) -> Any:
     """Declare a settings field with its converter and default (a field specifier)."""
-    return Option(convert, default, secret, doc)
+    return Option(convert, default, secret, doc, internal)
 
 
 _FIELDS = "__record_fields__"

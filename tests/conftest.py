@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from kakit.config import Config, parse_config
+from kakit.lab import netns
 
 
 def kacheck_path() -> str:
@@ -97,3 +101,62 @@ def _read_log(tmp_path: Path) -> Callable[[], list[str]]:
         return path.read_text().splitlines() if path.exists() else []
 
     return read
+
+
+# --- a private network namespace per test ---------------------------------------------------
+
+CHILD = Path(__file__).parent / "hooks" / "netns_child.py"
+_counter = itertools.count(1)
+
+
+class Namespace:
+    """A network namespace created for one test, with helpers to act and look inside it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a program inside the namespace and capture its output."""
+        return subprocess.run(
+            ["ip", "netns", "exec", self.name, *argv],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=check,
+        )
+
+    def apply(self, config: str, state: str, previous: str | None = None) -> list[dict[str, Any]]:
+        """Apply ``state``'s hooks of the kakit.yaml text ``config`` in a fresh Python process
+        inside the namespace, as kanotify would, and return the outcomes."""
+        spec = json.dumps({"config": textwrap.dedent(config), "state": state, "previous": previous})
+        proc = self.run(sys.executable, str(CHILD), spec, check=False)
+        if proc.returncode != 0:
+            raise AssertionError(f"hook child failed ({proc.returncode}): {proc.stderr}")
+        outcomes: list[dict[str, Any]] = json.loads(proc.stdout)
+        return outcomes
+
+    def sysctl(self, name: str) -> str:
+        """A sysctl's value as seen inside the namespace."""
+        return self.run("cat", "/proc/sys/" + name.replace(".", "/")).stdout.strip()
+
+    def iptables_rules(self) -> list[str]:
+        """``iptables -S`` of the filter table inside the namespace, one rule per item."""
+        return self.run("iptables", "-S").stdout.splitlines()
+
+    def nft_table(self, table: str = "kakit") -> str | None:
+        """``nft list table inet TABLE`` inside the namespace, or None when there is none."""
+        proc = self.run("nft", "list", "table", "inet", table, check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+
+@pytest.fixture(name="ns")
+def _ns() -> Iterator[Namespace]:
+    """A fresh network namespace ``kh<pid>-<n>``, deleted after the test."""
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        pytest.skip("needs root and iproute2")
+    name = f"kh{os.getpid()}-{next(_counter)}"
+    try:
+        netns.add_netns(name)
+        yield Namespace(name)
+    finally:
+        netns.delete_netns(name)

@@ -82,7 +82,7 @@ BAD_CONFIGS = [
     ),
     (
         "pahts: {state_dir: /run/kakit}\n",
-        "4: pahts: unknown key (did you mean 'paths'? allowed here: checks, log, paths, source, version)",
+        "4: pahts: unknown key (did you mean 'paths'? allowed here: alerts, channels, checks, hooks, log, node, outbox, paths, states, templates, version)",
     ),
     (
         "checks:\n  up:\n    type: gateway\n    interval: -1\n",

@@ -1,0 +1,52 @@
+"""The contract of the hook family (what a state change does to this node).
+
+A hook is a typed callable: ``StateHook = Callable[[StateChange], HookOutcome]``. A configurable
+hook is a small class whose ``__init__`` takes its validated settings and whose ``__call__`` does
+the work. Hooks are synchronous on purpose: they run inside keepalived's ``notify`` call, whose
+budget (150 ms) is smaller than the cost of importing asyncio (docs/style.md rule 25).
+
+A hook must be idempotent (keepalived may report the same state twice, e.g. at reload) and
+must *report* failure, never skip silently: it raises :class:`HookError`, and the runner
+records the outcome in the alert and carries on with the next hook.
+"""
+
+from __future__ import annotations
+
+from kakit.record import frozen
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kakit.events import StateEvent
+
+
+@frozen
+class StateChange:
+    """What the hooks are told.
+
+    Attributes:
+        event: The keepalived event being applied.
+        previous: The state this instance/group was in before, if known.
+        node: This node's name (for logs and the ``run`` hook's environment).
+        leaving: The state whose hooks were applied last and are now being left (its firewall
+            rules must go), if any.
+    """
+
+    event: StateEvent
+    previous: str | None = None
+    node: str = ""
+    leaving: str | None = None
+
+
+@frozen
+class HookOutcome:
+    """One line for the log and the alert: ``sysctl: 3 set, verified``."""
+
+    hook: str
+    summary: str
+    ok: bool = True
+
+
+if TYPE_CHECKING:
+    StateHook = Callable[[StateChange], HookOutcome]

@@ -1,0 +1,228 @@
+"""``firewall``: accept rules that exist only while the node is in the state that asked for them.
+
+kakit owns one place in the firewall and *replaces its whole content* on every state change,
+so entering a state installs exactly that state's rules, a state without rules empties it, and
+repeating a state (keepalived reports BACKUP twice at reload) changes nothing. Nothing piles
+up across flaps, unlike ``iptables -I`` in a notify script.
+
+iptables back end (``hooks.firewall: iptables``, IPv4): the user chain ``KAKIT`` in the filter
+table, reached by one jump ``-I INPUT -j KAKIT`` added once. One ``iptables-restore --noflush``
+call replaces the chain atomically: declaring ``:KAKIT - [0:0]`` flushes just that chain, the
+``-A KAKIT`` lines refill it, and ``-I INPUT 1 -j KAKIT`` is part of the same transaction when
+``iptables -C`` found the jump missing (also after another tool flushed INPUT). Each rule is
+tagged ``-m comment --comment "kakit:<STATE>"``. Two processes per state change: the check and
+the restore. IPv6 rules are refused with this back end (an ``ip6tables`` twin would double the
+process count on every state change); use the nftables back end for them.
+
+nftables back end (``hooks.firewall: nftables``, IPv4 and IPv6): the table ``inet kakit`` (the
+``chain`` setting, lowercased) with one base chain
+``input { type filter hook input priority -10; policy accept; }``. One ``nft -f -`` transaction
+does ``add table`` (so the next line cannot fail), ``delete table`` and, when the state has
+rules, the table again with its rules. A state without rules leaves no table behind.
+
+Why an accept in kakit's nft table does not override a drop elsewhere: netfilter evaluates
+*every* base chain registered on a hook, table by table in priority order. A verdict of
+``accept`` ends only the base chain that issued it; the packet then traverses the next base
+chain on the same hook (``priority -10`` runs before the ``filter`` priority 0 of other tables,
+including the ``ip filter`` table that iptables-nft uses). ``drop`` is final wherever it
+happens. So a node whose firewall drops VRRP in another table keeps dropping it, whatever
+``inet kakit`` accepts: an accept can only win *inside the chain that holds the drop*. That is
+why the iptables back end jumps from the filter table's own ``INPUT`` chain, ahead of the
+local drop rules (an ACCEPT reached through that jump ends ``INPUT`` before them; a drop in yet
+another table, firewalld's for instance, would still win), and why the nftables back end only helps where no other table drops the
+traffic (otherwise add a ``jump`` to your own ruleset, or use the iptables back end when the
+host firewall is iptables).
+"""
+
+from __future__ import annotations
+
+from kakit.events import STATES
+from kakit.exceptions import ConfigError, HookError
+from kakit.hooks.base import HookOutcome, StateChange
+from kakit.hooks.settings import PROTOCOL_NUMBERS, AcceptRule, FirewallRules, HookSettings
+
+TIMEOUT = 5.0
+"""Seconds an ``iptables``/``nft`` call may take (the xtables lock wait is shorter)."""
+
+LOCK_WAIT = "3"
+"""Seconds iptables waits for the xtables lock (``-w``) instead of failing at once."""
+
+
+def _protocol_word(protocol: str) -> str:
+    # tcp, udp and icmp are built into both tools; other names would depend on /etc/protocols.
+    return (
+        protocol
+        if protocol in ("tcp", "udp", "icmp")
+        else str(PROTOCOL_NUMBERS.get(protocol, protocol))
+    )
+
+
+def _tag(state: str) -> str:
+    return f"kakit:{state}"
+
+
+def iptables_rule(chain: str, rule: AcceptRule, state: str) -> str:
+    """One ``-A CHAIN ...`` line of an iptables-restore file."""
+    words = ["-A", chain]
+    if rule.interface:
+        words += ["-i", rule.interface]
+    if rule.source:
+        words += ["-s", rule.source]
+    if rule.destination:
+        words += ["-d", rule.destination]
+    if rule.protocol:
+        words += ["-p", _protocol_word(rule.protocol)]
+    if rule.port is not None:
+        words += ["-m", rule.protocol or "tcp", "--dport", str(rule.port)]
+    words += ["-m", "comment", "--comment", f'"{_tag(state)}"', "-j", "ACCEPT"]
+    return " ".join(words)
+
+
+def iptables_restore_input(
+    chain: str, rules: tuple[AcceptRule, ...], state: str, *, add_jump: bool
+) -> str:
+    """The iptables-restore text that replaces ``chain`` (and adds the INPUT jump if asked)."""
+    lines = ["*filter", f":{chain} - [0:0]"]
+    lines += [iptables_rule(chain, rule, state) for rule in rules]
+    if add_jump:
+        lines.append(f"-I INPUT 1 -j {chain}")
+    lines.append("COMMIT")
+    return "\n".join(lines) + "\n"
+
+
+def nft_rule(rule: AcceptRule, state: str) -> str:
+    """One rule of kakit's nft ``input`` chain."""
+    family = "ip6" if rule.is_ipv6 else "ip"
+    words = []
+    if rule.interface:
+        words.append(f'iifname "{rule.interface}"')
+    if rule.source:
+        words.append(f"{family} saddr {rule.source}")
+    if rule.destination:
+        words.append(f"{family} daddr {rule.destination}")
+    if rule.port is not None:
+        words.append(f"{rule.protocol} dport {rule.port}")
+    elif rule.protocol:
+        words.append(f"meta l4proto {_protocol_word(rule.protocol)}")
+    words.append(f'accept comment "{_tag(state)}"')
+    return " ".join(words)
+
+
+def nft_script(table: str, rules: tuple[AcceptRule, ...], state: str) -> str:
+    """The ``nft -f -`` transaction that replaces table ``inet <table>``."""
+    lines = [f"add table inet {table}", f"delete table inet {table}"]
+    if rules:
+        lines += [
+            f"table inet {table} {{",
+            "  chain input {",
+            "    type filter hook input priority -10; policy accept;",
+            *(f"    {nft_rule(rule, state)}" for rule in rules),
+            "  }",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _run(argv: list[str], stdin: str | None = None) -> tuple[int, str]:
+    """Run a firewall tool; ``(exit status, first stderr line)``.
+
+    Raises:
+        HookError: The tool is missing or did not finish within :data:`TIMEOUT`.
+    """
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            argv,
+            # Always a pipe: without input the tool sees EOF, never kanotify's own stdin.
+            input=stdin or "",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    except OSError as exc:
+        raise HookError(f"firewall: cannot run {argv[0]}: {exc.strerror or exc}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise HookError(f"firewall: {argv[0]} did not finish within {TIMEOUT:g} s") from exc
+    lines = proc.stderr.strip().splitlines()
+    return proc.returncode, lines[0] if lines else ""
+
+
+class FirewallHook:
+    """Replace kakit's firewall rules with those of the state being entered.
+
+    Args:
+        rules: The state's ``firewall`` section (empty: remove kakit's rules).
+        settings: Back end and chain name.
+
+    Raises:
+        ConfigError: An IPv6 rule with the iptables back end.
+    """
+
+    name = "firewall"
+
+    def __init__(self, rules: FirewallRules, settings: HookSettings) -> None:
+        self.rules = rules.accept
+        self.backend = settings.firewall
+        self.chain = settings.chain
+        if self.backend == "iptables":
+            for rule in self.rules:
+                if rule.is_ipv6:
+                    raise ConfigError(
+                        f"firewall: the rule for {rule.source or rule.destination} is IPv6, which "
+                        "the iptables back end does not handle (use hooks.firewall: nftables)"
+                    )
+
+    def __call__(self, change: StateChange) -> HookOutcome:
+        """Install exactly the rules of ``change.event.state``.
+
+        Raises:
+            HookError: The firewall tool failed (its first error line is included).
+        """
+        state = change.event.state
+        # The state is written into the rule tags of the restore file / nft script: only the
+        # five keepalived words may get there.
+        if state not in STATES:
+            raise HookError(f"firewall: unknown state {state!r}, rules left unchanged")
+        if self.backend == "nftables":
+            return self._nftables(state)
+        return self._iptables(state)
+
+    def _iptables(self, state: str) -> HookOutcome:
+        chain = self.chain
+        status, error = _run(["iptables", "-w", LOCK_WAIT, "-C", "INPUT", "-j", chain])
+        # 0: the jump exists; 1: it does not; 2: the chain itself does not exist yet.
+        if status not in (0, 1, 2):
+            raise HookError(f"firewall: iptables -C INPUT -j {chain} failed ({status}): {error}")
+        if status == 2 and not self.rules:
+            return HookOutcome(hook=self.name, summary=f"firewall: no rules (chain {chain} absent)")
+        text = iptables_restore_input(
+            chain, self.rules, state, add_jump=status != 0 and bool(self.rules)
+        )
+        status, error = _run(["iptables-restore", "-w", LOCK_WAIT, "--noflush"], text)
+        if status != 0:
+            raise HookError(f"firewall: iptables-restore failed ({status}): {error}")
+        if not self.rules:
+            return HookOutcome(hook=self.name, summary=f"firewall: chain {chain} flushed")
+        return HookOutcome(
+            hook=self.name,
+            summary=f"firewall: {_count(self.rules)} in {chain} (iptables)",
+        )
+
+    def _nftables(self, state: str) -> HookOutcome:
+        table = self.chain.lower()
+        status, error = _run(["nft", "-f", "-"], nft_script(table, self.rules, state))
+        if status != 0:
+            raise HookError(f"firewall: nft -f failed ({status}): {error}")
+        if not self.rules:
+            return HookOutcome(hook=self.name, summary=f"firewall: table inet {table} removed")
+        return HookOutcome(
+            hook=self.name,
+            summary=f"firewall: {_count(self.rules)} in table inet {table} (nftables)",
+        )
+
+
+def _count(rules: tuple[AcceptRule, ...]) -> str:
+    return f"{len(rules)} rule" + ("" if len(rules) == 1 else "s")

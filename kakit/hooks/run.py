@@ -1,0 +1,127 @@
+"""``run``: programs to execute on entering a state, without a shell.
+
+The event reaches the program only through ``KAKIT_*`` environment variables, never through its
+command line: an instance name is data keepalived got from a config file, and splicing it into
+argv (or a shell string) is how notify scripts get injected. Each program runs in its own
+session with stdin and stdout on ``/dev/null``; on timeout its whole process group is killed,
+so a daemon it forked cannot outlive the hook unnoticed. stderr goes to an anonymous memory
+file rather than a pipe, so a daemon that keeps the descriptor cannot stall the hook.
+"""
+
+from __future__ import annotations
+
+from kakit.exceptions import HookError
+from kakit.hooks.base import HookOutcome, StateChange
+
+MAX_ERROR = 200
+"""Characters of the program's first stderr line kept in the outcome."""
+
+
+def event_environment(change: StateChange) -> dict[str, str]:
+    """The ``KAKIT_*`` variables describing ``change``.
+
+    ``KAKIT_TIME`` is the Unix time at which kakit received the event (``1700000000.123456``);
+    ``KAKIT_PREVIOUS`` is empty when the previous state is unknown, ``KAKIT_PRIORITY`` is -1
+    when keepalived did not say (``notify_master`` & co.).
+    """
+    event = change.event
+    return {
+        "KAKIT_NODE": change.node,
+        "KAKIT_KIND": event.kind,
+        "KAKIT_NAME": event.name,
+        "KAKIT_STATE": event.state,
+        "KAKIT_PREVIOUS": change.previous or "",
+        "KAKIT_PRIORITY": str(event.priority),
+        "KAKIT_TIME": f"{event.time:.6f}",
+    }
+
+
+def run_program(
+    command: tuple[str, ...], env: dict[str, str], timeout: float
+) -> tuple[int | None, str]:
+    """Run ``command`` in its own session, killing its process group after ``timeout`` s.
+
+    Returns:
+        ``(exit status, first stderr line)``; the status is None on timeout or when the program
+        could not be started (the text says why), negative when a signal ended it.
+    """
+    import os
+    import signal
+    import subprocess
+
+    errors = os.memfd_create("kakit-run-stderr", os.MFD_CLOEXEC)
+    try:
+        try:
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as exc:
+            return None, f"cannot run {command[0]}: {exc.strerror or exc}"
+        try:
+            status = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.wait()
+            return None, f"timed out after {timeout:g} s (process group killed)"
+        text = os.pread(errors, 4096, 0).decode(errors="replace").strip()
+    finally:
+        os.close(errors)
+    first = text.splitlines()[0] if text else ""
+    return status, first[:MAX_ERROR]
+
+
+class RunHook:
+    """Run commands one after the other; the first failure stops the rest.
+
+    A later command may depend on an earlier one (promote the database, then start the
+    service), so after a failure the remaining commands are not run and the error says so.
+
+    Args:
+        commands: Argument vectors, each with an absolute program path.
+        timeout: Seconds each command may take.
+    """
+
+    name = "run"
+
+    def __init__(self, commands: tuple[tuple[str, ...], ...], timeout: float) -> None:
+        self.commands = commands
+        self.timeout = timeout
+
+    def __call__(self, change: StateChange) -> HookOutcome:
+        """Run every command with the event in its environment.
+
+        Raises:
+            HookError: A command could not start, exited non-zero, was killed or timed out.
+        """
+        import os
+
+        env = {**os.environ, **event_environment(change)}
+        for index, command in enumerate(self.commands):
+            status, error = run_program(command, env, self.timeout)
+            if status == 0:
+                continue
+            label = " ".join(command)
+            if status is None:
+                what = error
+            elif status < 0:
+                what = f"killed by signal {-status}" + (f": {error}" if error else "")
+            else:
+                what = f"exited {status}" + (f": {error}" if error else "")
+            left = len(self.commands) - index - 1
+            skipped = f" ({left} later command{'s' if left != 1 else ''} not run)" if left else ""
+            raise HookError(f"run: `{label}` {what}{skipped}")
+        count = len(self.commands)
+        if count == 1:
+            return HookOutcome(
+                hook=self.name, summary=f"run: `{' '.join(self.commands[0])}` exited 0"
+            )
+        return HookOutcome(hook=self.name, summary=f"run: {count} commands exited 0")

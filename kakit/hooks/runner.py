@@ -1,0 +1,101 @@
+"""Turn a state's settings into hooks, and run them so that one failure never stops the rest."""
+
+from __future__ import annotations
+
+from kakit.exceptions import HookError
+from kakit.hooks.base import HookOutcome, StateChange
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from kakit.config import Config
+    from kakit.hooks.base import StateHook
+    from kakit.hooks.settings import HookSettings, StateHooks
+
+
+def hooks_for_state(state_hooks: StateHooks, settings: HookSettings) -> list[StateHook]:
+    """The hooks of one state, in order: sysctl, firewall, run.
+
+    A hook is included when its section is present. A state's ``firewall`` is present (maybe
+    empty) whenever any state configures one, see :func:`kakit.hooks.settings.states_section`,
+    so leaving a state with rules always removes them. Building the hooks runs nothing, so the
+    config loader may call this for every state to validate the combination early.
+
+    Raises:
+        ConfigError: The settings do not fit together (an IPv6 rule with the iptables back end).
+    """
+    hooks: list[StateHook] = []
+    if state_hooks.sysctl:
+        from kakit.hooks.sysctl import SysctlHook
+
+        hooks.append(SysctlHook(state_hooks.sysctl))
+    if state_hooks.firewall is not None:
+        from kakit.hooks.firewall import FirewallHook
+
+        hooks.append(FirewallHook(state_hooks.firewall, settings))
+    if state_hooks.run:
+        from kakit.hooks.run import RunHook
+
+        hooks.append(RunHook(state_hooks.run, settings.run_timeout))
+    return hooks
+
+
+def hook_name(hook: StateHook) -> str:
+    """The name a hook reports under: its ``name`` attribute, else its function name."""
+    name = getattr(hook, "name", None) or getattr(hook, "__name__", None)
+    return name if isinstance(name, str) else type(hook).__name__
+
+
+def apply_hooks(change: StateChange, hooks: Iterable[StateHook]) -> list[HookOutcome]:
+    """Run every hook in order; a failing hook is recorded and the next one still runs.
+
+    Returns:
+        One outcome per hook; a failure is ``ok=False`` with the error message as summary.
+    """
+    outcomes = []
+    for hook in hooks:
+        try:
+            outcomes.append(hook(change))
+        except HookError as exc:
+            outcomes.append(HookOutcome(hook=hook_name(hook), summary=str(exc), ok=False))
+    return outcomes
+
+
+class HookPlan:
+    """The hooks of every configured state, built (and so validated) once per run.
+
+    Args:
+        states: Hooks by state name, as :func:`kakit.hooks.settings.states_section` returns them.
+        settings: The ``hooks`` section.
+
+    Raises:
+        ConfigError: A state's settings do not fit the back end (see :func:`hooks_for_state`).
+    """
+
+    def __init__(self, states: dict[str, StateHooks], settings: HookSettings) -> None:
+        self.states = states
+        self.settings = settings
+        self.hooks = {name: hooks_for_state(hooks, settings) for name, hooks in states.items()}
+
+    def hooks_for(self, state: str) -> list[StateHook]:
+        """The hooks entering ``state`` runs (none for a state without settings)."""
+        return self.hooks.get(state, [])
+
+    def apply(self, change: StateChange) -> list[HookOutcome]:
+        """Apply the hooks of ``change.event.state`` (see :func:`apply_hooks`)."""
+        return apply_hooks(change, self.hooks_for(change.event.state))
+
+
+def build_plan(config: Config) -> HookPlan | None:
+    """The hook plan of a loaded configuration, or None when it has no ``states`` section.
+
+    Building the plan constructs every state's hooks without running them, so it also validates
+    what only the back end can judge (an IPv6 rule with iptables).
+
+    Raises:
+        ConfigError: Invalid hook settings.
+    """
+    if not config.states:
+        return None
+    return HookPlan(config.states, config.hook_settings())

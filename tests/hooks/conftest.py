@@ -1,0 +1,1 @@
+"""The hook tests use the shared ``ns`` fixture of tests/conftest.py."""

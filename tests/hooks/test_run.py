@@ -1,0 +1,164 @@
+"""The run hook: programs without a shell, the event in KAKIT_* variables, bounded in time."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kakit.events import StateEvent
+from kakit.exceptions import HookError
+from kakit.hooks.base import HookOutcome, StateChange
+from kakit.hooks.run import RunHook, event_environment
+
+# Writes what the program received (argv, KAKIT_* env, session, stdin) to the file in argv[1].
+RECORDER = """\
+import json, os, sys
+record = {
+    "argv": sys.argv,
+    "env": {k: v for k, v in os.environ.items() if k.startswith("KAKIT_")},
+    "path": os.environ.get("PATH"),
+    "own_session": os.getsid(0) == os.getpid(),
+    "stdin": os.path.realpath("/proc/self/fd/0"),
+}
+with open(sys.argv[1], "w") as out:
+    json.dump(record, out)
+"""
+
+HOSTILE_NAME = "VI_1; touch /tmp/pwned $(id)"
+
+
+def make_change(name: str = "VI_1", previous: str | None = "BACKUP") -> StateChange:
+    """A MASTER event for ``name`` received at a fixed time."""
+    event = StateEvent(kind="INSTANCE", name=name, state="MASTER", priority=150, time=1700000000.25)
+    return StateChange(event=event, previous=previous, node="lb1")
+
+
+def gone(pid: int) -> bool:
+    """True when ``pid`` no longer exists (or is a zombie waiting for its reaper)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return True
+    return fields[0] == "Z"
+
+
+class TestEventEnvironment:
+    """`event_environment`: the variables a run program gets."""
+
+    def test_variables(self) -> None:
+        """Every event field becomes one KAKIT_* variable, as text."""
+        assert event_environment(make_change()) == {
+            "KAKIT_NODE": "lb1",
+            "KAKIT_KIND": "INSTANCE",
+            "KAKIT_NAME": "VI_1",
+            "KAKIT_STATE": "MASTER",
+            "KAKIT_PREVIOUS": "BACKUP",
+            "KAKIT_PRIORITY": "150",
+            "KAKIT_TIME": "1700000000.250000",
+        }
+
+    def test_unknown_previous(self) -> None:
+        """An unknown previous state is passed as an empty variable."""
+        assert event_environment(make_change(previous=None))["KAKIT_PREVIOUS"] == ""
+
+
+class TestRunHook:
+    """`RunHook` runs each command for real."""
+
+    def test_event_only_in_environment(self, tmp_path: Path) -> None:
+        """The program gets the event in KAKIT_* variables and exactly its configured argv."""
+        out = tmp_path / "record.json"
+        command = (sys.executable, "-c", RECORDER, str(out), "--fast")
+        outcome = RunHook((command,), timeout=30)(make_change(name=HOSTILE_NAME))
+        assert outcome == HookOutcome(hook="run", summary=f"run: `{' '.join(command)}` exited 0")
+        record = json.loads(out.read_text())
+        assert record["argv"] == ["-c", str(out), "--fast"]
+        assert record["env"] == {
+            "KAKIT_NODE": "lb1",
+            "KAKIT_KIND": "INSTANCE",
+            "KAKIT_NAME": HOSTILE_NAME,
+            "KAKIT_STATE": "MASTER",
+            "KAKIT_PREVIOUS": "BACKUP",
+            "KAKIT_PRIORITY": "150",
+            "KAKIT_TIME": "1700000000.250000",
+        }
+        assert record["path"] == os.environ.get("PATH")
+        assert not Path("/tmp/pwned").exists()
+
+    def test_own_session_and_null_stdin(self, tmp_path: Path) -> None:
+        """The program runs in its own session with stdin on /dev/null."""
+        out = tmp_path / "record.json"
+        RunHook(((sys.executable, "-c", RECORDER, str(out)),), timeout=30)(make_change())
+        record = json.loads(out.read_text())
+        assert record["own_session"] is True
+        assert record["stdin"] == "/dev/null"
+
+    def test_commands_in_order(self, tmp_path: Path) -> None:
+        """Several commands run one after the other and are summarized together."""
+        log = tmp_path / "order"
+        commands = tuple(
+            ("/bin/sh", "-c", f'echo {word} >> "$1"', "sh", str(log)) for word in ("one", "two")
+        )
+        assert RunHook(commands, timeout=30)(make_change()).summary == "run: 2 commands exited 0"
+        assert log.read_text() == "one\ntwo\n"
+
+    def test_nonzero_exit(self, tmp_path: Path) -> None:
+        """A non-zero exit raises HookError with the status and the first stderr line; later commands do not run."""
+        marker = tmp_path / "second-ran"
+        commands = (
+            ("/bin/sh", "-c", "echo 'replica is ahead' >&2; echo more >&2; exit 3"),
+            ("/bin/sh", "-c", f"touch {marker}"),
+        )
+        with pytest.raises(HookError) as caught:
+            RunHook(commands, timeout=30)(make_change())
+        assert str(caught.value) == (
+            "run: `/bin/sh -c echo 'replica is ahead' >&2; echo more >&2; exit 3` "
+            "exited 3: replica is ahead (1 later command not run)"
+        )
+        assert not marker.exists()
+
+    def test_killed_by_signal(self) -> None:
+        """A program ending on a signal is reported with the signal number."""
+        with pytest.raises(HookError) as caught:
+            RunHook((("/bin/sh", "-c", "kill -TERM $$"),), timeout=30)(make_change())
+        assert str(caught.value) == "run: `/bin/sh -c kill -TERM $$` killed by signal 15"
+
+    def test_missing_program(self) -> None:
+        """A program that does not exist is a HookError saying it could not be run."""
+        with pytest.raises(HookError) as caught:
+            RunHook((("/nonexistent/promote-db",),), timeout=30)(make_change())
+        assert str(caught.value) == (
+            "run: `/nonexistent/promote-db` cannot run /nonexistent/promote-db: "
+            "No such file or directory"
+        )
+
+    def test_timeout_kills_process_group(self, tmp_path: Path) -> None:
+        """On timeout the program and what it started in its group are killed, and HookError says so."""
+        pid_file = tmp_path / "child.pid"
+        script = f"sleep 300 & echo $! > {pid_file}; wait"
+        with pytest.raises(HookError) as caught:
+            RunHook((("/bin/sh", "-c", script),), timeout=0.5)(make_change())
+        assert str(caught.value) == (
+            f"run: `/bin/sh -c {script}` timed out after 0.5 s (process group killed)"
+        )
+        background = int(pid_file.read_text())
+        deadline = time.monotonic() + 10
+        while not gone(background) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert gone(background)
+
+    def test_daemon_holding_stderr_does_not_block(self, tmp_path: Path) -> None:
+        """A program that leaves a daemon holding its stderr still completes when it exits."""
+        pid_file = tmp_path / "daemon.pid"
+        script = f"setsid sleep 300 & echo $! > {pid_file}; echo started >&2; exit 0"
+        try:
+            outcome = RunHook((("/bin/sh", "-c", script),), timeout=30)(make_change())
+            assert outcome.ok
+        finally:
+            if pid_file.exists():
+                os.kill(int(pid_file.read_text()), 9)

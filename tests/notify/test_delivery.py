@@ -1,0 +1,153 @@
+"""Specification of the outbox and its delivery worker (in-process, with the fake channel)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from kakit.config import Config
+from kakit.delivery import backoff, deliver
+from kakit.events import StateEvent
+from kakit.log import logger
+from kakit.outbox import HELD_GRACE, Outbox
+from kakit.testing import FakeNotifier, use_fake_notifier
+
+CHANNELS = """\
+channels:
+  ops: {type: fake}
+  mail: {type: fake}
+alerts:
+  - channels: [ops]
+outbox: {coalesce: 0, backoff_initial: 0.01, backoff_max: 0.05}
+"""
+
+
+@pytest.fixture(name="config")
+def _config(make_config: Callable[[str], Config]) -> Iterator[Config]:
+    use_fake_notifier()
+    yield make_config(CHANNELS)
+    FakeNotifier.reset()
+    FakeNotifier.rate_limit = None
+
+
+def enqueue(config: Config, name: str, state: str, at: float, channel: str = "ops", hooks: list[str] | None = None) -> int:
+    """Store one event with a message for ``channel``, hooks finished."""
+    with Outbox(config.outbox_path()) as box:
+        event_id = box.add_event(StateEvent(kind="INSTANCE", name=name, state=state, priority=100, time=at), "lb1", [channel], at)
+        if hooks is not None:
+            box.finish_hooks(event_id, hooks, stale=False)
+    return event_id
+
+
+def statuses(config: Config) -> list[tuple[str, str, str]]:
+    """(name, state, status) of every message, oldest first."""
+    with Outbox(config.outbox_path()) as box:
+        return [(row.name, row.state, row.status) for row in reversed(box.messages())]
+
+
+def run_worker(config: Config, seconds: float = 5.0) -> None:
+    """Run the delivery worker in this process, logging to the test's log file."""
+    logger.configure(file=config.log.file or "", syslog=False)
+    try:
+        asyncio.run(deliver(config, max_seconds=seconds))
+    finally:
+        logger.configure(file="")
+
+
+class TestDelivery:
+    """Alerts arrive exactly once, in order, through outages."""
+
+    def test_in_order_after_an_outage(self, config: Config) -> None:
+        """Two failed attempts delay the channel but every alert arrives once, oldest first."""
+        now = time.time() - 10
+        for index, name in enumerate(["VI_1", "VI_2", "VI_3"]):
+            enqueue(config, name, "MASTER", now + index, hooks=[])
+        FakeNotifier.failures["ops"] = ["retry", "retry"]
+        run_worker(config)
+        assert [message.fields["name"] for message in FakeNotifier.sent["ops"]] == ["VI_1", "VI_2", "VI_3"]
+        assert FakeNotifier.attempts["ops"] == 5
+        assert {status for _, _, status in statuses(config)} == {"sent"}
+
+    def test_flap_collapsed_into_one_message(self, config: Config) -> None:
+        """MASTER -> BACKUP -> MASTER still undelivered becomes one alert that says so."""
+        now = time.time() - 10
+        enqueue(config, "VI_1", "MASTER", now, hooks=[])
+        enqueue(config, "VI_1", "BACKUP", now + 1, hooks=[])
+        enqueue(config, "VI_1", "MASTER", now + 2, hooks=[])
+        run_worker(config)
+        (message,) = FakeNotifier.sent["ops"]
+        assert message.fields["sequence"] == ["MASTER", "BACKUP", "MASTER"]
+        assert "flapped: 3 changes in 2.0 s, now MASTER" in message.text
+        assert [status for _, _, status in statuses(config)] == ["merged", "merged", "sent"]
+
+    def test_permanent_failure_does_not_block_the_rest(self, config: Config) -> None:
+        """A refused alert is marked failed and the next one still goes out."""
+        now = time.time() - 10
+        enqueue(config, "VI_1", "MASTER", now, hooks=[])
+        enqueue(config, "VI_2", "MASTER", now + 1, hooks=[])
+        FakeNotifier.failures["ops"] = ["permanent"]
+        run_worker(config)
+        assert [message.fields["name"] for message in FakeNotifier.sent["ops"]] == ["VI_2"]
+        assert statuses(config) == [("VI_1", "MASTER", "failed"), ("VI_2", "MASTER", "sent")]
+
+    def test_channels_are_independent(self, config: Config) -> None:
+        """One channel's outage does not hold back another channel."""
+        now = time.time() - 10
+        enqueue(config, "VI_1", "MASTER", now, channel="ops", hooks=[])
+        enqueue(config, "VI_2", "MASTER", now, channel="mail", hooks=[])
+        FakeNotifier.failures["ops"] = ["permanent"]
+        run_worker(config)
+        assert [message.fields["name"] for message in FakeNotifier.sent["mail"]] == ["VI_2"]
+
+    def test_rate_limit_defers_without_losing(self, config: Config) -> None:
+        """Past the channel's rate limit, messages wait instead of being sent or dropped."""
+        FakeNotifier.rate_limit = (2, 60.0)
+        now = time.time() - 10
+        for index, name in enumerate(["VI_1", "VI_2", "VI_3"]):
+            enqueue(config, name, "MASTER", now + index, hooks=[])
+        run_worker(config, seconds=1.0)
+        assert len(FakeNotifier.sent["ops"]) == 2
+        assert statuses(config)[-1] == ("VI_3", "MASTER", "pending")
+
+    def test_expired_after_ttl(self, make_config: Callable[[str], Config], read_log: Callable[[], list[str]]) -> None:
+        """An alert older than the TTL is dropped with a log line, not sent late."""
+        use_fake_notifier()
+        config = make_config(CHANNELS.replace("coalesce: 0", "coalesce: 0, ttl: 60"))
+        enqueue(config, "VI_1", "MASTER", time.time(), hooks=[])
+        with Outbox(config.outbox_path()) as box:
+            box.db.execute("UPDATE messages SET created = created - 3600")
+        run_worker(config)
+        assert "ops" not in FakeNotifier.sent
+        assert statuses(config) == [("VI_1", "MASTER", "expired")]
+        assert any("VI_1 MASTER to ops expired after 60 s undelivered" in line for line in read_log())
+
+    def test_held_message_of_an_interrupted_notify_still_goes_out(self, config: Config) -> None:
+        """A notify killed before recording its hooks still gets its alert delivered."""
+        enqueue(config, "VI_1", "MASTER", time.time(), hooks=None)
+        with Outbox(config.outbox_path()) as box:
+            box.db.execute("UPDATE messages SET created = created - ?", (HELD_GRACE + 1,))
+        run_worker(config)
+        (message,) = FakeNotifier.sent["ops"]
+        assert "not recorded (the notify process was interrupted)" in message.text
+
+    def test_message_left_sending_is_sent_again(self, config: Config) -> None:
+        """A worker killed mid-send leaves the alert to be sent once more, not lost."""
+        enqueue(config, "VI_1", "MASTER", time.time(), hooks=[])
+        with Outbox(config.outbox_path()) as box:
+            box.db.execute("UPDATE messages SET status = 'sending', attempts = 1")
+        run_worker(config)
+        assert len(FakeNotifier.sent["ops"]) == 1
+        assert statuses(config) == [("VI_1", "MASTER", "sent")]
+
+
+class TestBackoff:
+    """Retry delays grow exponentially, are capped and jittered."""
+
+    @pytest.mark.parametrize(("attempts", "low", "high"), [(1, 1.5, 2.5), (2, 3.0, 5.0), (3, 6.0, 10.0), (10, 225.0, 375.0)])
+    def test_range(self, attempts: int, low: float, high: float) -> None:
+        """Each delay lies within +-25 % of min(max, initial * 2^(n-1))."""
+        for _ in range(50):
+            assert low <= backoff(attempts, 2.0, 300.0) <= high
