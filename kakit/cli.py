@@ -74,16 +74,27 @@ def config_check(config_path: str | None) -> None:
     """Validate the configuration and print the effective settings (secrets masked)."""
     import yaml
 
-    from kakit.config import effective
+    from kakit.config import check_secrets, effective
 
     loaded = _load(config_path)
     try:
         data = effective(loaded)
+        if loaded.states:
+            from kakit.hooks import build_plan
+
+            build_plan(loaded)  # constructs every hook: what only the back end can judge
     except KakitError as exc:
         raise KakitCommandError(exc) from exc
+    click.echo(
+        yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True).rstrip()
+    )
+    problems = check_secrets(loaded)
+    if problems:
+        for problem in problems:
+            click.echo(f"Error: {problem}", err=True)
+        sys.exit(2)
     source = loaded.source or "built-in defaults (no configuration file)"
     click.echo(f"# {source}: OK", err=True)
-    click.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip())
 
 
 @kakit.group()
@@ -140,7 +151,13 @@ STATUS_CHOICES = ("held", "pending", "sending", "sent", "failed", "expired", "me
 
 
 @outbox.command("list")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUS_CHOICES), help="Only these statuses (repeatable).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(STATUS_CHOICES),
+    help="Only these statuses (repeatable).",
+)
 @click.option("--limit", default=50, show_default=True, help="Newest N messages.")
 @config_option
 def outbox_list(statuses: tuple[str, ...], limit: int, config_path: str | None) -> None:
@@ -155,7 +172,9 @@ def outbox_list(statuses: tuple[str, ...], limit: int, config_path: str | None) 
     except KakitError as exc:
         raise KakitCommandError(exc) from exc
     if not rows:
-        click.echo("outbox is empty" if not statuses else f"no messages with status {', '.join(statuses)}")
+        click.echo(
+            "outbox is empty" if not statuses else f"no messages with status {', '.join(statuses)}"
+        )
         return
     for row in rows:
         error = f"  last error: {row.last_error}" if row.last_error and row.status != "sent" else ""
@@ -170,7 +189,7 @@ def outbox_list(statuses: tuple[str, ...], limit: int, config_path: str | None) 
 @config_option
 def outbox_retry(ids: tuple[int, ...], config_path: str | None) -> None:
     """Send failed or expired alerts again (all of them, or the given IDs), starting now."""
-    from kakit.delivery import spawn
+    from kakit.detach import spawn_worker
     from kakit.outbox import Outbox
 
     loaded = _load(config_path)
@@ -181,12 +200,20 @@ def outbox_retry(ids: tuple[int, ...], config_path: str | None) -> None:
         raise KakitCommandError(exc) from exc
     click.echo(f"{count} message(s) queued for delivery")
     if count:
-        spawn(loaded.source)
+        spawn_worker(loaded.source)
 
 
 @outbox.command("purge")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(("sent", "failed", "expired", "merged")), help="Default: sent, merged, expired, failed.")
-@click.option("--older-than", default="7d", show_default=True, help="Age such as 7d, 12h, 30m (0 for all).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(("sent", "failed", "expired", "merged")),
+    help="Default: sent, merged, expired, failed.",
+)
+@click.option(
+    "--older-than", default="7d", show_default=True, help="Age such as 7d, 12h, 30m (0 for all)."
+)
 @config_option
 def outbox_purge(statuses: tuple[str, ...], older_than: str, config_path: str | None) -> None:
     """Delete finished alerts from the outbox. Pending alerts are never purged."""
@@ -194,9 +221,15 @@ def outbox_purge(statuses: tuple[str, ...], older_than: str, config_path: str | 
 
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
-        seconds = float(older_than[:-1]) * units[older_than[-1]] if older_than[-1] in units else float(older_than)
+        seconds = (
+            float(older_than[:-1]) * units[older_than[-1]]
+            if older_than[-1] in units
+            else float(older_than)
+        )
     except (ValueError, IndexError):
-        raise click.BadParameter(f"expected an age such as 7d, 12h or 30m, got {older_than!r}", param_hint="--older-than") from None
+        raise click.BadParameter(
+            f"expected an age such as 7d, 12h or 30m, got {older_than!r}", param_hint="--older-than"
+        ) from None
     loaded = _load(config_path)
     try:
         with Outbox(loaded.outbox_path()) as box:

@@ -134,7 +134,9 @@ class AlertRoute:
     """
 
     channels: tuple[str, ...] = option(list_of(string))
-    states: tuple[str, ...] = option(_state_list, default=("MASTER", "BACKUP", "FAULT", "STOP", "DELETED"))
+    states: tuple[str, ...] = option(
+        _state_list, default=("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
+    )
     instances: tuple[str, ...] = option(list_of(string), default=())
 
     def matches(self, state: str, name: str) -> bool:
@@ -293,14 +295,18 @@ def _channels(node: Node) -> dict[str, ChannelSpec]:
         mapping = child.mapping("a mapping with a 'type' (dingtalk, email, webhook, ...)")
         type_node = mapping.get("type")
         if type_node is None:
-            raise child.error(f"the key 'type' (one of {', '.join(notifiers.type_names())})", show_value=False)
+            raise child.error(
+                f"the key 'type' (one of {', '.join(notifiers.type_names())})", show_value=False
+            )
         try:
             cls = notifiers.load(str(type_node.value))
         except ConfigError as exc:
             raise type_node.error(str(exc)) from None
         language = choice("en", "zh")(mapping["language"]) if "language" in mapping else "en"
         options = build(cls.options_class, child, skip=("type", "language"))
-        result[name] = ChannelSpec(name=name, type=str(type_node.value), options=options, language=language)
+        result[name] = ChannelSpec(
+            name=name, type=str(type_node.value), options=options, language=language
+        )
     return result
 
 
@@ -555,7 +561,7 @@ def to_plain(value: Any) -> Any:
         result = {}
         for name, spec in fields(value).items():
             item = getattr(value, name)
-            result[name] = "***" if spec.secret and item is not None else to_plain(item)
+            result[name] = _masked(item) if spec.secret and item is not None else to_plain(item)
         return result
     if isinstance(value, dict):
         return {key: to_plain(item) for key, item in value.items()}
@@ -565,7 +571,22 @@ def to_plain(value: Any) -> Any:
         from kakit.converters import plain
 
         return plain(value)
+    from kakit.secrets import Secret
+
+    if isinstance(value, Secret):
+        return value.describe()
     return value
+
+
+def _masked(value: Any) -> Any:
+    """A secret field for printing: references shown, values never."""
+    from kakit.secrets import Secret
+
+    if isinstance(value, Secret):
+        return value.describe()
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    return "***"
 
 
 def effective(config: Config) -> dict[str, Any]:
@@ -583,10 +604,51 @@ def effective(config: Config) -> dict[str, Any]:
             "probes": [{"type": probe.type, **to_plain(probe.options)} for probe in spec.probes],
         }
         checks[name] = entry
-    return {
+    result: dict[str, Any] = {
         "version": config.version,
         "source": config.source,
+        "node": config.node_name(),
         "paths": to_plain(config.paths),
         "log": to_plain(config.log),
         "checks": checks,
     }
+    if config.states:
+        result["states"] = to_plain(config.states)
+        result["hooks"] = to_plain(config.hook_settings())
+    if config.channels:
+        result["channels"] = {
+            name: {"type": spec.type, "language": spec.language, **to_plain(spec.options)}
+            for name, spec in config.channels.items()
+        }
+        result["alerts"] = to_plain(list(config.alerts))
+        result["outbox"] = {**to_plain(config.outbox), "path": config.outbox_path()}
+    return result
+
+
+def check_secrets(config: Config) -> list[str]:
+    """Read every secret the channels reference; returns one problem per unreadable secret."""
+    from kakit.record import fields as record_fields
+    from kakit.record import is_record
+    from kakit.secrets import Secret
+
+    problems: list[str] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, Secret):
+            try:
+                value.reveal()
+            except ConfigError as exc:
+                problems.append(str(exc))
+        elif is_record(value) and not isinstance(value, type):
+            for name in record_fields(value):
+                visit(getattr(value, name))
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                visit(item)
+
+    for channel in config.channels.values():
+        visit(channel.options)
+    return problems

@@ -41,7 +41,9 @@ SEND_MARGIN = 5.0
 MAX_IDLE = 5.0
 
 
-def backoff(attempts: int, initial: float, maximum: float, rng: random.Random | None = None) -> float:
+def backoff(
+    attempts: int, initial: float, maximum: float, rng: random.Random | None = None
+) -> float:
     """Delay before attempt ``attempts + 1``: exponential, capped, +-25 % jitter."""
     base = min(maximum, initial * 2.0 ** max(0, attempts - 1))
     jitter: float = (rng or random).uniform(0.75, 1.25)
@@ -68,8 +70,12 @@ class ChannelDrainer:
                 return
             notifier = worker.notifier(self.channel)
             if notifier is None:
-                worker.outbox.mark_failed([row.id for row in group], f"channel {self.channel!r} is no longer configured")
-                logger.error(f"outbox: channel {self.channel}: no longer configured; dropped {len(group)} message(s)")
+                worker.outbox.mark_failed(
+                    [row.id for row in group], f"channel {self.channel!r} is no longer configured"
+                )
+                logger.error(
+                    f"outbox: channel {self.channel}: no longer configured; dropped {len(group)} message(s)"
+                )
                 continue
             if notifier.rate_limit is not None:
                 limit, window = notifier.rate_limit
@@ -77,7 +83,9 @@ class ChannelDrainer:
                 if len(recent) >= limit:
                     until = recent[len(recent) - limit] + window
                     worker.outbox.defer([row.id for row in pending], until)
-                    logger.info(f"outbox: channel {self.channel}: {limit} messages in {window:g} s, waiting {until - now:.0f} s")
+                    logger.info(
+                        f"outbox: channel {self.channel}: {limit} messages in {window:g} s, waiting {until - now:.0f} s"
+                    )
                     return
             if not await self.send_group(notifier, group):
                 return
@@ -88,14 +96,18 @@ class ChannelDrainer:
         ids = [row.id for row in group]
         message = worker.render(group, notifier)
         worker.outbox.mark_sending(ids)
-        label = f"{group[-1].name} {group[-1].state}" + (f" (+{len(group) - 1} collapsed)" if len(group) > 1 else "")
+        label = f"{group[-1].name} {group[-1].state}" + (
+            f" (+{len(group) - 1} collapsed)" if len(group) > 1 else ""
+        )
         timeout = float(getattr(notifier.options, "timeout", 10.0)) + SEND_MARGIN
         try:
             async with asyncio.timeout(timeout):
                 answer = await notifier.send(message, worker.client)
         except PermanentError as exc:
             worker.outbox.mark_failed(ids, str(exc))
-            logger.error(f"outbox: {label} to {self.channel}: permanent failure, not retried: {exc}")
+            logger.error(
+                f"outbox: {label} to {self.channel}: permanent failure, not retried: {exc}"
+            )
             return True
         except (RetryableError, TimeoutError, KakitError) as exc:
             if isinstance(exc, KakitError) and not isinstance(exc, RetryableError):
@@ -105,12 +117,16 @@ class ChannelDrainer:
                 return True
             reason = str(exc) or f"no answer within {timeout:g} s"
             attempts = max(row.attempts for row in group) + 1
-            delay = backoff(attempts, worker.config.outbox.backoff_initial, worker.config.outbox.backoff_max)
+            delay = backoff(
+                attempts, worker.config.outbox.backoff_initial, worker.config.outbox.backoff_max
+            )
             hinted = getattr(exc, "retry_after", None)
             if hinted:
                 delay = max(delay, float(hinted))
             worker.outbox.mark_retry(ids, time.time() + delay, reason)
-            logger.warning(f"outbox: {label} to {self.channel}: attempt {attempts} failed: {reason}; retrying in {delay:.0f} s")
+            logger.warning(
+                f"outbox: {label} to {self.channel}: attempt {attempts} failed: {reason}; retrying in {delay:.0f} s"
+            )
             return False
         worker.outbox.mark_sent(group[-1].id, ids[:-1], answer, self.channel)
         logger.info(f"outbox: {label} delivered to {self.channel}: {answer}")
@@ -140,7 +156,9 @@ class Worker:
         """The channel's notifier (built once), None if the channel is gone from the config."""
         if channel not in self._notifiers:
             spec = self.config.channels.get(channel)
-            self._notifiers[channel] = None if spec is None else notifiers.load(spec.type)(channel, spec.options)
+            self._notifiers[channel] = (
+                None if spec is None else notifiers.load(spec.type)(channel, spec.options)
+            )
         return self._notifiers[channel]
 
     def render(self, group: list[MessageRow], notifier: Notifier) -> Message:
@@ -217,23 +235,6 @@ async def deliver(config: Config, *, max_seconds: float | None = None) -> int:
             return 0
 
 
-def spawn(config_source: str | None) -> None:
-    """Start a detached worker in its own session (keepalived kills our process group)."""
-    import subprocess
-
-    argv = [sys.executable, "-m", "kakit.delivery"]
-    if config_source:
-        argv += ["-c", config_source]
-    subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m kakit.delivery [-c FILE] [--max-seconds N]``."""
     from kakit.config import load_config
@@ -248,12 +249,16 @@ def main(argv: list[str] | None = None) -> int:
         elif item == "--max-seconds" and args:
             max_seconds = float(args.pop(0))
         else:
-            sys.stderr.write(f"usage: python -m kakit.delivery [-c FILE] [--max-seconds N] (got {item!r})\n")
+            sys.stderr.write(
+                f"usage: python -m kakit.delivery [-c FILE] [--max-seconds N] (got {item!r})\n"
+            )
             return 2
     logger.configure(ident="kakit-delivery")
     try:
         config = load_config(config_path)
-        logger.configure(level=config.log.level, file=config.log.file or "", syslog=config.log.syslog)
+        logger.configure(
+            level=config.log.level, file=config.log.file or "", syslog=config.log.syslog
+        )
         return asyncio.run(deliver(config, max_seconds=max_seconds))
     except KakitError as exc:
         logger.error(f"outbox: {exc}")

@@ -56,7 +56,9 @@ def parse_notify_args(words: list[str], now: float | None = None) -> StateEvent:
     """
     received = time.time() if now is None else now
     if len(words) < 4:
-        raise UsageError(f"expected INSTANCE|GROUP NAME STATE PRIORITY at the end of the arguments, got {' '.join(words) or 'nothing'!r}")
+        raise UsageError(
+            f"expected INSTANCE|GROUP NAME STATE PRIORITY at the end of the arguments, got {' '.join(words) or 'nothing'!r}"
+        )
     kind, name, state, priority_text = words[-4:]
     if kind not in KINDS:
         raise UsageError(f"expected INSTANCE or GROUP as the 4th word from the end, got {kind!r}")
@@ -73,7 +75,9 @@ def parse_notify_args(words: list[str], now: float | None = None) -> StateEvent:
     return StateEvent(kind=kind, name=name, state=state, priority=priority, time=received)
 
 
-def state_only_event(state: str, name: str | None, kind: str = "INSTANCE", now: float | None = None) -> StateEvent:
+def state_only_event(
+    state: str, name: str | None, kind: str = "INSTANCE", now: float | None = None
+) -> StateEvent:
     """The event of ``notify_master`` & co., which keepalived calls without arguments.
 
     Raises:
@@ -82,4 +86,10 @@ def state_only_event(state: str, name: str | None, kind: str = "INSTANCE", now: 
     upper = state.upper()
     if upper not in STATES:
         raise UsageError(f"unknown state {state!r} (expected one of {', '.join(STATES)})")
-    return StateEvent(kind=kind, name=name or "", state=upper, priority=-1, time=time.time() if now is None else now)
+    return StateEvent(
+        kind=kind,
+        name=name or "",
+        state=upper,
+        priority=-1,
+        time=time.time() if now is None else now,
+    )

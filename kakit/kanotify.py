@@ -69,7 +69,9 @@ def run(argv: list[str]) -> int:
         # The configuration is loaded before the event is read, so that even a malformed
         # command line is logged where the operator looks (keepalived gives us /dev/null).
         config = load_config(config_path)
-        logger.configure(level=config.log.level, file=config.log.file or "", syslog=config.log.syslog)
+        logger.configure(
+            level=config.log.level, file=config.log.file or "", syslog=config.log.syslog
+        )
         if words[:1] == ["test"]:
             if len(words) != 2:
                 raise UsageError("usage: kanotify test CHANNEL")
@@ -82,13 +84,19 @@ def run(argv: list[str]) -> int:
             event = state_only_event(words[0], name, kind)
         else:
             if name is not None:
-                raise UsageError("--instance/--group only go with the single-STATE form (notify_master & co.)")
+                raise UsageError(
+                    "--instance/--group only go with the single-STATE form (notify_master & co.)"
+                )
             event = parse_notify_args(words)
         from kakit.notify import handle_event
 
         return handle_event(config, event)
     except KakitError as exc:
-        logger.error(f"{exc} (arguments: {' '.join(argv) or 'none'})" if isinstance(exc, UsageError) else str(exc))
+        logger.error(
+            f"{exc} (arguments: {' '.join(argv) or 'none'})"
+            if isinstance(exc, UsageError)
+            else str(exc)
+        )
         if logger.stderr is None:
             try:
                 sys.stderr.write(f"kanotify: {exc}\n")

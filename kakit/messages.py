@@ -18,7 +18,19 @@ if TYPE_CHECKING:
     from typing import Any
 
 ARROW = " → "
-PLACEHOLDERS = ("node", "label", "kind", "name", "state", "previous", "change", "priority", "time", "hooks", "note")
+PLACEHOLDERS = (
+    "node",
+    "label",
+    "kind",
+    "name",
+    "state",
+    "previous",
+    "change",
+    "priority",
+    "time",
+    "hooks",
+    "note",
+)
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "en": {
@@ -88,7 +100,9 @@ def check_template(template: str) -> None:
     try:
         template.format_map(sample)
     except KeyError as exc:
-        raise ValueError(f"unknown placeholder {{{exc.args[0]}}} (known: {', '.join(PLACEHOLDERS)})") from None
+        raise ValueError(
+            f"unknown placeholder {{{exc.args[0]}}} (known: {', '.join(PLACEHOLDERS)})"
+        ) from None
     except (ValueError, IndexError) as exc:
         raise ValueError(f"invalid template: {exc}") from None
 
@@ -125,7 +139,9 @@ def render(
         hooks_text = "; ".join(last.hooks) if last.hooks else words["none"]
     note = ""
     if len(events) > 1:
-        note += words["flap"].format(count=len(events), seconds=events[-1].time - events[0].time, state=last.state)
+        note += words["flap"].format(
+            count=len(events), seconds=events[-1].time - events[0].time, state=last.state
+        )
     if any(event.stale for event in events):
         note += words["late"]
     if test:

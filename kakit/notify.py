@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 LOCK_WAIT = 5.0
 
 
-def run_hooks(config: Config, event: StateEvent, previous: str | None, leaving: str | None) -> list[HookOutcome]:
+def run_hooks(
+    config: Config, event: StateEvent, previous: str | None, leaving: str | None
+) -> list[HookOutcome]:
     """Apply the configured hooks for ``event.state`` (none configured: no outcomes)."""
     from kakit.hooks import build_plan
 
@@ -46,12 +48,14 @@ def run_hooks(config: Config, event: StateEvent, previous: str | None, leaving: 
     return plan.apply(change)
 
 
-def handle_event(config: Config, event: StateEvent, *, spawn_worker: bool = True) -> int:
+def handle_event(config: Config, event: StateEvent, *, start_worker: bool = True) -> int:
     """Record, hook and queue one event; returns the exit code (1 if a hook failed)."""
     node = config.node_name()
     channels = config.channels_for(event.state, event.name)
     with Outbox(config.outbox_path()) as outbox:
-        event_id = outbox.add_event(event, node, channels, send_after=event.time + config.outbox.coalesce)
+        event_id = outbox.add_event(
+            event, node, channels, send_after=event.time + config.outbox.coalesce
+        )
         lock = FileLock(os.path.join(config.paths.state_dir, "notify.lock"))
         ensure_dir(config.paths.state_dir, 0o755)
         locked = lock.acquire(LOCK_WAIT)
@@ -80,8 +84,8 @@ def handle_event(config: Config, event: StateEvent, *, spawn_worker: bool = True
     late = " (late: a newer event was applied first)" if stale else ""
     log = logger.error if failed else logger.info
     log(f"{event.label()} {event.state}{prio}{late}: {hooks}; {queued} ({took:.0f} ms)")
-    if channels and spawn_worker:
-        from kakit.delivery import spawn
+    if channels and start_worker:
+        from kakit.detach import spawn_worker
 
-        spawn(config.source)
+        spawn_worker(config.source)
     return EXIT_FAILURE if failed else EXIT_OK

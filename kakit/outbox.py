@@ -171,7 +171,9 @@ class Outbox:
 
     # -- the notify side ---------------------------------------------------------------------
 
-    def add_event(self, event: StateEvent, node: str, channels: list[str], send_after: float) -> int:
+    def add_event(
+        self, event: StateEvent, node: str, channels: list[str], send_after: float
+    ) -> int:
         """Store an event and one held message per channel, in one transaction.
 
         Returns:
@@ -200,7 +202,10 @@ class Outbox:
         try:
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
-                self.db.execute("UPDATE events SET hooks = ?, stale = ? WHERE id = ?", (json.dumps(outcomes), int(stale), event_id))
+                self.db.execute(
+                    "UPDATE events SET hooks = ?, stale = ? WHERE id = ?",
+                    (json.dumps(outcomes), int(stale), event_id),
+                )
                 self.db.execute(
                     "UPDATE messages SET status = 'pending', updated = ? WHERE event_id = ? AND status = 'held'",
                     (time.time(), event_id),
@@ -210,7 +215,9 @@ class Outbox:
 
     def last_applied(self, kind: str, name: str) -> tuple[float, str] | None:
         """Time and state of the newest event whose hooks were applied for this instance."""
-        row = self.db.execute("SELECT time, state FROM applied WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+        row = self.db.execute(
+            "SELECT time, state FROM applied WHERE kind = ? AND name = ?", (kind, name)
+        ).fetchone()
         return None if row is None else (float(row["time"]), str(row["state"]))
 
     def set_applied(self, kind: str, name: str, event_time: float, state: str) -> None:
@@ -248,7 +255,10 @@ class Outbox:
         """Mark pending messages older than ``ttl`` as expired; returns them (to log)."""
         rows = [
             MessageRow(row)
-            for row in self.db.execute(_MESSAGE_SELECT + " WHERE m.status IN ('pending', 'held') AND m.created < ?", (now - ttl,))
+            for row in self.db.execute(
+                _MESSAGE_SELECT + " WHERE m.status IN ('pending', 'held') AND m.created < ?",
+                (now - ttl,),
+            )
         ]
         if rows:
             self._write(
@@ -328,7 +338,9 @@ class Outbox:
 
     def sends_since(self, channel: str, since: float) -> list[float]:
         """Times of successful sends on ``channel`` after ``since`` (client-side rate limit)."""
-        rows = self.db.execute("SELECT time FROM sends WHERE channel = ? AND time > ? ORDER BY time", (channel, since))
+        rows = self.db.execute(
+            "SELECT time FROM sends WHERE channel = ? AND time > ? ORDER BY time", (channel, since)
+        )
         return [float(row["time"]) for row in rows]
 
     def events(self, ids: list[int]) -> list[sqlite3.Row]:
@@ -341,17 +353,24 @@ class Outbox:
 
     # -- administration ----------------------------------------------------------------------
 
-    def messages(self, statuses: tuple[str, ...] | None = None, limit: int = 200) -> list[MessageRow]:
+    def messages(
+        self, statuses: tuple[str, ...] | None = None, limit: int = 200
+    ) -> list[MessageRow]:
         """Messages, newest first, optionally only with the given statuses."""
         where = f" WHERE m.status IN ({','.join('?' * len(statuses))})" if statuses else ""
-        rows = self.db.execute(_MESSAGE_SELECT + where + " ORDER BY e.time DESC, m.id DESC LIMIT ?", (*(statuses or ()), limit))
+        rows = self.db.execute(
+            _MESSAGE_SELECT + where + " ORDER BY e.time DESC, m.id DESC LIMIT ?",
+            (*(statuses or ()), limit),
+        )
         return [MessageRow(row) for row in rows]
 
     def retry(self, ids: list[int] | None) -> int:
         """Failed/expired messages (all, or the given ids) become pending, due now."""
         now = time.time()
         if ids:
-            where = f"id IN ({','.join('?' * len(ids))}) AND status IN ('failed', 'expired', 'pending')"
+            where = (
+                f"id IN ({','.join('?' * len(ids))}) AND status IN ('failed', 'expired', 'pending')"
+            )
             params: tuple[object, ...] = (now, now, now, *ids)
         else:
             where = "status IN ('failed', 'expired', 'pending')"

@@ -44,13 +44,17 @@ class Secret:
         elif self.kind == "env":
             value = os.environ.get(self.ref, "")
             if not value.strip():
-                raise ConfigError(f"{self.where}: environment variable {self.ref} is not set or empty")
+                raise ConfigError(
+                    f"{self.where}: environment variable {self.ref} is not set or empty"
+                )
         else:
             try:
                 with open(self.ref, encoding="utf-8") as handle:
                     value = handle.read()
             except OSError as exc:
-                raise ConfigError(f"{self.where}: cannot read secret file {self.ref}: {exc.strerror or exc}") from exc
+                raise ConfigError(
+                    f"{self.where}: cannot read secret file {self.ref}: {exc.strerror or exc}"
+                ) from exc
             if not value.strip():
                 raise ConfigError(f"{self.where}: secret file {self.ref} is empty")
         return value.strip()
@@ -76,12 +80,15 @@ def secret_ref(node: Node) -> Secret:
     if isinstance(value, str) and value.strip():
         return Secret(INLINE, value, where)
     if isinstance(value, dict) and len(value) == 1:
-        (kind, child), = value.items()
+        ((kind, child),) = value.items()
         if kind == "file" and isinstance(child.value, str) and child.value.startswith("/"):
             return Secret("file", child.value, where)
         if kind == "env" and isinstance(child.value, str) and child.value.strip():
             return Secret("env", child.value.strip(), where)
-    raise node.error("a secret: {file: /etc/kakit/NAME}, {env: VARIABLE} or (in a root-only file) a string", show_value=False)
+    raise node.error(
+        "a secret: {file: /etc/kakit/NAME}, {env: VARIABLE} or (in a root-only file) a string",
+        show_value=False,
+    )
 
 
 def optional_secret(node: Node) -> Secret | None:
@@ -101,7 +108,9 @@ def secret_file(node: Node) -> Secret | None:
 def secret_map(node: Node) -> dict[str, str | Secret]:
     """Converter for headers: each value a plain string or a secret reference."""
     result: dict[str, str | Secret] = {}
-    for key, child in node.mapping("a mapping of header names to values or {file:}/{env:} secrets").items():
+    for key, child in node.mapping(
+        "a mapping of header names to values or {file:}/{env:} secrets"
+    ).items():
         if isinstance(child.value, dict):
             result[key] = secret_ref(child)
         elif isinstance(child.value, str | int | float) and not isinstance(child.value, bool):

@@ -23,7 +23,9 @@ async def _send(config: Config, channel: str) -> str:
 
     spec = config.channels[channel]
     notifier = notifiers.load(spec.type)(channel, spec.options)
-    event = EventView(kind="INSTANCE", name="kakit-test", state="MASTER", priority=100, time=time.time(), hooks=())
+    event = EventView(
+        kind="INSTANCE", name="kakit-test", state="MASTER", priority=100, time=time.time(), hooks=()
+    )
     message = render(
         [event],
         node=config.node_name(),

@@ -47,3 +47,51 @@ class TestConfigCheck:
         path = write_config("checks: {}\n")
         result = runner.invoke(kakit, ["latch", "list", "-c", str(path)])
         assert (result.exit_code, result.output.strip()) == (0, "no latched checks")
+
+
+class TestConfigCheckSecrets:
+    """Secrets are masked when printed and proven readable."""
+
+    def test_secrets_masked_and_missing_file_reported(
+        self, runner: CliRunner, tmp_path: Path, write_config: Callable[[str], Path]
+    ) -> None:
+        """A secret file reference is printed as the reference; an unreadable one exits 2 naming it."""
+        (tmp_path / "token").write_text("s3cr3t-token\n")
+        path = write_config(
+            f"""\
+            channels:
+              ding: {{type: dingtalk, url: {{file: {tmp_path}/token}}, secret_file: {tmp_path}/missing.secret}}
+            alerts: [{{channels: [ding]}}]
+            """
+        )
+        result = runner.invoke(kakit, ["config", "check", "-c", str(path)])
+        assert result.exit_code == 2
+        assert "s3cr3t-token" not in result.output
+        assert f"{{file: {tmp_path}/token}}" in result.stdout
+        assert (
+            f"cannot read secret file {tmp_path}/missing.secret: No such file or directory"
+            in result.output
+        )
+
+    def test_inline_secret_needs_private_file(
+        self, runner: CliRunner, write_config: Callable[[str], Path]
+    ) -> None:
+        """An inline token in a group-readable file is refused; chmod 600 makes it acceptable."""
+        path = write_config(
+            """\
+            channels:
+              ding: {type: dingtalk, url: "https://oapi.dingtalk.com/robot/send?access_token=abc123"}
+            alerts: [{channels: [ding]}]
+            """
+        )
+        path.chmod(0o644)
+        refused = runner.invoke(kakit, ["config", "check", "-c", str(path)])
+        assert refused.exit_code == 2
+        assert (
+            "an inline secret in a file readable by group or others (mode 0644)" in refused.output
+        )
+        assert "abc123" not in refused.output
+        path.chmod(0o600)
+        accepted = runner.invoke(kakit, ["config", "check", "-c", str(path)])
+        assert accepted.exit_code == 0, accepted.output
+        assert "abc123" not in accepted.output and "url: '***'" in accepted.stdout

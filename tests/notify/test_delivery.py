@@ -33,10 +33,22 @@ def _config(make_config: Callable[[str], Config]) -> Iterator[Config]:
     FakeNotifier.rate_limit = None
 
 
-def enqueue(config: Config, name: str, state: str, at: float, channel: str = "ops", hooks: list[str] | None = None) -> int:
+def enqueue(
+    config: Config,
+    name: str,
+    state: str,
+    at: float,
+    channel: str = "ops",
+    hooks: list[str] | None = None,
+) -> int:
     """Store one event with a message for ``channel``, hooks finished."""
     with Outbox(config.outbox_path()) as box:
-        event_id = box.add_event(StateEvent(kind="INSTANCE", name=name, state=state, priority=100, time=at), "lb1", [channel], at)
+        event_id = box.add_event(
+            StateEvent(kind="INSTANCE", name=name, state=state, priority=100, time=at),
+            "lb1",
+            [channel],
+            at,
+        )
         if hooks is not None:
             box.finish_hooks(event_id, hooks, stale=False)
     return event_id
@@ -67,7 +79,11 @@ class TestDelivery:
             enqueue(config, name, "MASTER", now + index, hooks=[])
         FakeNotifier.failures["ops"] = ["retry", "retry"]
         run_worker(config)
-        assert [message.fields["name"] for message in FakeNotifier.sent["ops"]] == ["VI_1", "VI_2", "VI_3"]
+        assert [message.fields["name"] for message in FakeNotifier.sent["ops"]] == [
+            "VI_1",
+            "VI_2",
+            "VI_3",
+        ]
         assert FakeNotifier.attempts["ops"] == 5
         assert {status for _, _, status in statuses(config)} == {"sent"}
 
@@ -112,7 +128,9 @@ class TestDelivery:
         assert len(FakeNotifier.sent["ops"]) == 2
         assert statuses(config)[-1] == ("VI_3", "MASTER", "pending")
 
-    def test_expired_after_ttl(self, make_config: Callable[[str], Config], read_log: Callable[[], list[str]]) -> None:
+    def test_expired_after_ttl(
+        self, make_config: Callable[[str], Config], read_log: Callable[[], list[str]]
+    ) -> None:
         """An alert older than the TTL is dropped with a log line, not sent late."""
         use_fake_notifier()
         config = make_config(CHANNELS.replace("coalesce: 0", "coalesce: 0, ttl: 60"))
@@ -122,7 +140,9 @@ class TestDelivery:
         run_worker(config)
         assert "ops" not in FakeNotifier.sent
         assert statuses(config) == [("VI_1", "MASTER", "expired")]
-        assert any("VI_1 MASTER to ops expired after 60 s undelivered" in line for line in read_log())
+        assert any(
+            "VI_1 MASTER to ops expired after 60 s undelivered" in line for line in read_log()
+        )
 
     def test_held_message_of_an_interrupted_notify_still_goes_out(self, config: Config) -> None:
         """A notify killed before recording its hooks still gets its alert delivered."""
@@ -146,7 +166,10 @@ class TestDelivery:
 class TestBackoff:
     """Retry delays grow exponentially, are capped and jittered."""
 
-    @pytest.mark.parametrize(("attempts", "low", "high"), [(1, 1.5, 2.5), (2, 3.0, 5.0), (3, 6.0, 10.0), (10, 225.0, 375.0)])
+    @pytest.mark.parametrize(
+        ("attempts", "low", "high"),
+        [(1, 1.5, 2.5), (2, 3.0, 5.0), (3, 6.0, 10.0), (10, 225.0, 375.0)],
+    )
     def test_range(self, attempts: int, low: float, high: float) -> None:
         """Each delay lies within +-25 % of min(max, initial * 2^(n-1))."""
         for _ in range(50):

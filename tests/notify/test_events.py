@@ -15,7 +15,10 @@ class TestNotifyArguments:
         ("words", "expected"),
         [
             (["INSTANCE", "VI_1", "MASTER", "100"], ("INSTANCE", "VI_1", "MASTER", 100)),
-            (["generic", "quoted arg", "INSTANCE", "VI_1", "FAULT", "50"], ("INSTANCE", "VI_1", "FAULT", 50)),
+            (
+                ["generic", "quoted arg", "INSTANCE", "VI_1", "FAULT", "50"],
+                ("INSTANCE", "VI_1", "FAULT", 50),
+            ),
             (["GROUP", "G1", "STOP", "0"], ("GROUP", "G1", "STOP", 0)),
             (["INSTANCE", "VI_2", "DELETED", "100"], ("INSTANCE", "VI_2", "DELETED", 100)),
             (["INSTANCE", "INSTANCE", "BACKUP", "255"], ("INSTANCE", "INSTANCE", "BACKUP", 255)),
@@ -29,10 +32,22 @@ class TestNotifyArguments:
     @pytest.mark.parametrize(
         ("words", "message"),
         [
-            ([], "expected INSTANCE|GROUP NAME STATE PRIORITY at the end of the arguments, got 'nothing'"),
-            (["VI_1", "MASTER", "100"], "expected INSTANCE|GROUP NAME STATE PRIORITY at the end of the arguments, got 'VI_1 MASTER 100'"),
-            (["ROUTER", "VI_1", "MASTER", "100"], "expected INSTANCE or GROUP as the 4th word from the end, got 'ROUTER'"),
-            (["INSTANCE", "VI_1", "master", "100"], "unknown state 'master' (expected one of MASTER, BACKUP, FAULT, STOP, DELETED)"),
+            (
+                [],
+                "expected INSTANCE|GROUP NAME STATE PRIORITY at the end of the arguments, got 'nothing'",
+            ),
+            (
+                ["VI_1", "MASTER", "100"],
+                "expected INSTANCE|GROUP NAME STATE PRIORITY at the end of the arguments, got 'VI_1 MASTER 100'",
+            ),
+            (
+                ["ROUTER", "VI_1", "MASTER", "100"],
+                "expected INSTANCE or GROUP as the 4th word from the end, got 'ROUTER'",
+            ),
+            (
+                ["INSTANCE", "VI_1", "master", "100"],
+                "unknown state 'master' (expected one of MASTER, BACKUP, FAULT, STOP, DELETED)",
+            ),
             (["INSTANCE", "VI_1", "MASTER", "high"], "priority must be a number, got 'high'"),
             (["INSTANCE", "VI_1", "MASTER", "300"], "priority must be 0..255, got 300"),
         ],
@@ -50,7 +65,12 @@ class TestStateOnlyForm:
     def test_state_and_optional_name(self) -> None:
         """The state comes from the configured word; the name from --instance."""
         event = state_only_event("master", "VI_1")
-        assert (event.kind, event.name, event.state, event.priority) == ("INSTANCE", "VI_1", "MASTER", -1)
+        assert (event.kind, event.name, event.state, event.priority) == (
+            "INSTANCE",
+            "VI_1",
+            "MASTER",
+            -1,
+        )
 
     def test_unknown_state(self) -> None:
         """An unknown state is refused."""

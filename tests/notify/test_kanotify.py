@@ -49,39 +49,71 @@ class TestNotifyInNamespace:
         """MASTER sets sysctls and installs tagged rules; BACKUP reverts sysctls and removes the rules."""
         config = tmp_path / "kakit.yaml"
         config.write_text(config_text(tmp_path, HOOKS))
-        master = ns.run(kanotify_path(), "-c", str(config), "INSTANCE", "VI_1", "MASTER", "100", check=False)
+        master = ns.run(
+            kanotify_path(), "-c", str(config), "INSTANCE", "VI_1", "MASTER", "100", check=False
+        )
         assert master.returncode == 0, master.stderr
-        assert (ns.sysctl("net.ipv4.ip_nonlocal_bind"), ns.sysctl("net.ipv4.conf.all.arp_ignore")) == ("1", "1")
+        assert (
+            ns.sysctl("net.ipv4.ip_nonlocal_bind"),
+            ns.sysctl("net.ipv4.conf.all.arp_ignore"),
+        ) == ("1", "1")
         rules = ns.iptables_rules()
         assert "-A INPUT -j KAKIT" in rules
         assert any("-p vrrp" in rule and "kakit:MASTER" in rule for rule in rules)
         assert any("-d 10.213.0.100/32" in rule for rule in rules)
-        backup = ns.run(kanotify_path(), "-c", str(config), "generic", "INSTANCE", "VI_1", "BACKUP", "100", check=False)
+        backup = ns.run(
+            kanotify_path(),
+            "-c",
+            str(config),
+            "generic",
+            "INSTANCE",
+            "VI_1",
+            "BACKUP",
+            "100",
+            check=False,
+        )
         assert backup.returncode == 0, backup.stderr
-        assert (ns.sysctl("net.ipv4.ip_nonlocal_bind"), ns.sysctl("net.ipv4.conf.all.arp_ignore")) == ("0", "0")
+        assert (
+            ns.sysctl("net.ipv4.ip_nonlocal_bind"),
+            ns.sysctl("net.ipv4.conf.all.arp_ignore"),
+        ) == ("0", "0")
         assert not [rule for rule in ns.iptables_rules() if "kakit:" in rule]
-        events = outbox_rows(tmp_path, "SELECT name, state, priority, hooks FROM events ORDER BY time")
-        assert [(name, state, prio) for name, state, prio, _ in events] == [("VI_1", "MASTER", 100), ("VI_1", "BACKUP", 100)]
+        events = outbox_rows(
+            tmp_path, "SELECT name, state, priority, hooks FROM events ORDER BY time"
+        )
+        assert [(name, state, prio) for name, state, prio, _ in events] == [
+            ("VI_1", "MASTER", 100),
+            ("VI_1", "BACKUP", 100),
+        ]
         assert any("firewall" in outcome for outcome in json.loads(str(events[0][3])))
 
     def test_notify_master_form(self, ns: Namespace, tmp_path: Path) -> None:
         """`kanotify MASTER --instance VI_1` (notify_master, no appended words) applies MASTER hooks."""
         config = tmp_path / "kakit.yaml"
         config.write_text(config_text(tmp_path, HOOKS))
-        result = ns.run(kanotify_path(), "-c", str(config), "MASTER", "--instance", "VI_1", check=False)
+        result = ns.run(
+            kanotify_path(), "-c", str(config), "MASTER", "--instance", "VI_1", check=False
+        )
         assert result.returncode == 0, result.stderr
         assert ns.sysctl("net.ipv4.ip_nonlocal_bind") == "1"
-        assert outbox_rows(tmp_path, "SELECT kind, name, state, priority FROM events") == [("INSTANCE", "VI_1", "MASTER", -1)]
+        assert outbox_rows(tmp_path, "SELECT kind, name, state, priority FROM events") == [
+            ("INSTANCE", "VI_1", "MASTER", -1)
+        ]
 
     @pytest.mark.parametrize(
         ("args", "message"),
         [
             (("INSTANCE", "VI_1", "PRIMARY", "100"), "unknown state 'PRIMARY'"),
-            (("VI_1", "MASTER"), "expected INSTANCE|GROUP NAME STATE PRIORITY at the end of the arguments"),
+            (
+                ("VI_1", "MASTER"),
+                "expected INSTANCE|GROUP NAME STATE PRIORITY at the end of the arguments",
+            ),
             (("INSTANCE", "VI_1", "MASTER", "x"), "priority must be a number, got 'x'"),
         ],
     )
-    def test_bad_arguments_apply_nothing(self, ns: Namespace, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    def test_bad_arguments_apply_nothing(
+        self, ns: Namespace, tmp_path: Path, args: tuple[str, ...], message: str
+    ) -> None:
         """Malformed argv exits 2 with a clear line, and neither hooks nor alerts happen."""
         config = tmp_path / "kakit.yaml"
         config.write_text(config_text(tmp_path, HOOKS))
@@ -96,7 +128,9 @@ class TestNotifyInNamespace:
 class TestOrdering:
     """Concurrent, unordered notify runs: a late, older event does not undo a newer one."""
 
-    def test_late_event_skips_hooks_but_is_alerted(self, tmp_path: Path, make_config: Callable[[str], Config]) -> None:
+    def test_late_event_skips_hooks_but_is_alerted(
+        self, tmp_path: Path, make_config: Callable[[str], Config]
+    ) -> None:
         """BACKUP received before MASTER but processed after it is recorded and alerted, hooks skipped."""
         use_fake_notifier()
         record = tmp_path / "applied.txt"
@@ -113,8 +147,24 @@ class TestOrdering:
             """
         )
         now = time.time()
-        assert handle_event(config, StateEvent(kind="INSTANCE", name="VI_1", state="MASTER", priority=100, time=now), spawn_worker=False) == 0
-        assert handle_event(config, StateEvent(kind="INSTANCE", name="VI_1", state="BACKUP", priority=100, time=now - 0.5), spawn_worker=False) == 0
+        assert (
+            handle_event(
+                config,
+                StateEvent(kind="INSTANCE", name="VI_1", state="MASTER", priority=100, time=now),
+                start_worker=False,
+            )
+            == 0
+        )
+        assert (
+            handle_event(
+                config,
+                StateEvent(
+                    kind="INSTANCE", name="VI_1", state="BACKUP", priority=100, time=now - 0.5
+                ),
+                start_worker=False,
+            )
+            == 0
+        )
         assert record.read_text().split() == ["MASTER"]
         rows = outbox_rows(tmp_path, "SELECT state, stale, hooks FROM events ORDER BY time")
         assert [(state, stale) for state, stale, _ in rows] == [("BACKUP", 1), ("MASTER", 0)]
@@ -122,10 +172,18 @@ class TestOrdering:
         messages = outbox_rows(tmp_path, "SELECT status FROM messages")
         assert sorted(str(status) for (status,) in messages) == ["pending", "pending"]
 
-    def test_failed_hook_exits_1_and_is_recorded(self, tmp_path: Path, make_config: Callable[[str], Config]) -> None:
+    def test_failed_hook_exits_1_and_is_recorded(
+        self, tmp_path: Path, make_config: Callable[[str], Config]
+    ) -> None:
         """A failing run hook makes kanotify exit 1 and the outcome says why."""
         config = make_config("states:\n  MASTER: {run: [[/bin/false]]}\n")
-        code = handle_event(config, StateEvent(kind="INSTANCE", name="VI_1", state="MASTER", priority=100, time=time.time()), spawn_worker=False)
+        code = handle_event(
+            config,
+            StateEvent(
+                kind="INSTANCE", name="VI_1", state="MASTER", priority=100, time=time.time()
+            ),
+            start_worker=False,
+        )
         assert code == 1
         (hooks,) = outbox_rows(tmp_path, "SELECT hooks FROM events")[0]
         assert "/bin/false" in str(hooks) and "exited 1" in str(hooks)

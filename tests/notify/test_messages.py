@@ -7,9 +7,13 @@ import pytest
 from kakit.messages import EventView, Templates, check_template, render
 
 
-def event(state: str, at: float, hooks: tuple[str, ...] | None = ("sysctl: 3 set",), stale: bool = False) -> EventView:
+def event(
+    state: str, at: float, hooks: tuple[str, ...] | None = ("sysctl: 3 set",), stale: bool = False
+) -> EventView:
     """A VI_1 event at ``at``."""
-    return EventView(kind="INSTANCE", name="VI_1", state=state, priority=100, time=at, hooks=hooks, stale=stale)
+    return EventView(
+        kind="INSTANCE", name="VI_1", state=state, priority=100, time=at, hooks=hooks, stale=stale
+    )
 
 
 class TestRender:
@@ -25,13 +29,17 @@ class TestRender:
 
     def test_single_change_chinese(self) -> None:
         """language zh uses the Chinese template."""
-        message = render([event("FAULT", 1_700_000_000)], node="lb1", previous="MASTER", language="zh")
+        message = render(
+            [event("FAULT", 1_700_000_000)], node="lb1", previous="MASTER", language="zh"
+        )
         assert message.title == "[lb1] VI_1 状态切换: MASTER → FAULT"
         assert "优先级: 100" in message.text
 
     def test_flap_collapsed(self) -> None:
         """Several events of one instance become one message that says it flapped."""
-        message = render([event("BACKUP", 100.0), event("MASTER", 104.5)], node="lb1", previous="MASTER")
+        message = render(
+            [event("BACKUP", 100.0), event("MASTER", 104.5)], node="lb1", previous="MASTER"
+        )
         assert message.title == "[lb1] VI_1: MASTER → BACKUP → MASTER"
         assert "flapped: 2 changes in 4.5 s, now MASTER" in message.text
 

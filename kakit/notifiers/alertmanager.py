@@ -1,0 +1,170 @@
+"""``alertmanager``: post the state change to a Prometheus Alertmanager (API v2).
+
+At fleet scale alerts belong in the Alertmanager cluster a team already runs: it groups,
+deduplicates across replicas, silences, inhibits and routes to every receiver (docs/alerts.md
+section 9). One state change becomes one alert::
+
+    labels:      alertname=KeepalivedStateChange, node, instance (the VRRP name), kind, state,
+                 test="true" for a test alert, plus the configured labels
+    annotations: summary (title), description (text), previous, priority
+    startsAt:    the event time;  endsAt: startsAt + resolve_after
+
+The label set is the alert's identity, so the same state reported twice updates one alert.
+"""
+
+from __future__ import annotations
+
+from kakit.converters import duration, string_map
+from kakit.notifiers.base import Notifier
+from kakit.notifiers.common import (
+    JSON_CONTENT_TYPE,
+    dumps,
+    endpoint,
+    http_url,
+    request,
+    reveal,
+    status_error,
+    url_secrets,
+    who,
+)
+from kakit.record import frozen, option
+from kakit.secrets import Secret, secret_map
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any
+
+    import httpx
+
+    from kakit.notifiers.base import Message
+
+ALERTNAME = "KeepalivedStateChange"
+#: Labels kakit sets itself; configured labels may not replace them.
+RESERVED_LABELS = ("alertname", "node", "instance", "kind", "state", "test")
+
+
+def valid_label_name(name: str) -> bool:
+    """Whether ``name`` matches Prometheus' ``[a-zA-Z_][a-zA-Z0-9_]*``."""
+    return (
+        bool(name) and name.isascii() and not name[0].isdigit() and name.replace("_", "a").isalnum()
+    )
+
+
+def parse_time(value: Any) -> datetime:
+    """The event time from ``fields["time"]`` (ISO 8601; naive means local time), else now."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, str) and value.strip():
+        try:
+            when = datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            return when.astimezone(UTC)
+    return datetime.now(UTC)
+
+
+def rfc3339(when: datetime) -> str:
+    """``2026-11-22T01:49:20.123Z``."""
+    from datetime import UTC
+
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@frozen
+class AlertmanagerOptions:
+    """Settings of an Alertmanager channel.
+
+    Attributes:
+        url: Alertmanager's base URL (``http://127.0.0.1:9093``); alerts go to
+            ``/api/v2/alerts`` below it.
+        labels: Extra labels on every alert (``cluster: edge``).
+        headers: Extra headers (authentication of a proxy); values may be secrets.
+        timeout: Seconds for the request.
+        resolve_after: How long the alert stays active: ``endsAt = startsAt + resolve_after``.
+    """
+
+    url: str = option(http_url)
+    labels: dict[str, str] = option(string_map, default={})
+    headers: dict[str, str | Secret] = option(secret_map, default={}, secret=True)
+    timeout: float = option(duration(high=60.0), default=5.0)
+    resolve_after: float = option(duration(high=30 * 86400.0), default=300.0)
+
+    def __post_init__(self) -> None:
+        for name in self.labels:
+            if not valid_label_name(name):
+                raise ValueError(
+                    f"label names matching [a-zA-Z_][a-zA-Z0-9_]* in labels, got {name!r}"
+                )
+        taken = sorted(set(self.labels) & set(RESERVED_LABELS))
+        if taken:
+            raise ValueError(f"labels other than {', '.join(taken)} (kakit sets those itself)")
+
+
+class AlertmanagerNotifier(Notifier):
+    """Posts one alert per message to Alertmanager's ``/api/v2/alerts``."""
+
+    type_name = "alertmanager"
+    options_class = AlertmanagerOptions
+    options: AlertmanagerOptions
+
+    def alert(self, message: Message) -> dict[str, Any]:
+        """The alert object (see the module docstring)."""
+        from datetime import timedelta
+
+        fields = message.fields
+        labels = {
+            "alertname": ALERTNAME,
+            "node": str(fields.get("node") or ""),
+            "instance": str(fields.get("name") or ""),
+            "kind": str(fields.get("kind") or ""),
+            "state": str(fields.get("state") or ""),
+            **self.options.labels,
+        }
+        if fields.get("test"):
+            labels["test"] = "true"
+        annotations = {"summary": message.title, "description": message.text}
+        for key in ("previous", "priority"):
+            if fields.get(key) is not None:
+                annotations[key] = str(fields[key])
+        starts = parse_time(fields.get("time"))
+        ends = starts + timedelta(seconds=self.options.resolve_after)
+        return {
+            # Alertmanager drops empty label values anyway; sending none keeps the identity
+            # stable.
+            "labels": {key: value for key, value in labels.items() if value},
+            "annotations": annotations,
+            "startsAt": rfc3339(starts),
+            "endsAt": rfc3339(ends),
+        }
+
+    async def send(self, message: Message, client: httpx.AsyncClient) -> str:
+        """POST ``[alert]``.
+
+        Raises:
+            RetryableError: Transport error, timeout, 408, 429, 5xx.
+            PermanentError: Other statuses (400 for an alert Alertmanager refuses).
+        """
+        opts = self.options
+        label = who(self)
+        secrets = url_secrets(opts.url)
+        headers = {"Content-Type": JSON_CONTENT_TYPE}
+        for key, value in opts.headers.items():
+            if isinstance(value, Secret):
+                value = reveal(label, value)
+                secrets.append(value)
+            headers[key] = value
+        response = await request(
+            client,
+            label,
+            "POST",
+            f"{opts.url}/api/v2/alerts",
+            seconds=opts.timeout,
+            secrets=secrets,
+            content=dumps([self.alert(message)]),
+            headers=headers,
+        )
+        if response.status_code != 200:
+            raise status_error(label, response, secrets)
+        return f"HTTP 200 from {endpoint(opts.url)}"

@@ -1,0 +1,103 @@
+"""The notifier family as a whole: registry, naming, option docs, cheap imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from kakit import notifiers
+from kakit.config import Config
+from kakit.exceptions import ConfigError
+from kakit.notifiers.base import Notifier
+from kakit.record import fields
+from kakit.secrets import Secret
+
+TYPES = sorted(notifiers.REGISTRY)
+
+
+class TestRegistry:
+    """Every built-in channel type."""
+
+    @pytest.mark.parametrize("type_name", TYPES)
+    def test_loads_and_is_named(self, type_name: str) -> None:
+        """The class loads, is a Notifier, declares its type name and follows the naming rule."""
+        cls = notifiers.load(type_name)
+        assert issubclass(cls, Notifier)
+        assert cls.type_name == type_name
+        assert cls.__name__.endswith("Notifier")
+        assert cls.options_class.__name__ == cls.__name__.removesuffix("Notifier") + "Options"
+
+    @pytest.mark.parametrize("type_name", TYPES)
+    def test_options_documented(self, type_name: str) -> None:
+        """The options docstring lists every field under Attributes."""
+        options_class = notifiers.load(type_name).options_class
+        doc = options_class.__doc__ or ""
+        assert "Attributes:" in doc
+        for name in fields(options_class):
+            assert f"\n        {name}:" in doc, f"{options_class.__name__}.{name} undocumented"
+
+    @pytest.mark.parametrize("type_name", TYPES)
+    def test_url_like_secrets_are_masked(self, type_name: str) -> None:
+        """Tokens, passwords and signing keys are marked secret in the options."""
+        specs = fields(notifiers.load(type_name).options_class)
+        for name in (
+            "url",
+            "secret",
+            "secret_file",
+            "password",
+            "password_file",
+            "bot_token",
+            "bot_token_file",
+            "headers",
+        ):
+            if name in specs and not (type_name == "alertmanager" and name == "url"):
+                assert specs[name].secret, f"{type_name}.{name} is not masked"
+
+    def test_imports_are_cheap(self) -> None:
+        """Importing every channel module loads neither httpx, aiosmtplib, json nor ssl."""
+        modules = ", ".join(f"kakit.notifiers.{t}" for t in TYPES)
+        code = f"import sys, {modules}; print(sorted(m for m in ('httpx', 'aiosmtplib', 'json', 'ssl', 'asyncio', 'email.message') if m in sys.modules))"
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert result.stdout.strip() == "[]"
+
+
+class TestConfigIntegration:
+    """Channels written in kakit.yaml go through kakit.config to these options classes."""
+
+    def test_issue_example_channels(self, make_config: Callable[[str], Config]) -> None:
+        """The issue's example channels parse, with secrets kept as references."""
+        config = make_config(
+            """\
+            channels:
+              ops-ding: {type: dingtalk, url: {env: DING_URL}, secret_file: /etc/kakit/ding.secret, at_mobiles: ["13800000000"], language: zh}
+              oncall:   {type: email, host: smtp.example.com, port: 587, starttls: true, username: kakit, password_file: /etc/kakit/smtp.pass, from: kakit@example.com, to: [oncall@example.com]}
+              hook:     {type: webhook, url: "https://example.com/hook", headers: {X-Token: {file: /etc/kakit/hook.token}}}
+              fleet:    {type: alertmanager, url: "http://127.0.0.1:9093", labels: {cluster: edge}}
+            alerts:
+              - channels: [ops-ding, oncall, hook, fleet]
+            """
+        )
+        channels = config.channels
+        assert channels["ops-ding"].language == "zh"
+        assert channels["ops-ding"].options.at_mobiles == ("13800000000",)
+        assert channels["oncall"].options.sender == "kakit@example.com"
+        assert channels["oncall"].options.password_file == Secret("file", "/etc/kakit/smtp.pass")
+        assert channels["hook"].options.headers["X-Token"] == Secret(
+            "file", "/etc/kakit/hook.token"
+        )
+        assert channels["fleet"].options.labels == {"cluster": "edge"}
+
+    def test_option_error_names_the_key(self, make_config: Callable[[str], Config]) -> None:
+        """A bad option fails at load time with the channel's key path."""
+        with pytest.raises(ConfigError, match=r"channels\.oncall\.to: expected a non-empty list"):
+            make_config(
+                """\
+                channels:
+                  oncall: {type: email, host: smtp.example.com, from: kakit@example.com, to: []}
+                """
+            )
