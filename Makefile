@@ -45,6 +45,8 @@ test: lint typecheck unit
 bench: deps
 	$(BIN)/python bench/kacheck_startup.py
 	$(BIN)/python bench/kacheck_watch.py
+	$(BIN)/python bench/kanotify_hooks.py
+	$(BIN)/python bench/kanotify_delivery.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

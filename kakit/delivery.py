@@ -61,10 +61,9 @@ class ChannelDrainer:
         """Send due groups until the channel is empty, blocked by a retry, or rate limited."""
         worker = self.worker
         while True:
-            pending = worker.outbox.pending(self.channel)
-            if not pending:
+            group = worker.outbox.head_group(self.channel)
+            if not group:
                 return
-            group = _first_group(pending)
             now = time.time()
             if group[0].next_attempt > now:
                 return
@@ -82,7 +81,7 @@ class ChannelDrainer:
                 recent = worker.outbox.sends_since(self.channel, now - window)
                 if len(recent) >= limit:
                     until = recent[len(recent) - limit] + window
-                    worker.outbox.defer([row.id for row in pending], until)
+                    worker.outbox.defer_channel(self.channel, until)
                     logger.info(
                         f"outbox: channel {self.channel}: {limit} messages in {window:g} s, waiting {until - now:.0f} s"
                     )
@@ -131,16 +130,6 @@ class ChannelDrainer:
         worker.outbox.mark_sent(group[-1].id, ids[:-1], answer, self.channel)
         logger.info(f"outbox: {label} delivered to {self.channel}: {answer}")
         return True
-
-
-def _first_group(pending: list[MessageRow]) -> list[MessageRow]:
-    """The oldest pending message together with every pending message of the same instance.
-
-    All pending messages of one instance on one channel are collapsed into a single alert that
-    lists the sequence: they are all still undelivered, and the newest state is what matters.
-    """
-    head = pending[0]
-    return [row for row in pending if (row.kind, row.name) == (head.kind, head.name)]
 
 
 class Worker:

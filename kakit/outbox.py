@@ -284,13 +284,31 @@ class Outbox:
         ).fetchone()
         return None if row is None or row["due"] is None else float(row["due"])
 
-    def pending(self, channel: str) -> list[MessageRow]:
-        """Every pending message of ``channel``, oldest event first."""
-        rows = self.db.execute(
-            _MESSAGE_SELECT + " WHERE m.channel = ? AND m.status = 'pending' ORDER BY e.time, m.id",
+    def head_group(self, channel: str) -> list[MessageRow]:
+        """The oldest pending message of ``channel`` with every pending message of its instance.
+
+        All undelivered alerts of one instance on one channel are collapsed into one message, so
+        the worker only ever needs this group (two indexed queries, whatever the backlog).
+        """
+        head = self.db.execute(
+            _MESSAGE_SELECT + " WHERE m.channel = ? AND m.status = 'pending' ORDER BY e.time, m.id LIMIT 1",
             (channel,),
+        ).fetchone()
+        if head is None:
+            return []
+        rows = self.db.execute(
+            _MESSAGE_SELECT
+            + " WHERE m.channel = ? AND m.status = 'pending' AND e.kind = ? AND e.name = ? ORDER BY e.time, m.id",
+            (channel, head["kind"], head["name"]),
         )
         return [MessageRow(row) for row in rows]
+
+    def defer_channel(self, channel: str, until: float) -> None:
+        """Hold every pending message of ``channel`` until ``until`` (rate limit; no attempt counted)."""
+        self._write(
+            "UPDATE messages SET next_attempt = MAX(next_attempt, ?), updated = ? WHERE channel = ? AND status = 'pending'",
+            (until, time.time(), channel),
+        )
 
     def mark_sending(self, ids: list[int]) -> None:
         """Claim messages before the network call (a crash then means 'send again')."""
@@ -327,13 +345,6 @@ class Outbox:
         self._write(
             f"UPDATE messages SET status = 'failed', last_error = ?, updated = ? WHERE id IN ({','.join('?' * len(ids))})",
             (error, time.time(), *ids),
-        )
-
-    def defer(self, ids: list[int], until: float) -> None:
-        """Hold pending messages until ``until`` without counting an attempt (rate limit)."""
-        self._write(
-            f"UPDATE messages SET next_attempt = ?, updated = ? WHERE id IN ({','.join('?' * len(ids))})",
-            (until, time.time(), *ids),
         )
 
     def sends_since(self, channel: str, since: float) -> list[float]:

@@ -23,7 +23,8 @@ pytestmark = [
 ]
 
 SINK_PORT = 18080
-SINK = Path(__file__).with_name("sink.py")
+SINK = [sys.executable, "-m", "kakit.lab.sink"]
+"""The webhook sink's command line, before ``ADDRESS PORT OUTFILE``."""
 
 
 def kanotify() -> str:
@@ -101,9 +102,7 @@ class TestFailoverAlerts:
             gateway = lab.gateway
             assert gateway is not None
             received = tmp_path / "alerts.jsonl"
-            gateway.popen(
-                [sys.executable, str(SINK), gateway.address, str(SINK_PORT), str(received)]
-            )
+            gateway.popen([*SINK, gateway.address, str(SINK_PORT), str(received)])
             configure(n1, 150, gateway.address)
             configure(n2, 100, gateway.address)
             n1.start_keepalived()
