@@ -458,27 +458,9 @@ def _validate_alerts(config: Config, node: Node | None) -> None:
 
 def _refuse_exposed_inline_secrets(config: Config, source: str) -> None:
     """A secret written inline is only acceptable in a file that group and others cannot read."""
-    from kakit.record import fields as record_fields
-    from kakit.record import is_record
-    from kakit.secrets import INLINE, Secret
+    from kakit.secrets import INLINE
 
-    inline: list[str] = []
-
-    def visit(value: Any) -> None:
-        if isinstance(value, Secret) and value.kind == INLINE:
-            inline.append(value.where)
-        elif is_record(value) and not isinstance(value, type):
-            for name in record_fields(value):
-                visit(getattr(value, name))
-        elif isinstance(value, dict):
-            for item in value.values():
-                visit(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                visit(item)
-
-    for channel in config.channels.values():
-        visit(channel.options)
+    inline = [secret.where for secret in channel_secrets(config) if secret.kind == INLINE]
     if not inline:
         return
     try:
@@ -625,20 +607,17 @@ def effective(config: Config) -> dict[str, Any]:
     return result
 
 
-def check_secrets(config: Config) -> list[str]:
-    """Read every secret the channels reference; returns one problem per unreadable secret."""
+def channel_secrets(config: Config) -> list[Any]:
+    """Every :class:`kakit.secrets.Secret` referenced by the channels' options."""
     from kakit.record import fields as record_fields
     from kakit.record import is_record
     from kakit.secrets import Secret
 
-    problems: list[str] = []
+    found: list[Secret] = []
 
     def visit(value: Any) -> None:
         if isinstance(value, Secret):
-            try:
-                value.reveal()
-            except ConfigError as exc:
-                problems.append(str(exc))
+            found.append(value)
         elif is_record(value) and not isinstance(value, type):
             for name in record_fields(value):
                 visit(getattr(value, name))
@@ -651,4 +630,15 @@ def check_secrets(config: Config) -> list[str]:
 
     for channel in config.channels.values():
         visit(channel.options)
+    return found
+
+
+def check_secrets(config: Config) -> list[str]:
+    """Read every secret the channels reference; returns one problem per unreadable secret."""
+    problems = []
+    for secret in channel_secrets(config):
+        try:
+            secret.reveal()
+        except ConfigError as exc:
+            problems.append(str(exc))
     return problems

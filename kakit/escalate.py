@@ -48,7 +48,7 @@ def stop_keepalived() -> str:
             raise CheckError(f"cannot signal keepalived pid {target}: {exc.strerror}") from exc
         return f"sent SIGTERM to keepalived pid {target} (parent of this check)"
     if os.path.isdir(SYSTEMD_MARKER):
-        from kakit.checks.command import run_bounded
+        from kakit.programs import run_bounded
 
         status, output = run_bounded(("systemctl", "--no-block", "stop", "keepalived"), 10.0)
         if status == 0:

@@ -152,7 +152,7 @@ class ServiceCheck(Check):
 
     def run(self, ctx: RunContext) -> CheckResult:
         """Probe; restart within the budget when down."""
-        from kakit.checks.command import run_bounded
+        from kakit.programs import run_bounded
 
         opts = self.options
         policy = opts.restart

@@ -13,9 +13,6 @@ from __future__ import annotations
 from kakit.exceptions import HookError
 from kakit.hooks.base import HookOutcome, StateChange
 
-MAX_ERROR = 200
-"""Characters of the program's first stderr line kept in the outcome."""
-
 
 def event_environment(change: StateChange) -> dict[str, str]:
     """The ``KAKIT_*`` variables describing ``change``.
@@ -39,44 +36,10 @@ def event_environment(change: StateChange) -> dict[str, str]:
 def run_program(
     command: tuple[str, ...], env: dict[str, str], timeout: float
 ) -> tuple[int | None, str]:
-    """Run ``command`` in its own session, killing its process group after ``timeout`` s.
+    """Run one program of the hook (see :func:`kakit.programs.run_bounded`)."""
+    from kakit.programs import run_bounded
 
-    Returns:
-        ``(exit status, first stderr line)``; the status is None on timeout or when the program
-        could not be started (the text says why), negative when a signal ended it.
-    """
-    import os
-    import signal
-    import subprocess
-
-    errors = os.memfd_create("kakit-run-stderr", os.MFD_CLOEXEC)
-    try:
-        try:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=errors,
-                env=env,
-                start_new_session=True,
-                close_fds=True,
-            )
-        except OSError as exc:
-            return None, f"cannot run {command[0]}: {exc.strerror or exc}"
-        try:
-            status = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            proc.wait()
-            return None, f"timed out after {timeout:g} s (process group killed)"
-        text = os.pread(errors, 4096, 0).decode(errors="replace").strip()
-    finally:
-        os.close(errors)
-    first = text.splitlines()[0] if text else ""
-    return status, first[:MAX_ERROR]
+    return run_bounded(command, timeout, env)
 
 
 class RunHook:
