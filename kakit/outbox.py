@@ -291,7 +291,8 @@ class Outbox:
         the worker only ever needs this group (two indexed queries, whatever the backlog).
         """
         head = self.db.execute(
-            _MESSAGE_SELECT + " WHERE m.channel = ? AND m.status = 'pending' ORDER BY e.time, m.id LIMIT 1",
+            _MESSAGE_SELECT
+            + " WHERE m.channel = ? AND m.status = 'pending' ORDER BY e.time, m.id LIMIT 1",
             (channel,),
         ).fetchone()
         if head is None:
