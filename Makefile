@@ -23,7 +23,7 @@ debian-deps:
 
 $(VENV)/.deps: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip 'setuptools>=70.1' >/dev/null
+	$(BIN)/pip install -q --upgrade pip 'setuptools>=77' >/dev/null
 	$(BIN)/pip install -q '.[test]'
 	@touch $@
 

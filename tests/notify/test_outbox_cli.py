@@ -22,7 +22,12 @@ def failed_alert(config_path: Path) -> None:
     """Store one alert that already failed permanently."""
     config = parse_config(config_path.read_text(), str(config_path))
     with Outbox(config.outbox_path()) as box:
-        event_id = box.add_event(StateEvent(kind="INSTANCE", name="VI_9", state="FAULT", priority=50, time=time.time()), "lb1", ["sink"], time.time())
+        event_id = box.add_event(
+            StateEvent(kind="INSTANCE", name="VI_9", state="FAULT", priority=50, time=time.time()),
+            "lb1",
+            ["sink"],
+            time.time(),
+        )
         box.finish_hooks(event_id, [], stale=False)
         (row,) = box.messages()
         box.mark_failed([row.id], "sink: HTTP 400 from http://127.0.0.1 (bad request)")
@@ -38,10 +43,18 @@ class TestOutboxCommands:
         runner = CliRunner()
         listed = runner.invoke(kakit, ["outbox", "list", "-c", str(config)])
         assert listed.exit_code == 0
-        assert "instance VI_9 FAULT -> sink: failed (attempts 0)  last error: sink: HTTP 400" in listed.output
+        assert (
+            "instance VI_9 FAULT -> sink: failed (attempts 0)  last error: sink: HTTP 400"
+            in listed.output
+        )
         retried = runner.invoke(kakit, ["outbox", "retry", "-c", str(config)])
-        assert (retried.exit_code, retried.output.strip()) == (0, "1 message(s) queued for delivery")
-        wait_for(lambda: len(sink.requests) == 1 and not delivery_workers(config), "the retried alert")
+        assert (retried.exit_code, retried.output.strip()) == (
+            0,
+            "1 message(s) queued for delivery",
+        )
+        wait_for(
+            lambda: len(sink.requests) == 1 and not delivery_workers(config), "the retried alert"
+        )
         assert sink.bodies[0]["name"] == "VI_9" and sink.bodies[0]["state"] == "FAULT"
         sent = runner.invoke(kakit, ["outbox", "list", "--status", "sent", "-c", str(config)])
         assert "VI_9 FAULT -> sink: sent" in sent.output
@@ -55,16 +68,30 @@ class TestOutboxCommands:
         config = write_config(tmp_path, sink)
         parsed = parse_config(config.read_text(), str(config))
         with Outbox(parsed.outbox_path()) as box:
-            event_id = box.add_event(StateEvent(kind="INSTANCE", name="VI_1", state="MASTER", priority=100, time=time.time()), "lb1", ["sink"], time.time() + 3600)
+            event_id = box.add_event(
+                StateEvent(
+                    kind="INSTANCE", name="VI_1", state="MASTER", priority=100, time=time.time()
+                ),
+                "lb1",
+                ["sink"],
+                time.time() + 3600,
+            )
             box.finish_hooks(event_id, [], stale=False)
-        result = CliRunner().invoke(kakit, ["outbox", "purge", "--older-than", "0", "-c", str(config)])
+        result = CliRunner().invoke(
+            kakit, ["outbox", "purge", "--older-than", "0", "-c", str(config)]
+        )
         assert result.output.strip() == "0 message(s) purged"
 
     def test_bad_age(self, tmp_path: Path, sink: WebhookSink) -> None:
         """An unreadable --older-than is a usage error."""
         config = write_config(tmp_path, sink)
-        result = CliRunner().invoke(kakit, ["outbox", "purge", "--older-than", "soon", "-c", str(config)])
-        assert result.exit_code == 2 and "expected an age such as 7d, 12h or 30m, got 'soon'" in result.output
+        result = CliRunner().invoke(
+            kakit, ["outbox", "purge", "--older-than", "soon", "-c", str(config)]
+        )
+        assert (
+            result.exit_code == 2
+            and "expected an age such as 7d, 12h or 30m, got 'soon'" in result.output
+        )
 
 
 class TestTestAlert:
@@ -73,7 +100,12 @@ class TestTestAlert:
     def test_delivered(self, tmp_path: Path, sink: WebhookSink) -> None:
         """The sink receives a test-marked alert and the command prints the answer."""
         config = write_config(tmp_path, sink)
-        result = subprocess.run([kanotify_path(), "-c", str(config), "test", "sink"], capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [kanotify_path(), "-c", str(config), "test", "sink"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith("sink: delivered: ")
         (body,) = sink.bodies
@@ -83,12 +115,22 @@ class TestTestAlert:
         """A refusing channel makes the command exit 1 with the platform's answer."""
         config = write_config(tmp_path, sink)
         sink.answer_next(Answer.text("no such hook", status=404))
-        result = subprocess.run([kanotify_path(), "-c", str(config), "test", "sink"], capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [kanotify_path(), "-c", str(config), "test", "sink"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 1
         assert result.stdout.startswith("sink: FAILED: ") and "404" in result.stdout
 
     def test_unknown_channel(self, tmp_path: Path, sink: WebhookSink) -> None:
         """An unknown channel name exits 2 and lists the known ones."""
         config = write_config(tmp_path, sink)
-        result = subprocess.run([kanotify_path(), "-c", str(config), "test", "pager"], capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [kanotify_path(), "-c", str(config), "test", "pager"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 2 and "unknown channel 'pager' (known: sink)" in result.stderr
