@@ -1,13 +1,13 @@
 """The check family: the types ``kacheck`` can run, by their YAML ``type:`` name.
 
 Built-in types are listed in :data:`REGISTRY` by module path and imported only when a check of
-that type is configured: ``kacheck flag`` must not pay for icmplib or httpx. Third-party types
-register through the ``kakit.checks`` entry-point group (``name = "package.module:Class"``).
+that type is configured. Third-party types register through the ``kakit.checks`` entry-point
+group (``name = "package.module:Class"``).
 """
 
 from __future__ import annotations
 
-from kakit.exceptions import ConfigError
+from kakit.registry import Registry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,18 +24,12 @@ REGISTRY: dict[str, str] = {
     "tcp": "kakit.checks.tcp:TcpCheck",
 }
 
-_loaded: dict[str, type[Check]] = {}
-
-
-def _entry_points() -> dict[str, str]:
-    from importlib.metadata import entry_points
-
-    return {ep.name: ep.value for ep in entry_points(group="kakit.checks")}
+_registry = Registry(REGISTRY, "kakit.checks", "check types")
 
 
 def type_names() -> list[str]:
     """Every known check type name, built-in and plugin."""
-    return sorted({*REGISTRY, *_entry_points()})
+    return _registry.names()
 
 
 def load(type_name: str) -> type[Check]:
@@ -44,15 +38,5 @@ def load(type_name: str) -> type[Check]:
     Raises:
         ConfigError: No built-in or plugin check has that name (the caller adds the location).
     """
-    cached = _loaded.get(type_name)
-    if cached is not None:
-        return cached
-    target = REGISTRY.get(type_name) or _entry_points().get(type_name)
-    if target is None:
-        raise ConfigError(f"one of the check types {', '.join(type_names())}")
-    module_name, _, class_name = target.partition(":")
-    # __import__ rather than importlib.import_module: importing importlib costs ~1 ms per run.
-    module = __import__(module_name, fromlist=[class_name])
-    cls: type[Check] = getattr(module, class_name)
-    _loaded[type_name] = cls
+    cls: type[Check] = _registry.load(type_name)
     return cls
