@@ -9,6 +9,7 @@ Run: ``make bench`` (or ``.venv/bin/python bench/kacheck_startup.py [ROUNDS]``),
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -21,13 +22,14 @@ BUDGET_RATIO = 3.0
 FLAG = "/etc/keepalived/down"
 
 
-def commands() -> list[tuple[str, list[str], bool]]:
+def commands(config: str) -> list[tuple[str, list[str], bool]]:
     """(label, argv, subject to the budget)."""
     kacheck = venv_bin("kacheck")
     return [
         ("python3 -c pass (baseline)", [sys.executable, "-c", "pass"], False),
         ("kacheck flag", [kacheck, "flag"], True),
         ("kacheck nginx (healthy)", [kacheck, "nginx"], True),
+        ("kacheck -c kakit.yaml nginx (info)", [kacheck, "-c", config, "nginx"], False),
         (
             "seed: [ -f /etc/keepalived/down ]",
             ["bash", "-c", f"[[ -f {FLAG} ]] && exit 1 || exit 0"],
@@ -50,7 +52,16 @@ def main() -> int:
     in_private_namespace()
     no_config_guard()
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 60
-    cmds = commands()
+    import tempfile
+
+    config = os.path.join(tempfile.mkdtemp(prefix="kakit-bench-"), "kakit.yaml")
+    with open(config, "w", encoding="utf-8") as handle:
+        # A typical file: the nginx preset with a port, plus two more checks (all validated).
+        handle.write(
+            "version: 1\nchecks:\n  nginx: {restart: {max: 2, within: 300, wait: 3}}\n"
+            "  uplink: {type: gateway, latch: true}\n  maintenance: {type: flag, path: /etc/keepalived/down}\n"
+        )
+    cmds = commands(config)
     samples: dict[str, list[float]] = {label: [] for label, _, _ in cmds}
     with private_nginx():
         for label, argv, _ in cmds:  # warm caches and check every command succeeds

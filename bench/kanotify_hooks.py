@@ -81,29 +81,37 @@ class Sink(BaseHTTPRequestHandler):
         pass
 
 
-def wait_for_worker(workdir: Path, limit: float = 10.0) -> None:
-    """Wait (bounded) until the outbox is drained and the delivery worker has exited."""
-    import fcntl
+def _workers_alive(workdir: Path) -> bool:
+    """Whether a delivery worker for this bench's configuration is still running."""
     import os
+
+    needle = str(workdir / "kakit.yaml").encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if b"kakit.delivery" in argv and needle in argv:
+            return True
+    return False
+
+
+def wait_for_worker(workdir: Path, limit: float = 10.0) -> None:
+    """Wait (bounded) until the outbox is drained and the delivery worker process is gone."""
     import sqlite3
 
     db_path = workdir / "lib" / "outbox.sqlite"
-    lock_path = workdir / "lib" / "delivery.lock"
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         with sqlite3.connect(db_path) as db:
             (busy,) = db.execute(
                 "SELECT COUNT(*) FROM messages WHERE status IN ('held', 'pending', 'sending')"
             ).fetchone()
-        if busy == 0:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                pass
-            finally:
-                os.close(fd)
+        if busy == 0 and not _workers_alive(workdir):
+            return
         time.sleep(0.02)
 
 

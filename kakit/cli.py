@@ -48,11 +48,11 @@ def config_option(func: F) -> F:
     )(func)
 
 
-def _load(config_path: str | None) -> Any:
+def _load(config_path: str | None, *, cache: bool = True) -> Any:
     from kakit.config import load_config
 
     try:
-        return load_config(config_path)
+        return load_config(config_path, cache=cache)
     except KakitError as exc:
         raise KakitCommandError(exc) from exc
 
@@ -76,7 +76,7 @@ def config_check(config_path: str | None) -> None:
 
     from kakit.config import check_secrets, effective
 
-    loaded = _load(config_path)
+    loaded = _load(config_path, cache=False)  # validate the file itself, every time
     try:
         data = effective(loaded)
         if loaded.states:

@@ -396,11 +396,12 @@ def config_path(explicit: str | None = None) -> tuple[str | None, bool]:
     return DEFAULT_CONFIG_PATH, False
 
 
-def load_config(explicit: str | None = None) -> Config:
+def load_config(explicit: str | None = None, *, cache: bool = True) -> Config:
     """Find, read and validate the configuration.
 
     Args:
         explicit: The ``-c/--config`` value, if any.
+        cache: Use (and fill) the validated-configuration cache (:mod:`kakit.configcache`).
 
     Raises:
         ConfigError: The file is missing (when named explicitly), unreadable or invalid.
@@ -411,6 +412,7 @@ def load_config(explicit: str | None = None) -> Config:
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
+            mode = os.fstat(handle.fileno()).st_mode & 0o777
     except FileNotFoundError:
         if required:
             raise ConfigError(f"{path}: configuration file not found") from None
@@ -418,7 +420,16 @@ def load_config(explicit: str | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError(f"{path}: cannot read configuration file: {reason}") from exc
-    return parse_config(text, path)
+    if not cache:
+        return parse_config(text, path)
+    from kakit import configcache
+
+    cached = configcache.load(path, text, mode)
+    if cached is not None:
+        return cached
+    config = parse_config(text, path)
+    configcache.store(path, text, mode, config)
+    return config
 
 
 def parse_config(text: str, source: str) -> Config:

@@ -65,6 +65,18 @@ class Node:
     def __repr__(self) -> str:
         return f"Node({self.where} {self.path}={plain(self)!r})"
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Node):
+            return NotImplemented
+        return (self.value, self.file, self.line, self.path) == (
+            other.value,
+            other.file,
+            other.line,
+            other.path,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable while a tree is being built
+
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key

@@ -62,6 +62,7 @@ def handle_event(config: Config, event: StateEvent, *, start_worker: bool = True
         try:
             applied = outbox.last_applied(event.kind, event.name)
             stale = applied is not None and applied[0] > event.time
+            just_applied = None
             if stale:
                 assert applied is not None
                 outcomes_text = [f"hooks skipped: {applied[1]} received later was already applied"]
@@ -71,10 +72,10 @@ def handle_event(config: Config, event: StateEvent, *, start_worker: bool = True
                 outcomes = run_hooks(config, event, previous, applied[1] if applied else None)
                 outcomes_text = [outcome.summary for outcome in outcomes]
                 failed = any(not outcome.ok for outcome in outcomes)
-                outbox.set_applied(event.kind, event.name, event.time, event.state)
+                just_applied = event
             if not locked:
                 outcomes_text.append(f"(hooks lock not obtained within {LOCK_WAIT:g} s)")
-            outbox.finish_hooks(event_id, outcomes_text, stale)
+            outbox.finish_hooks(event_id, outcomes_text, stale, applied=just_applied)
         finally:
             lock.release()
     took = (time.time() - event.time) * 1000

@@ -127,6 +127,12 @@ FROM messages m JOIN events e ON e.id = m.event_id
 """
 
 
+_SET_APPLIED = (
+    "INSERT INTO applied (kind, name, time, state) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (kind, name) DO UPDATE SET time = excluded.time, state = excluded.state"
+)
+
+
 class Outbox:
     """The outbox database.
 
@@ -197,11 +203,24 @@ class Outbox:
             raise StateError(f"outbox {self.path}: cannot store event: {exc}") from exc
         return event_id
 
-    def finish_hooks(self, event_id: int, outcomes: list[str], stale: bool) -> None:
-        """Record the hooks' outcome and let the event's messages go."""
+    def finish_hooks(
+        self, event_id: int, outcomes: list[str], stale: bool, applied: StateEvent | None = None
+    ) -> None:
+        """Record the hooks' outcome and let the event's messages go (one transaction).
+
+        Args:
+            event_id: The event.
+            outcomes: One line per hook.
+            stale: The event arrived after a newer one had been applied.
+            applied: The event whose hooks were just applied (remembered for ordering).
+        """
         try:
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
+                if applied is not None:
+                    self.db.execute(
+                        _SET_APPLIED, (applied.kind, applied.name, applied.time, applied.state)
+                    )
                 self.db.execute(
                     "UPDATE events SET hooks = ?, stale = ? WHERE id = ?",
                     (json.dumps(outcomes), int(stale), event_id),
@@ -219,14 +238,6 @@ class Outbox:
             "SELECT time, state FROM applied WHERE kind = ? AND name = ?", (kind, name)
         ).fetchone()
         return None if row is None else (float(row["time"]), str(row["state"]))
-
-    def set_applied(self, kind: str, name: str, event_time: float, state: str) -> None:
-        """Remember that this event's hooks were applied."""
-        self._write(
-            "INSERT INTO applied (kind, name, time, state) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (kind, name) DO UPDATE SET time = excluded.time, state = excluded.state",
-            (kind, name, event_time, state),
-        )
 
     def previous_state(self, kind: str, name: str, before: float) -> str | None:
         """The state of the latest event for this instance that happened before ``before``."""

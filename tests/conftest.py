@@ -20,6 +20,24 @@ from kakit.config import Config, parse_config
 from kakit.lab import netns
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_config_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the validated-config cache of every kakit process a test starts in a temporary dir.
+
+    Set in os.environ so that kacheck/kanotify run by tests, and by keepalived in lab tests,
+    inherit it; the host's /run/kakit/config-cache stays untouched.
+    """
+    previous = os.environ.get("KAKIT_CONFIG_CACHE")
+    os.environ["KAKIT_CONFIG_CACHE"] = str(tmp_path_factory.mktemp("config-cache"))
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("KAKIT_CONFIG_CACHE", None)
+        else:
+            os.environ["KAKIT_CONFIG_CACHE"] = previous
+
+
 def kacheck_path() -> str:
     """The kacheck console script of the interpreter running the tests."""
     beside = Path(sys.executable).with_name("kacheck")

@@ -1,0 +1,90 @@
+"""A cache of validated configurations, so that kacheck does not parse YAML every second.
+
+Importing PyYAML alone costs about 25 ms (its resolver compiles a dozen regular expressions),
+more than kakit's whole run; a validated configuration, pickled, loads in about 2 ms. The cache
+is keyed by the file's full text and mode and by kakit's version: any edit, however quick,
+misses it (timestamps have a coarse granularity; the bytes do not), and so does a ``chmod`` that
+changes whether inline secrets are acceptable.
+
+Only a cache file owned by this user and writable by nobody else is trusted (unpickling runs
+code), inside a 0700 directory. Any problem with the cache is a miss, never an error: the file
+is then parsed as usual.
+"""
+
+from __future__ import annotations
+
+import os
+
+from kakit import __version__
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from kakit.config import Config
+
+CACHE_DIR = "/run/kakit/config-cache"
+CACHE_ENV = "KAKIT_CONFIG_CACHE"
+
+
+def cache_dir() -> str | None:
+    """Where cached configurations live (``$KAKIT_CONFIG_CACHE``; ``off`` disables the cache)."""
+    chosen = os.environ.get(CACHE_ENV, CACHE_DIR)
+    return None if chosen in ("", "off") else chosen
+
+
+def _cache_file(directory: str, source: str) -> str:
+    name = os.path.abspath(source).replace("%", "%25").replace("/", "%")
+    return os.path.join(directory, f"{name}.pickle")
+
+
+def load(source: str, text: str, mode: int) -> Config | None:
+    """The cached configuration for ``source`` if it was made from exactly ``text`` and ``mode``."""
+    directory = cache_dir()
+    if directory is None:
+        return None
+    try:
+        fd = os.open(_cache_file(directory, source), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            return None
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    import _pickle
+
+    try:
+        key, config = _pickle.loads(b"".join(chunks))
+    except Exception:
+        # Unpickling a damaged or stale cache can raise almost anything (EOFError, an
+        # AttributeError for a renamed class...): every one of them is just a miss.
+        return None
+    if key != (__version__, mode, text):
+        return None
+    return config  # type: ignore[no-any-return]
+
+
+def store(source: str, text: str, mode: int, config: Config) -> None:
+    """Remember a validated configuration (best effort: failures are ignored)."""
+    directory = cache_dir()
+    if directory is None:
+        return
+    import _pickle
+
+    from kakit.exceptions import StateError
+    from kakit.fsutil import atomic_write, ensure_dir
+
+    try:
+        ensure_dir(directory, 0o700)
+        atomic_write(
+            _cache_file(directory, source),
+            _pickle.dumps(((__version__, mode, text), config), protocol=5),
+            0o600,
+        )
+    except (StateError, _pickle.PicklingError, TypeError, AttributeError):
+        pass
