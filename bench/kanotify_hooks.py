@@ -83,20 +83,9 @@ class Sink(BaseHTTPRequestHandler):
 
 def _workers_alive(workdir: Path) -> bool:
     """Whether a delivery worker for this bench's configuration is still running."""
-    import os
+    from kakit.testing import delivery_worker_pids
 
-    needle = str(workdir / "kakit.yaml").encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                argv = handle.read().split(b"\0")
-        except OSError:
-            continue
-        if b"kakit.delivery" in argv and needle in argv:
-            return True
-    return False
+    return bool(delivery_worker_pids(str(workdir / "kakit.yaml")))
 
 
 def wait_for_worker(workdir: Path, limit: float = 10.0) -> None:

@@ -86,6 +86,12 @@ def frozen(cls: C) -> C:
     """Turn an annotated class into a frozen, keyword-only value object."""
     fields: dict[str, Option] = {}
     for klass in reversed(cls.__mro__[:-1]):
+        inherited = klass.__dict__.get(_FIELDS)
+        if inherited is not None and klass is not cls:
+            # A frozen base already turned its options into plain defaults: reuse its specs
+            # (with their converters) instead of reading the class attributes again.
+            fields.update(inherited)
+            continue
         # inspect.get_annotations would import inspect: the very cost this module avoids.
         own = klass.__dict__.get("__annotations__", {})  # noqa: RUF063
         for name, annotation in own.items():

@@ -66,3 +66,22 @@ def use_fake_notifier() -> None:
     """Make ``type: fake`` available to configurations in this process."""
     notifiers.REGISTRY["fake"] = "kakit.testing:FakeNotifier"
     FakeNotifier.reset()
+
+
+def delivery_worker_pids(config_path: str) -> list[int]:
+    """Pids of running delivery workers started with ``-c config_path`` (read from /proc)."""
+    import os
+
+    needle = config_path.encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if b"kakit.delivery" in argv and needle in argv:
+            found.append(int(entry))
+    return found

@@ -50,3 +50,19 @@ class TestFrozen:
         specs = fields(Sample)
         assert list(specs) == ["name", "count", "tags"]
         assert specs["tags"].secret and specs["name"].required and not specs["count"].required
+
+
+class TestInheritance:
+    """A frozen subclass keeps its frozen base's fields, converters and defaults."""
+
+    def test_subclass_reuses_base_specs(self) -> None:
+        """The base's option specs (not its plain class defaults) reach the subclass."""
+
+        @frozen
+        class Child(Sample):
+            extra: int = option(default=1)
+
+        specs = fields(Child)
+        assert list(specs) == ["name", "count", "tags", "extra"]
+        assert specs["tags"].secret and specs["name"].required
+        assert Child(name="a") == Child(name="a", count=3, tags=(), extra=1)

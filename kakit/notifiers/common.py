@@ -11,8 +11,11 @@ modules to validate the configuration and must not pay for them.
 
 from __future__ import annotations
 
+from kakit.converters import duration, integer
 from kakit.exceptions import ConfigError
 from kakit.notifiers.base import PermanentError, RetryableError
+from kakit.record import frozen, option
+from kakit.secrets import either, optional_secret, secret_file, secret_ref
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -261,3 +264,33 @@ async def request(
     except httpx.HTTPError as exc:
         reason = redact(str(exc), secrets) or type(exc).__name__
         raise RetryableError(f"{label}: request to {where} failed: {reason}") from exc
+
+
+# --- shared settings ---------------------------------------------------------------------------
+
+
+@frozen
+class SignedRobotOptions:
+    """Settings shared by the IM robots that sign their requests (DingTalk, Feishu).
+
+    Attributes:
+        url: The robot's webhook URL, with its token (a secret).
+        secret: The signing secret, if the robot uses signing.
+        secret_file: The same, read from a file.
+        timeout: Seconds for the request.
+        max_bytes: Largest request body; longer texts are shortened to fit.
+    """
+
+    url: Secret = option(secret_ref, secret=True)
+    secret: Secret | None = option(optional_secret, default=None, secret=True)
+    secret_file: Secret | None = option(secret_file, default=None, secret=True)
+    timeout: float = option(duration(high=60.0), default=5.0)
+    max_bytes: int = option(integer(1000, 20000), default=20000)
+
+    def __post_init__(self) -> None:
+        check_url(self.url)
+        either(self.secret, self.secret_file, "secret")
+
+    def signing_secret(self) -> Secret | None:
+        """The signing secret, from ``secret`` or ``secret_file``."""
+        return either(self.secret, self.secret_file, "secret")

@@ -8,12 +8,12 @@ shortened, not rejected: an alert cut short beats an alert refused with 460101.
 
 from __future__ import annotations
 
-from kakit.converters import boolean, choice, duration, integer, list_of, string
+from kakit.converters import boolean, choice, list_of, string
 from kakit.notifiers.base import Notifier, PermanentError, RetryableError
 from kakit.notifiers.common import (
     JSON_CONTENT_TYPE,
     TRUNCATED,
-    check_url,
+    SignedRobotOptions,
     endpoint,
     fit_json,
     json_answer,
@@ -27,7 +27,6 @@ from kakit.notifiers.common import (
     who,
 )
 from kakit.record import frozen, option
-from kakit.secrets import either, optional_secret, secret_file, secret_ref
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
     import httpx
 
     from kakit.notifiers.base import Message
-    from kakit.secrets import Secret
 
 #: Rate limited: "send too fast, exceed 20 times per minute" and its newer code.
 THROTTLE_CODES = frozenset({130101, 410100})
@@ -79,39 +77,26 @@ def with_mentions(body: str, mentions: tuple[str, ...]) -> str:
 
 
 @frozen
-class DingtalkOptions:
-    """Settings of a DingTalk robot channel.
+class DingtalkOptions(SignedRobotOptions):
+    """Settings of a DingTalk robot channel (the shared ones come from SignedRobotOptions).
 
     Attributes:
         url: The robot's webhook URL with its ``access_token`` (a secret).
         secret: The 加签 signing secret (``SEC...``), if the robot uses signing.
         secret_file: The same, read from a file.
+        timeout: Seconds for the request.
+        max_bytes: Largest request body; longer texts are shortened to fit.
         msgtype: ``markdown`` (default) or ``text``.
         at_mobiles: Phone numbers to @mention (also written into the text, or they do not
             notify).
         at_user_ids: DingTalk user ids to @mention.
         is_at_all: @everyone in the group.
-        timeout: Seconds for the request.
-        max_bytes: Largest request body; longer texts are shortened to fit.
     """
 
-    url: Secret = option(secret_ref, secret=True)
-    secret: Secret | None = option(optional_secret, default=None, secret=True)
-    secret_file: Secret | None = option(secret_file, default=None, secret=True)
     msgtype: str = option(choice("markdown", "text"), default="markdown")
     at_mobiles: tuple[str, ...] = option(list_of(mobile), default=())
     at_user_ids: tuple[str, ...] = option(list_of(string), default=())
     is_at_all: bool = option(boolean, default=False)
-    timeout: float = option(duration(high=60.0), default=5.0)
-    max_bytes: int = option(integer(1000, 20000), default=20000)
-
-    def __post_init__(self) -> None:
-        check_url(self.url)
-        either(self.secret, self.secret_file, "secret")
-
-    def signing_secret(self) -> Secret | None:
-        """The signing secret, from ``secret`` or ``secret_file``."""
-        return either(self.secret, self.secret_file, "secret")
 
 
 class DingtalkNotifier(Notifier):

@@ -7,12 +7,11 @@ Lark is the same API on ``open.larksuite.com``: only the URL differs.
 
 from __future__ import annotations
 
-from kakit.converters import duration, integer
 from kakit.notifiers.base import Notifier, PermanentError, RetryableError
 from kakit.notifiers.common import (
     JSON_CONTENT_TYPE,
     TRUNCATED,
-    check_url,
+    SignedRobotOptions,
     endpoint,
     fit_json,
     json_answer,
@@ -25,8 +24,7 @@ from kakit.notifiers.common import (
     url_secrets,
     who,
 )
-from kakit.record import frozen, option
-from kakit.secrets import either, optional_secret, secret_file, secret_ref
+from kakit.record import frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,7 +33,6 @@ if TYPE_CHECKING:
     import httpx
 
     from kakit.notifiers.base import Message
-    from kakit.secrets import Secret
 
 #: Signature/timestamp, IP allowlist and keyword failures: configuration, not luck.
 PERMANENT_CODES = {
@@ -58,8 +55,8 @@ def sign(secret: str, timestamp: int) -> str:
 
 
 @frozen
-class FeishuOptions:
-    """Settings of a Feishu/Lark bot channel.
+class FeishuOptions(SignedRobotOptions):
+    """Settings of a Feishu/Lark bot channel (all of them from SignedRobotOptions).
 
     Attributes:
         url: The bot's webhook URL (``.../open-apis/bot/v2/hook/TOKEN``; a secret).
@@ -68,20 +65,6 @@ class FeishuOptions:
         timeout: Seconds for the request.
         max_bytes: Largest request body (Feishu accepts 20 KB); longer texts are shortened.
     """
-
-    url: Secret = option(secret_ref, secret=True)
-    secret: Secret | None = option(optional_secret, default=None, secret=True)
-    secret_file: Secret | None = option(secret_file, default=None, secret=True)
-    timeout: float = option(duration(high=60.0), default=5.0)
-    max_bytes: int = option(integer(1000, 20000), default=20000)
-
-    def __post_init__(self) -> None:
-        check_url(self.url)
-        either(self.secret, self.secret_file, "secret")
-
-    def signing_secret(self) -> Secret | None:
-        """The signing secret, from ``secret`` or ``secret_file``."""
-        return either(self.secret, self.secret_file, "secret")
 
 
 class FeishuNotifier(Notifier):

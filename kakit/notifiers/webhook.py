@@ -32,6 +32,7 @@ from kakit.secrets import Secret, secret_map, secret_ref
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
     from typing import Any
 
     import httpx
@@ -186,6 +187,31 @@ class WebhookNotifier(Notifier):
             }
         return render(self.options.template, message_values(message))
 
+    def _client(
+        self, shared: httpx.AsyncClient, label: str
+    ) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        """The worker's shared client, or a client of our own for ``verify``/``ca_file``."""
+        import contextlib
+
+        opts = self.options
+        if opts.verify and opts.ca_file is None:
+            return contextlib.nullcontext(shared)
+        import httpx
+
+        verify: Any = False
+        if opts.ca_file is not None:
+            import ssl
+
+            try:
+                verify = ssl.create_default_context(cafile=opts.ca_file)
+            except OSError as exc:
+                from kakit.notifiers.base import PermanentError
+
+                raise PermanentError(
+                    f"{label}: cannot read ca_file {opts.ca_file}: {exc.strerror or exc}"
+                ) from exc
+        return httpx.AsyncClient(verify=verify, trust_env=False)
+
     async def send(self, message: Message, client: httpx.AsyncClient) -> str:
         """Send the body.
 
@@ -205,9 +231,9 @@ class WebhookNotifier(Notifier):
                 secrets.append(value)
             headers[key] = value
         content = dumps(self.body(message))
-        if opts.verify and opts.ca_file is None:
+        async with self._client(client, label) as chosen:
             response = await request(
-                client,
+                chosen,
                 label,
                 opts.method,
                 url,
@@ -216,32 +242,6 @@ class WebhookNotifier(Notifier):
                 content=content,
                 headers=headers,
             )
-        else:
-            import httpx
-
-            verify: Any = False
-            if opts.ca_file is not None:
-                import ssl
-
-                try:
-                    verify = ssl.create_default_context(cafile=opts.ca_file)
-                except OSError as exc:
-                    from kakit.notifiers.base import PermanentError
-
-                    raise PermanentError(
-                        f"{label}: cannot read ca_file {opts.ca_file}: {exc.strerror or exc}"
-                    ) from exc
-            async with httpx.AsyncClient(verify=verify, trust_env=False) as own:
-                response = await request(
-                    own,
-                    label,
-                    opts.method,
-                    url,
-                    seconds=opts.timeout,
-                    secrets=secrets,
-                    content=content,
-                    headers=headers,
-                )
         if not 200 <= response.status_code < 300:
             raise status_error(label, response, secrets)
         return f"HTTP {response.status_code} from {endpoint(url)}"

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from kakit.testing import delivery_worker_pids
 from tests.conftest import config_text
 from tests.fakes.webhook import WebhookSink
 from tests.notify.test_kanotify import kanotify_path
@@ -60,18 +61,7 @@ def names(sink: WebhookSink) -> list[str]:
 
 def delivery_workers(config: Path) -> list[int]:
     """Pids of delivery workers running with this configuration."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                argv = handle.read().split(b"\0")
-        except OSError:
-            continue
-        if b"kakit.delivery" in argv and str(config).encode() in argv:
-            found.append(int(entry))
-    return found
+    return delivery_worker_pids(str(config))
 
 
 class TestChannelOutage:
