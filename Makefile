@@ -28,7 +28,7 @@ $(VENV)/.deps: pyproject.toml
 	@touch $@
 
 demo: deps
-	$(BIN)/kakit lab demo
+	$(BIN)/python -m lab.demo
 
 lint: deps
 	$(BIN)/ruff check .

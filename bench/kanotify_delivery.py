@@ -44,11 +44,11 @@ class Sink(BaseHTTPRequestHandler):
 
 def main() -> int:
     """Measure and print."""
+    from kakit.alerts.delivery import deliver
+    from kakit.alerts.outbox import Outbox
     from kakit.config import parse_config
-    from kakit.delivery import deliver
-    from kakit.events import StateEvent
-    from kakit.log import logger
-    from kakit.outbox import Outbox
+    from kakit.core.events import StateEvent
+    from kakit.core.log import logger
 
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     workdir = Path(tempfile.mkdtemp(prefix="kakit-bench-"))

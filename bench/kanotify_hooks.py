@@ -50,7 +50,7 @@ CONFIG = """\
 version: 1
 node: bench
 paths: {{state_dir: {dir}/run, data_dir: {dir}/lib}}
-log: {{syslog: false, file: {dir}/kakit.log}}
+log: {{syslog: false, file: {dir}/kakit.core.log}}
 states:
   MASTER:
     sysctl: {{net.ipv4.conf.all.arp_ignore: 1, net.ipv4.conf.all.arp_accept: 1, net.ipv4.conf.all.arp_announce: 1, net.ipv4.ip_nonlocal_bind: 1}}
@@ -106,8 +106,8 @@ def wait_for_worker(workdir: Path, limit: float = 10.0) -> None:
 
 def enqueue_cost(workdir: Path, events: int = 200) -> float:
     """Milliseconds per event to store it and release its message (no hooks, no network)."""
-    from kakit.events import StateEvent
-    from kakit.outbox import Outbox
+    from kakit.alerts.outbox import Outbox
+    from kakit.core.events import StateEvent
 
     with Outbox(str(workdir / "enqueue.sqlite")) as box:
         start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""``kakit``: the admin command line (config check, latches, the lab demo).
+"""``kakit``: the admin command line (config check, latches, the outbox).
 
 A thin click layer: parse, call into the library, translate :class:`KakitError` into a one-line
 message and its exit code (1 runtime, 2 usage/config). Subcommands import what they need when
@@ -106,7 +106,7 @@ def latch() -> None:
 @config_option
 def latch_list(config_path: str | None) -> None:
     """Show every latched check and why it latched."""
-    from kakit.latch import list_latches
+    from kakit.kacheck.latch import list_latches
 
     loaded = _load(config_path)
     try:
@@ -125,7 +125,7 @@ def latch_list(config_path: str | None) -> None:
 @config_option
 def latch_clear(name: str, config_path: str | None) -> None:
     """Clear the latch of check NAME so it reports what it sees again."""
-    from kakit.latch import clear
+    from kakit.kacheck.latch import clear
 
     loaded = _load(config_path)
     try:
@@ -135,7 +135,7 @@ def latch_clear(name: str, config_path: str | None) -> None:
     if not cleared:
         click.echo(f"{name}: not latched", err=True)
         sys.exit(1)
-    from kakit.log import logger
+    from kakit.core.log import logger
 
     logger.configure(ident="kakit", file=loaded.log.file or "", syslog=loaded.log.syslog)
     logger.info(f"{name}: latch cleared by operator")
@@ -162,8 +162,8 @@ STATUS_CHOICES = ("held", "pending", "sending", "sent", "failed", "expired", "me
 @config_option
 def outbox_list(statuses: tuple[str, ...], limit: int, config_path: str | None) -> None:
     """Show alerts in the outbox, newest first."""
-    from kakit.messages import iso_time
-    from kakit.outbox import Outbox
+    from kakit.alerts.messages import iso_time
+    from kakit.alerts.outbox import Outbox
 
     loaded = _load(config_path)
     try:
@@ -189,8 +189,8 @@ def outbox_list(statuses: tuple[str, ...], limit: int, config_path: str | None) 
 @config_option
 def outbox_retry(ids: tuple[int, ...], config_path: str | None) -> None:
     """Send failed or expired alerts again (all of them, or the given IDs), starting now."""
-    from kakit.detach import spawn_worker
-    from kakit.outbox import Outbox
+    from kakit.alerts.detach import spawn_worker
+    from kakit.alerts.outbox import Outbox
 
     loaded = _load(config_path)
     try:
@@ -217,7 +217,7 @@ def outbox_retry(ids: tuple[int, ...], config_path: str | None) -> None:
 @config_option
 def outbox_purge(statuses: tuple[str, ...], older_than: str, config_path: str | None) -> None:
     """Delete finished alerts from the outbox. Pending alerts are never purged."""
-    from kakit.outbox import DONE_STATUSES, Outbox
+    from kakit.alerts.outbox import DONE_STATUSES, Outbox
 
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
@@ -237,23 +237,3 @@ def outbox_purge(statuses: tuple[str, ...], older_than: str, config_path: str | 
     except KakitError as exc:
         raise KakitCommandError(exc) from exc
     click.echo(f"{count} message(s) purged")
-
-
-@kakit.group()
-def lab() -> None:
-    """Network-namespace labs with real keepalived (needs root)."""
-
-
-@lab.command("demo")
-@click.option(
-    "--workdir", type=click.Path(file_okay=False), default=None, help="Keep lab files here."
-)
-def lab_demo(workdir: str | None) -> None:
-    """Two keepalived nodes, kacheck on nginx, break the master's nginx, watch the VIP move."""
-    from kakit.lab.demo import run_demo
-
-    try:
-        code = run_demo(workdir)
-    except KakitError as exc:
-        raise KakitCommandError(exc) from exc
-    sys.exit(code)

@@ -7,9 +7,9 @@ fail; register it for a test with ``use_fake_notifier()``.
 from __future__ import annotations
 
 from kakit import notifiers
-from kakit.converters import string
+from kakit.core.converters import string
+from kakit.core.record import frozen, option
 from kakit.notifiers.base import Message, Notifier, PermanentError, RetryableError
-from kakit.record import frozen, option
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -82,6 +82,6 @@ def delivery_worker_pids(config_path: str) -> list[int]:
                 argv = handle.read().split(b"\0")
         except OSError:
             continue
-        if b"kakit.delivery" in argv and needle in argv:
+        if b"kakit.alerts.delivery" in argv and needle in argv:
             found.append(int(entry))
     return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kakit import budget
+from kakit.checks import budget
 
 NOW = 10_000.0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kakit import configcache
+from kakit.config import cache as configcache
 from kakit.config import load_config
 from kakit.exceptions import ConfigError
 

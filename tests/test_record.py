@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kakit.record import fields, frozen, option, replace
+from kakit.core.record import fields, frozen, option, replace
 
 
 @frozen

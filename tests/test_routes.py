@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kakit import routes
+from kakit.checks import routes
 from kakit.exceptions import CheckError
 
 IPV4_TABLE = """\

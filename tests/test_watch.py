@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kakit.checkrun import CheckRunner
 from kakit.config import Config
-from kakit.watch import Hysteresis, watch
+from kakit.kacheck.runner import CheckRunner
+from kakit.kacheck.watch import Hysteresis, watch
 
 HYSTERESIS_CASES = [
     # rise, fall, results fed in, verdicts expected after each

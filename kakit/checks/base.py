@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 
-from kakit.record import frozen
+from kakit.core.record import frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, ClassVar
 
-    from kakit.state import CheckState
+    from kakit.kacheck.state import CheckState
 
 
 @frozen
@@ -64,7 +64,7 @@ class Check(ABC):
     """Base class of every check type.
 
     Subclasses set ``type_name`` (the YAML ``type:``) and ``options_class`` (a
-    :func:`kakit.record.frozen` class whose fields carry converters), and implement :meth:`run`.
+    :func:`kakit.core.record.frozen` class whose fields carry converters), and implement :meth:`run`.
     Construction must be cheap and import nothing heavy: import libraries inside :meth:`run`.
     """
 

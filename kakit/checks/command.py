@@ -1,11 +1,11 @@
-"""``command``: run a program without a shell; exit 0 passes (see :mod:`kakit.programs`)."""
+"""``command``: run a program without a shell; exit 0 passes (see :mod:`kakit.core.programs`)."""
 
 from __future__ import annotations
 
 from kakit.checks.base import Check, CheckResult, RunContext
-from kakit.converters import argv, duration
-from kakit.programs import run_bounded
-from kakit.record import frozen, option
+from kakit.core.converters import argv, duration
+from kakit.core.programs import run_bounded
+from kakit.core.record import frozen, option
 
 
 @frozen

@@ -6,8 +6,8 @@ import os
 import time
 
 from kakit.checks.base import Check, CheckResult, RunContext
-from kakit.converters import absolute_path, boolean, duration, optional
-from kakit.record import frozen, option
+from kakit.core.converters import absolute_path, boolean, duration, optional
+from kakit.core.record import frozen, option
 
 
 @frozen

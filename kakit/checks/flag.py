@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kakit.checks.base import Check, CheckResult, RunContext
-from kakit.converters import absolute_path
-from kakit.record import frozen, option
+from kakit.core.converters import absolute_path
+from kakit.core.record import frozen, option
 
 MAX_REASON = 120
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import time
 
 from kakit.checks.base import Check, CheckResult, RunContext
-from kakit.converters import Node, duration, integer, ip_address, optional, percent
+from kakit.core.converters import Node, duration, integer, ip_address, optional, percent
+from kakit.core.record import frozen, option
 from kakit.exceptions import CheckError
-from kakit.record import frozen, option
 
 
 def _target(node: Node) -> str:
@@ -166,7 +166,7 @@ class GatewayCheck(Check):
         """The address to ping (the default route's gateway for ``auto``)."""
         if self.options.target != "auto":
             return self.options.target
-        from kakit.routes import default_gateway
+        from kakit.checks.routes import default_gateway
 
         return default_gateway().gateway
 

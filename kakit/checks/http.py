@@ -7,7 +7,7 @@ docs/benchmarks.md), so frequent HTTP checks belong in watch mode, which pays it
 from __future__ import annotations
 
 from kakit.checks.base import Check, CheckResult, RunContext
-from kakit.converters import (
+from kakit.core.converters import (
     boolean,
     choice,
     duration,
@@ -19,7 +19,7 @@ from kakit.converters import (
     string,
     string_map,
 )
-from kakit.record import frozen, option
+from kakit.core.record import frozen, option
 
 
 @frozen

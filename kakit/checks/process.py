@@ -7,10 +7,10 @@ containers share the PID namespace (docs/lab.md).
 
 from __future__ import annotations
 
-from kakit import procfs
 from kakit.checks.base import Check, CheckResult, RunContext
-from kakit.converters import integer, optional_path, string
-from kakit.record import frozen, option
+from kakit.core import procfs
+from kakit.core.converters import integer, optional_path, string
+from kakit.core.record import frozen, option
 
 
 @frozen

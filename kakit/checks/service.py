@@ -16,12 +16,12 @@ from __future__ import annotations
 import os
 import time
 
-from kakit import budget
+from kakit.checks import budget
 from kakit.checks.base import Check, CheckResult, RunContext
 from kakit.checks.http import HttpOptions, http_probe
 from kakit.checks.process import ProcessFinder
 from kakit.checks.tcp import tcp_connect
-from kakit.converters import (
+from kakit.core.converters import (
     duration,
     integer,
     optional,
@@ -32,8 +32,8 @@ from kakit.converters import (
     record,
     string,
 )
+from kakit.core.record import frozen, option
 from kakit.exceptions import CheckError
-from kakit.record import frozen, option
 
 SYSTEMD_MARKER = "/run/systemd/system"
 POLL_INTERVAL = 0.1
@@ -129,7 +129,7 @@ class ServiceCheck(Check):
         if opts.http is not None:
             http = opts.http
             if http.port is None and opts.port is not None:
-                from kakit.record import replace
+                from kakit.core.record import replace
 
                 http = replace(http, port=opts.port)
             ok, summary = http_probe(http, ctx.remaining(http.timeout))
@@ -152,7 +152,7 @@ class ServiceCheck(Check):
 
     def run(self, ctx: RunContext) -> CheckResult:
         """Probe; restart within the budget when down."""
-        from kakit.programs import run_bounded
+        from kakit.core.programs import run_bounded
 
         opts = self.options
         policy = opts.restart

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kakit.checks.base import Check, CheckResult, RunContext
-from kakit.converters import duration, host, port
-from kakit.record import frozen, option
+from kakit.core.converters import duration, host, port
+from kakit.core.record import frozen, option
 
 
 @frozen

@@ -12,13 +12,13 @@ records the outcome in the alert and carries on with the next hook.
 
 from __future__ import annotations
 
-from kakit.record import frozen
+from kakit.core.record import frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from kakit.events import StateEvent
+    from kakit.core.events import StateEvent
 
 
 @frozen

@@ -36,7 +36,7 @@ host firewall is iptables).
 
 from __future__ import annotations
 
-from kakit.events import STATES
+from kakit.core.events import STATES
 from kakit.exceptions import ConfigError, HookError
 from kakit.hooks.base import HookOutcome, StateChange
 from kakit.hooks.settings import PROTOCOL_NUMBERS, AcceptRule, FirewallRules, HookSettings

@@ -36,8 +36,8 @@ def event_environment(change: StateChange) -> dict[str, str]:
 def run_program(
     command: tuple[str, ...], env: dict[str, str], timeout: float
 ) -> tuple[int | None, str]:
-    """Run one program of the hook (see :func:`kakit.programs.run_bounded`)."""
-    from kakit.programs import run_bounded
+    """Run one program of the hook (see :func:`kakit.core.programs.run_bounded`)."""
+    from kakit.core.programs import run_bounded
 
     return run_bounded(command, timeout, env)
 

@@ -21,7 +21,7 @@ loader runs on every ``kanotify`` call.
 
 from __future__ import annotations
 
-from kakit.converters import (
+from kakit.core.converters import (
     Node,
     argv,
     build,
@@ -33,8 +33,8 @@ from kakit.converters import (
     record,
     unknown_key_error,
 )
-from kakit.events import STATES
-from kakit.record import frozen, option
+from kakit.core.events import STATES
+from kakit.core.record import frozen, option
 
 SYSCTL_ROOT = "/proc/sys"
 """Where dotted sysctl names are mapped to files (``a.b.c`` is ``/proc/sys/a/b/c``)."""

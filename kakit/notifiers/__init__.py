@@ -7,7 +7,7 @@ channels register through the ``kakit.notifiers`` entry-point group
 
 from __future__ import annotations
 
-from kakit.registry import Registry
+from kakit.core.registry import Registry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

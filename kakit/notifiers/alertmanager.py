@@ -14,7 +14,9 @@ The label set is the alert's identity, so the same state reported twice updates 
 
 from __future__ import annotations
 
-from kakit.converters import duration, string_map
+from kakit.core.converters import duration, string_map
+from kakit.core.record import frozen, option
+from kakit.core.secrets import Secret, secret_map
 from kakit.notifiers.base import Notifier
 from kakit.notifiers.common import (
     JSON_CONTENT_TYPE,
@@ -27,8 +29,6 @@ from kakit.notifiers.common import (
     url_secrets,
     who,
 )
-from kakit.record import frozen, option
-from kakit.secrets import Secret, secret_map
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

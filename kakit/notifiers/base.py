@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from kakit.core.record import frozen
 from kakit.exceptions import DeliveryError
-from kakit.record import frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

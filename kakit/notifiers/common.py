@@ -11,11 +11,11 @@ modules to validate the configuration and must not pay for them.
 
 from __future__ import annotations
 
-from kakit.converters import duration, integer
+from kakit.core.converters import duration, integer
+from kakit.core.record import frozen, option
+from kakit.core.secrets import either, optional_secret, secret_file, secret_ref
 from kakit.exceptions import ConfigError
 from kakit.notifiers.base import PermanentError, RetryableError
-from kakit.record import frozen, option
-from kakit.secrets import either, optional_secret, secret_file, secret_ref
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from kakit.converters import Node
+    from kakit.core.converters import Node
+    from kakit.core.secrets import Secret
     from kakit.notifiers.base import Notifier
-    from kakit.secrets import Secret
 
 #: DingTalk requires the charset ("必须将字符集编码设置成UTF-8"); the others accept it.
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"

@@ -8,7 +8,8 @@ shortened, not rejected: an alert cut short beats an alert refused with 460101.
 
 from __future__ import annotations
 
-from kakit.converters import boolean, choice, list_of, string
+from kakit.core.converters import boolean, choice, list_of, string
+from kakit.core.record import frozen, option
 from kakit.notifiers.base import Notifier, PermanentError, RetryableError
 from kakit.notifiers.common import (
     JSON_CONTENT_TYPE,
@@ -26,7 +27,6 @@ from kakit.notifiers.common import (
     url_secrets,
     who,
 )
-from kakit.record import frozen, option
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

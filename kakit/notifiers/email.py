@@ -12,11 +12,19 @@ delivered.
 
 from __future__ import annotations
 
-from kakit.converters import absolute_path, boolean, duration, host, optional, optional_string, port
+from kakit.core.converters import (
+    absolute_path,
+    boolean,
+    duration,
+    host,
+    optional,
+    optional_string,
+    port,
+)
+from kakit.core.record import frozen, option
+from kakit.core.secrets import either, optional_secret, secret_file
 from kakit.notifiers.base import Notifier, PermanentError, RetryableError
 from kakit.notifiers.common import redact, reveal, snippet, who
-from kakit.record import frozen, option
-from kakit.secrets import either, optional_secret, secret_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,9 +33,9 @@ if TYPE_CHECKING:
     import httpx
     from aiosmtplib import SMTPException
 
-    from kakit.converters import Node
+    from kakit.core.converters import Node
+    from kakit.core.secrets import Secret
     from kakit.notifiers.base import Message
-    from kakit.secrets import Secret
 
 
 def address(node: Node) -> str:

@@ -7,6 +7,7 @@ Lark is the same API on ``open.larksuite.com``: only the URL differs.
 
 from __future__ import annotations
 
+from kakit.core.record import frozen
 from kakit.notifiers.base import Notifier, PermanentError, RetryableError
 from kakit.notifiers.common import (
     JSON_CONTENT_TYPE,
@@ -24,7 +25,6 @@ from kakit.notifiers.common import (
     url_secrets,
     who,
 )
-from kakit.record import frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -8,7 +8,9 @@ carries ``Retry-After``. The message's markdown is rewritten into Slack's mrkdwn
 
 from __future__ import annotations
 
-from kakit.converters import duration
+from kakit.core.converters import duration
+from kakit.core.record import frozen, option
+from kakit.core.secrets import secret_ref
 from kakit.notifiers.base import Notifier, PermanentError
 from kakit.notifiers.common import (
     JSON_CONTENT_TYPE,
@@ -22,15 +24,13 @@ from kakit.notifiers.common import (
     url_secrets,
     who,
 )
-from kakit.record import frozen, option
-from kakit.secrets import secret_ref
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import httpx
 
+    from kakit.core.secrets import Secret
     from kakit.notifiers.base import Message
-    from kakit.secrets import Secret
 
 
 def to_mrkdwn(markdown: str) -> str:

@@ -8,7 +8,9 @@ names the wait in ``parameters.retry_after``. The text is HTML-escaped (only ``&
 
 from __future__ import annotations
 
-from kakit.converters import boolean, duration
+from kakit.core.converters import boolean, duration
+from kakit.core.record import frozen, option
+from kakit.core.secrets import either, optional_secret, secret_file
 from kakit.notifiers.base import Notifier, PermanentError, RetryableError
 from kakit.notifiers.common import (
     JSON_CONTENT_TYPE,
@@ -24,16 +26,14 @@ from kakit.notifiers.common import (
     status_error,
     who,
 )
-from kakit.record import frozen, option
-from kakit.secrets import either, optional_secret, secret_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import httpx
 
-    from kakit.converters import Node
+    from kakit.core.converters import Node
+    from kakit.core.secrets import Secret
     from kakit.notifiers.base import Message
-    from kakit.secrets import Secret
 
 DEFAULT_API_URL = "https://api.telegram.org"
 #: Telegram's limit on a message, in characters after entity parsing.

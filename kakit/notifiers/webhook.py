@@ -14,7 +14,9 @@ client of its own per send instead of using the worker's shared one.
 
 from __future__ import annotations
 
-from kakit.converters import absolute_path, boolean, choice, duration, optional, plain
+from kakit.core.converters import absolute_path, boolean, choice, duration, optional, plain
+from kakit.core.record import frozen, option
+from kakit.core.secrets import Secret, secret_map, secret_ref
 from kakit.notifiers.base import Notifier
 from kakit.notifiers.common import (
     JSON_CONTENT_TYPE,
@@ -27,8 +29,6 @@ from kakit.notifiers.common import (
     url_secrets,
     who,
 )
-from kakit.record import frozen, option
-from kakit.secrets import Secret, secret_map, secret_ref
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from kakit.converters import Node
+    from kakit.core.converters import Node
     from kakit.notifiers.base import Message
 
 #: The names a template may use: the message's texts and its structured fields.

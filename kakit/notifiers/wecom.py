@@ -8,7 +8,9 @@ messages; markdown mentions user ids as ``<@userid>``.
 
 from __future__ import annotations
 
-from kakit.converters import choice, duration, list_of, string
+from kakit.core.converters import choice, duration, list_of, string
+from kakit.core.record import frozen, option
+from kakit.core.secrets import secret_ref
 from kakit.notifiers.base import Notifier, PermanentError, RetryableError
 from kakit.notifiers.common import (
     JSON_CONTENT_TYPE,
@@ -27,8 +29,6 @@ from kakit.notifiers.common import (
     url_secrets,
     who,
 )
-from kakit.record import frozen, option
-from kakit.secrets import secret_ref
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from kakit.core.secrets import Secret
     from kakit.notifiers.base import Message
-    from kakit.secrets import Secret
 
 #: Content limits in bytes of UTF-8, by msgtype.
 MAX_CONTENT_BYTES = {"markdown": 4096, "text": 2048}

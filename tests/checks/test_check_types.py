@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from kakit.checkrun import CheckRunner
 from kakit.config import Config
-from kakit.state import CheckState
+from kakit.kacheck.runner import CheckRunner
+from kakit.kacheck.state import CheckState
 
 
 class Resources:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kakit.lab import Lab, Node
+from lab import Lab, Node
 from tests.conftest import kacheck_path
 
 pytestmark = [

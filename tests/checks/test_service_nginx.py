@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kakit.lab import Lab, Node, procs
+from lab import Lab, Node, procs
 from tests.conftest import kacheck_path
 
 pytestmark = [

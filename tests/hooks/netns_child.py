@@ -11,8 +11,8 @@ import json
 import sys
 
 from kakit.config import parse_yaml
-from kakit.converters import Node, build
-from kakit.events import StateEvent
+from kakit.core.converters import Node, build
+from kakit.core.events import StateEvent
 from kakit.hooks.base import StateChange
 from kakit.hooks.runner import apply_hooks, hooks_for_state
 from kakit.hooks.settings import HookSettings, StateHooks, states_section

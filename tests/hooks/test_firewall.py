@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from kakit.events import StateEvent
+from kakit.core.events import StateEvent
 from kakit.exceptions import ConfigError, HookError
 from kakit.hooks.base import StateChange
 from kakit.hooks.firewall import FirewallHook, iptables_rule, nft_rule, nft_script

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kakit.events import StateEvent
+from kakit.core.events import StateEvent
 from kakit.exceptions import HookError
 from kakit.hooks.base import HookOutcome, StateChange
 from kakit.hooks.run import RunHook, event_environment

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from kakit.config import Config, parse_yaml
-from kakit.converters import build
-from kakit.events import StateEvent
+from kakit.core.converters import build
+from kakit.core.events import StateEvent
 from kakit.exceptions import ConfigError, HookError
 from kakit.hooks import build_plan
 from kakit.hooks.base import HookOutcome, StateChange

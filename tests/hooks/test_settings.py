@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from kakit.config import parse_yaml
-from kakit.converters import build
+from kakit.core.converters import build
 from kakit.exceptions import ConfigError
 from kakit.hooks.settings import (
     AcceptRule,

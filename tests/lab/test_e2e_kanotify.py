@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kakit.lab import Lab, Node, vrrp_instance_conf
+from lab import Lab, Node, vrrp_instance_conf
 from tests.conftest import kacheck_path
 
 pytestmark = [
@@ -23,7 +23,7 @@ pytestmark = [
 ]
 
 SINK_PORT = 18080
-SINK = [sys.executable, "-m", "kakit.lab.sink"]
+SINK = [sys.executable, "-m", "lab.sink"]
 """The webhook sink's command line, before ``ADDRESS PORT OUTFILE``."""
 
 
@@ -40,7 +40,7 @@ def configure(node: Node, priority: int, sink_address: str) -> Path:
 version: 1
 node: {node.name}
 paths: {{state_dir: {node.dir}/kakit-run, data_dir: {node.dir}/kakit-lib}}
-log: {{file: {node.dir}/kakit.log, syslog: false}}
+log: {{file: {node.dir}/kakit.core.log, syslog: false}}
 states:
   MASTER:
     sysctl: {{net.ipv4.ip_nonlocal_bind: 1}}

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kakit.lab import Lab, Node, netns, procs, vrrp_instance_conf
-from kakit.lab.lab import LabError
+from lab import Lab, Node, netns, procs, vrrp_instance_conf
+from lab.lab import LabError
 
 pytestmark = [
     pytest.mark.lab,

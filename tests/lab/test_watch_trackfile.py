@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kakit.lab import Lab, Node, procs, vrrp_instance_conf
+from lab import Lab, Node, procs, vrrp_instance_conf
 from tests.conftest import config_text, kacheck_path
 
 pytestmark = [
@@ -123,7 +123,7 @@ def read_track(track: Path) -> str | None:
 
 def log_lines(node: Node) -> list[str]:
     """The lines kakit logged for ``node``."""
-    path = node.dir / "kakit.log"
+    path = node.dir / "kakit.core.log"
     return path.read_text().splitlines() if path.exists() else []
 
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from kakit import notifiers
-from kakit.converters import build, from_python
+from kakit.core.converters import build, from_python
 from kakit.exceptions import KakitError
 from kakit.notifiers.base import Message, Notifier, PermanentError, RetryableError
 

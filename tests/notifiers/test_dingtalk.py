@@ -207,8 +207,8 @@ class TestDingtalkOptions:
 
     def test_url_is_masked(self) -> None:
         """The url is marked secret so printed configurations mask it."""
+        from kakit.core.record import fields
         from kakit.notifiers.dingtalk import DingtalkOptions
-        from kakit.record import fields
 
         specs = fields(DingtalkOptions)
         assert specs["url"].secret and specs["secret"].secret and specs["secret_file"].secret

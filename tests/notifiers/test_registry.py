@@ -10,10 +10,10 @@ import pytest
 
 from kakit import notifiers
 from kakit.config import Config
+from kakit.core.record import fields
+from kakit.core.secrets import Secret
 from kakit.exceptions import ConfigError
 from kakit.notifiers.base import Notifier
-from kakit.record import fields
-from kakit.secrets import Secret
 
 TYPES = sorted(notifiers.REGISTRY)
 

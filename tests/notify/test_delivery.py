@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from kakit.alerts.delivery import backoff, deliver
+from kakit.alerts.outbox import HELD_GRACE, Outbox
 from kakit.config import Config
-from kakit.delivery import backoff, deliver
-from kakit.events import StateEvent
-from kakit.log import logger
-from kakit.outbox import HELD_GRACE, Outbox
+from kakit.core.events import StateEvent
+from kakit.core.log import logger
 from kakit.testing import FakeNotifier, use_fake_notifier
 
 CHANNELS = """\

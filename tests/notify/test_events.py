@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kakit.events import parse_notify_args, state_only_event
+from kakit.core.events import parse_notify_args, state_only_event
 from kakit.exceptions import UsageError
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from kakit.config import Config
-from kakit.events import StateEvent
-from kakit.notify import handle_event
+from kakit.core.events import StateEvent
+from kakit.kanotify.handle import handle_event
 from kakit.testing import use_fake_notifier
 from tests.conftest import Namespace, config_text, kacheck_path
 
@@ -122,7 +122,7 @@ class TestNotifyInNamespace:
         assert message in result.stderr
         assert ns.sysctl("net.ipv4.ip_nonlocal_bind") == "0"
         assert outbox_rows(tmp_path, "SELECT * FROM events") == []
-        assert message in (tmp_path / "kakit.log").read_text()
+        assert message in (tmp_path / "kakit.core.log").read_text()
 
 
 class TestOrdering:

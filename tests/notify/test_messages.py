@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kakit.messages import EventView, Templates, check_template, render
+from kakit.alerts.messages import EventView, Templates, check_template, render
 
 
 def event(

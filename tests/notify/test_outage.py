@@ -78,7 +78,7 @@ class TestChannelOutage:
             "five deliveries after three failures",
         )
         assert names(sink) == ["VI_1", "VI_1", "VI_1", "VI_1", "VI_2", "VI_3", "VI_4", "VI_5"]
-        assert "attempt 1 failed: " in (tmp_path / "kakit.log").read_text()
+        assert "attempt 1 failed: " in (tmp_path / "kakit.core.log").read_text()
 
 
 class TestKilledWorker:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from kakit.alerts.outbox import Outbox
 from kakit.cli import kakit
 from kakit.config import parse_config
-from kakit.events import StateEvent
-from kakit.outbox import Outbox
+from kakit.core.events import StateEvent
 from tests.fakes.http import Answer
 from tests.fakes.webhook import WebhookSink
 from tests.notify.test_kanotify import kanotify_path

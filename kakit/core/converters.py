@@ -11,8 +11,8 @@ nothing heavy: kacheck builds its built-in presets through them on every run.
 
 from __future__ import annotations
 
+from kakit.core.record import MISSING, fields, is_record
 from kakit.exceptions import ConfigError
-from kakit.record import MISSING, fields, is_record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -355,7 +355,7 @@ def unknown_key_error(node: Node, key: str, known: list[str]) -> ConfigError:
 
 
 def build(cls: type[T], node: Node, *, skip: tuple[str, ...] = ()) -> T:
-    """Build a :func:`kakit.record.frozen` settings object from a mapping node.
+    """Build a :func:`kakit.core.record.frozen` settings object from a mapping node.
 
     Each field's converter validates its value; unknown keys, missing required keys and
     values of the wrong kind raise :class:`ConfigError`.

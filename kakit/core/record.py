@@ -33,7 +33,7 @@ class Option:
     """How one field of a settings class is read from YAML.
 
     Args:
-        convert: Converter applied to the located YAML node (see :mod:`kakit.converters`).
+        convert: Converter applied to the located YAML node (see :mod:`kakit.core.converters`).
         default: Value when the key is absent; ``MISSING`` makes the key required.
         secret: Mask the value when the effective configuration is printed.
         doc: One line of help, shown in error messages as "expected ...".

@@ -25,14 +25,14 @@ import os
 import sqlite3
 import time
 
+from kakit.core.fsutil import ensure_dir
 from kakit.exceptions import StateError
-from kakit.fsutil import ensure_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from kakit.events import StateEvent
+    from kakit.core.events import StateEvent
 
 HELD_GRACE = 10.0
 DONE_STATUSES = ("sent", "failed", "expired", "merged")

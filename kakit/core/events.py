@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
+from kakit.core.record import frozen
 from kakit.exceptions import UsageError
-from kakit.record import frozen
 
 STATES = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
 KINDS = ("INSTANCE", "GROUP")

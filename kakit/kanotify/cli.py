@@ -56,7 +56,7 @@ def _parse(argv: list[str]) -> tuple[str | None, list[str], str | None, str]:
 
 def run(argv: list[str]) -> int:
     """Run kanotify with ``argv`` (without the program name); returns the exit code."""
-    from kakit.log import logger
+    from kakit.core.log import logger
 
     logger.configure(ident="kanotify")
     if any(arg in ("-h", "--help") for arg in argv):
@@ -75,10 +75,10 @@ def run(argv: list[str]) -> int:
         if words[:1] == ["test"]:
             if len(words) != 2:
                 raise UsageError("usage: kanotify test CHANNEL")
-            from kakit.testsend import send_test
+            from kakit.kanotify.testsend import send_test
 
             return send_test(config, words[1])
-        from kakit.events import STATES, parse_notify_args, state_only_event
+        from kakit.core.events import STATES, parse_notify_args, state_only_event
 
         if len(words) == 1 and words[0].upper() in STATES:
             event = state_only_event(words[0], name, kind)
@@ -88,7 +88,7 @@ def run(argv: list[str]) -> int:
                     "--instance/--group only go with the single-STATE form (notify_master & co.)"
                 )
             event = parse_notify_args(words)
-        from kakit.notify import handle_event
+        from kakit.kanotify.handle import handle_event
 
         return handle_event(config, event)
     except KakitError as exc:

@@ -116,7 +116,7 @@ def parse_args(argv: list[str]) -> Arguments:
 
 def _apply_path_argument(spec: object, path: str) -> object:
     from kakit.config import CheckSpec, ProbeSpec
-    from kakit.record import replace
+    from kakit.core.record import replace
 
     assert isinstance(spec, CheckSpec)
     if len(spec.probes) != 1 or spec.probes[0].type not in ("flag", "file"):
@@ -132,7 +132,7 @@ def _apply_path_argument(spec: object, path: str) -> object:
 
 def run(argv: list[str]) -> int:
     """Run kacheck with ``argv`` (without the program name); returns the exit code."""
-    from kakit.log import logger
+    from kakit.core.log import logger
 
     logger.configure(ident="kacheck")
     if any(arg in ("-h", "--help") for arg in argv):
@@ -159,8 +159,8 @@ def run(argv: list[str]) -> int:
         if len(args.positional) == 2:
             spec = _apply_path_argument(spec, args.positional[1])  # type: ignore[assignment]
         if args.watch:
-            from kakit.checkrun import CheckRunner
-            from kakit.watch import watch
+            from kakit.kacheck.runner import CheckRunner
+            from kakit.kacheck.watch import watch
 
             assert args.track_file is not None
             return watch(
@@ -171,7 +171,7 @@ def run(argv: list[str]) -> int:
                 cycles=args.cycles,
                 fail_on_exit=args.fail_on_exit,
             )
-        from kakit.checkrun import run_check
+        from kakit.kacheck.runner import run_check
 
         return run_check(config, spec)
     except KakitError as exc:

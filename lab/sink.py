@@ -2,7 +2,7 @@
 
 Run it inside a lab namespace (usually the gateway)::
 
-    python -m kakit.lab.sink ADDRESS PORT OUTFILE
+    python -m lab.sink ADDRESS PORT OUTFILE
 
 ``POST`` (or ``PUT``) with a JSON body: the body is appended to ``OUTFILE`` as one compact
 JSON line, answered with 200. A body that is not JSON is answered with 400 and not recorded.
@@ -18,7 +18,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-USAGE = "usage: python -m kakit.lab.sink ADDRESS PORT OUTFILE"
+USAGE = "usage: python -m lab.sink ADDRESS PORT OUTFILE"
 
 
 def make_server(address: str, port: int, outfile: Path) -> ThreadingHTTPServer:
@@ -71,7 +71,7 @@ def make_server(address: str, port: int, outfile: Path) -> ThreadingHTTPServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m kakit.lab.sink ADDRESS PORT OUTFILE``: serve until killed.
+    """``python -m lab.sink ADDRESS PORT OUTFILE``: serve until killed.
 
     Args:
         argv: The arguments (default: ``sys.argv[1:]``).

@@ -7,9 +7,9 @@ import sys
 import time
 
 from kakit import notifiers
+from kakit.alerts.messages import EventView, render
+from kakit.core.log import logger
 from kakit.exceptions import EXIT_FAILURE, EXIT_OK, ConfigError, KakitError
-from kakit.log import logger
-from kakit.messages import EventView, render
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

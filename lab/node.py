@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kakit.lab import netns, procs
-from kakit.lab.nginx import BROKEN_NGINX_CONF, nginx_conf_text
+from lab import netns, procs
+from lab.nginx import BROKEN_NGINX_CONF, nginx_conf_text
 
 RUN_TIMEOUT = 30.0
 """Default seconds for `Node.run`."""

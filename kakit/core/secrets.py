@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from kakit.converters import Node
+from kakit.core.converters import Node
 from kakit.exceptions import ConfigError
 
 INLINE = "inline"

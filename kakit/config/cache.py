@@ -76,8 +76,8 @@ def store(source: str, text: str, mode: int, config: Config) -> None:
         return
     import _pickle
 
+    from kakit.core.fsutil import atomic_write, ensure_dir
     from kakit.exceptions import StateError
-    from kakit.fsutil import atomic_write, ensure_dir
 
     try:
         ensure_dir(directory, 0o700)

@@ -12,8 +12,8 @@ import json
 import os
 import time
 
+from kakit.core.fsutil import atomic_write, ensure_dir, read_text
 from kakit.exceptions import StateError
-from kakit.fsutil import atomic_write, ensure_dir, read_text
 
 
 class Latch:

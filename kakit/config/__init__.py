@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from kakit.converters import (
+from kakit.core.converters import (
     Node,
     absolute_path,
     boolean,
@@ -31,8 +31,8 @@ from kakit.converters import (
     string,
     unknown_key_error,
 )
+from kakit.core.record import frozen, option
 from kakit.exceptions import ConfigError
-from kakit.record import frozen, option
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ class ChannelSpec:
 
 
 def _state_list(node: Node) -> tuple[str, ...]:
-    from kakit.events import STATES
+    from kakit.core.events import STATES
 
     names = list_of(choice(*STATES))(node)
     return tuple(names)
@@ -164,7 +164,7 @@ class OutboxSettings:
 
 
 def _templates(node: Node) -> dict[str, Any]:
-    from kakit.messages import Templates, check_template
+    from kakit.alerts.messages import Templates, check_template
 
     result = {}
     for language, child in node.mapping("a mapping of languages (en, zh) to templates").items():
@@ -267,7 +267,7 @@ def _check_nodes(node: Node) -> dict[str, Node]:
 
 
 def _states(node: Node) -> dict[str, Any]:
-    from kakit.events import STATES
+    from kakit.core.events import STATES
     from kakit.hooks.settings import states_section
 
     if node.value is None:
@@ -401,7 +401,7 @@ def load_config(explicit: str | None = None, *, cache: bool = True) -> Config:
 
     Args:
         explicit: The ``-c/--config`` value, if any.
-        cache: Use (and fill) the validated-configuration cache (:mod:`kakit.configcache`).
+        cache: Use (and fill) the validated-configuration cache (:mod:`kakit.config.cache`).
 
     Raises:
         ConfigError: The file is missing (when named explicitly), unreadable or invalid.
@@ -422,7 +422,7 @@ def load_config(explicit: str | None = None, *, cache: bool = True) -> Config:
         raise ConfigError(f"{path}: cannot read configuration file: {reason}") from exc
     if not cache:
         return parse_config(text, path)
-    from kakit import configcache
+    from kakit.config import cache as configcache
 
     cached = configcache.load(path, text, mode)
     if cached is not None:
@@ -446,7 +446,7 @@ def parse_config(text: str, source: str) -> Config:
     if version.value not in SUPPORTED_VERSIONS:
         raise version.error("version 1 (the only format this kakit understands)")
     config: Config = build(Config, root, skip=())
-    from kakit.record import replace
+    from kakit.core.record import replace
 
     config = replace(config, source=source)
     for name in config.checks:
@@ -469,7 +469,7 @@ def _validate_alerts(config: Config, node: Node | None) -> None:
 
 def _refuse_exposed_inline_secrets(config: Config, source: str) -> None:
     """A secret written inline is only acceptable in a file that group and others cannot read."""
-    from kakit.secrets import INLINE
+    from kakit.core.secrets import INLINE
 
     inline = [secret.where for secret in channel_secrets(config) if secret.kind == INLINE]
     if not inline:
@@ -548,7 +548,7 @@ def _to_node(loader: Any, yaml_node: Any, source: str, path: str) -> Node:
 
 def to_plain(value: Any) -> Any:
     """Settings objects as plain data for printing, secrets masked."""
-    from kakit.record import fields, is_record
+    from kakit.core.record import fields, is_record
 
     if is_record(value) and not isinstance(value, type):
         result = {}
@@ -561,10 +561,10 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_plain(item) for item in value]
     if isinstance(value, Node):
-        from kakit.converters import plain
+        from kakit.core.converters import plain
 
         return plain(value)
-    from kakit.secrets import Secret
+    from kakit.core.secrets import Secret
 
     if isinstance(value, Secret):
         return value.describe()
@@ -573,7 +573,7 @@ def to_plain(value: Any) -> Any:
 
 def _masked(value: Any) -> Any:
     """A secret field for printing: references shown, values never."""
-    from kakit.secrets import Secret
+    from kakit.core.secrets import Secret
 
     if isinstance(value, Secret):
         return value.describe()
@@ -619,10 +619,10 @@ def effective(config: Config) -> dict[str, Any]:
 
 
 def channel_secrets(config: Config) -> list[Any]:
-    """Every :class:`kakit.secrets.Secret` referenced by the channels' options."""
-    from kakit.record import fields as record_fields
-    from kakit.record import is_record
-    from kakit.secrets import Secret
+    """Every :class:`kakit.core.secrets.Secret` referenced by the channels' options."""
+    from kakit.core.record import fields as record_fields
+    from kakit.core.record import is_record
+    from kakit.core.secrets import Secret
 
     found: list[Secret] = []
 

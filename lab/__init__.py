@@ -4,8 +4,8 @@ Used by the end-to-end tests and by ``make demo``. Needs root (``ip netns``) and
 keepalived and nginx binaries; only addresses in 10.213.0.0/16 are used.
 """
 
-from kakit.lab.keepalived import vrrp_instance_conf
-from kakit.lab.lab import Lab
-from kakit.lab.node import Node
+from lab.keepalived import vrrp_instance_conf
+from lab.lab import Lab
+from lab.node import Node
 
 __all__ = ["Lab", "Node", "vrrp_instance_conf"]

@@ -17,16 +17,16 @@ from __future__ import annotations
 import os
 import time
 
+from kakit.alerts.outbox import Outbox
+from kakit.core.fsutil import ensure_dir
+from kakit.core.locks import FileLock
+from kakit.core.log import logger
 from kakit.exceptions import EXIT_FAILURE, EXIT_OK
-from kakit.fsutil import ensure_dir
-from kakit.locks import FileLock
-from kakit.log import logger
-from kakit.outbox import Outbox
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from kakit.config import Config
-    from kakit.events import StateEvent
+    from kakit.core.events import StateEvent
     from kakit.hooks.base import HookOutcome
 
 #: How long a notify run waits for another one to finish its hooks.
@@ -86,7 +86,7 @@ def handle_event(config: Config, event: StateEvent, *, start_worker: bool = True
     log = logger.error if failed else logger.info
     log(f"{event.label()} {event.state}{prio}{late}: {hooks}; {queued} ({took:.0f} ms)")
     if channels and start_worker:
-        from kakit.detach import spawn_worker
+        from kakit.alerts.detach import spawn_worker
 
         spawn_worker(config.source)
     return EXIT_FAILURE if failed else EXIT_OK

@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import time
 
-from kakit import latch as latches
 from kakit.checks import load
 from kakit.checks.base import Check, CheckResult, RunContext
+from kakit.core.fsutil import ensure_dir
+from kakit.core.locks import FileLock
+from kakit.core.log import logger
 from kakit.exceptions import EXIT_FAILURE, EXIT_OK, CheckError, KakitError
-from kakit.fsutil import ensure_dir
-from kakit.locks import FileLock
-from kakit.log import logger
-from kakit.state import CheckState
+from kakit.kacheck import latch as latches
+from kakit.kacheck.state import CheckState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class CheckRunner:
         if spec.on_failure == "stop-keepalived":
             # The log line goes out before the signal: keepalived kills our process group next.
             logger.error(f"{spec.name}: FAIL: {result.summary}{done}; stopping keepalived")
-            from kakit.escalate import stop_keepalived
+            from kakit.kacheck.escalate import stop_keepalived
 
             try:
                 done += f"; {stop_keepalived()}"

@@ -16,16 +16,16 @@ import os
 import signal
 import time
 
+from kakit.core.fsutil import atomic_write, ensure_dir
+from kakit.core.log import logger
 from kakit.exceptions import EXIT_OK
-from kakit.fsutil import atomic_write, ensure_dir
-from kakit.log import logger
-from kakit.state import CheckState
+from kakit.kacheck.state import CheckState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import FrameType
 
-    from kakit.checkrun import CheckRunner
+    from kakit.kacheck.runner import CheckRunner
 
 
 class _Stop(Exception):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import signal
 
-from kakit import procfs
+from kakit.core import procfs
 from kakit.exceptions import CheckError
 
 KEEPALIVED_PIDFILE = "/run/keepalived.pid"
@@ -48,7 +48,7 @@ def stop_keepalived() -> str:
             raise CheckError(f"cannot signal keepalived pid {target}: {exc.strerror}") from exc
         return f"sent SIGTERM to keepalived pid {target} (parent of this check)"
     if os.path.isdir(SYSTEMD_MARKER):
-        from kakit.programs import run_bounded
+        from kakit.core.programs import run_bounded
 
         status, output = run_bounded(("systemctl", "--no-block", "stop", "keepalived"), 10.0)
         if status == 0:

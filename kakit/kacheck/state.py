@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import time
 
+from kakit.core.fsutil import atomic_write, ensure_dir, read_text
 from kakit.exceptions import StateError
-from kakit.fsutil import atomic_write, ensure_dir, read_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

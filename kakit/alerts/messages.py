@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
+from kakit.core.record import frozen
 from kakit.notifiers.base import Message
-from kakit.record import frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kakit.lab.keepalived import vrrp_instance_conf
-from kakit.lab.lab import GATEWAY_HOST, SUBNET_PREFIX, VIP_HOST, Lab, LabError
-from kakit.lab.node import Node
-from kakit.lab.procs import wait_until
+from lab.keepalived import vrrp_instance_conf
+from lab.lab import GATEWAY_HOST, SUBNET_PREFIX, VIP_HOST, Lab, LabError
+from lab.node import Node
+from lab.procs import wait_until
 
 CHECK = "nginx"
 """The kacheck check every node tracks (the built-in nginx preset, overlaid per node)."""
@@ -76,7 +76,7 @@ _ROUTINE_OK = f"{CHECK}: OK: {CHECK} up ("
 # The date part of kakit's "2026-11-22T02:05:26 ..." and keepalived's "Sun Nov 22 02:05:26 2026: ..."
 _STAMP_RE = re.compile(r"^(?:\d{4}-\d\d-\d\dT|\w{3} \w{3} +\d+ )(\d\d:\d\d:\d\d)(?: \d{4}:)?")
 _UNQUOTABLE = re.compile(r"[\s\"'\\]")
-# The log idents of kanotify and of the outbox worker it starts (kakit.log is shared).
+# The log idents of kanotify and of the outbox worker it starts (kakit.core.log is shared).
 _NOT_KACHECK = (" kanotify[", " kakit-delivery[")
 
 
@@ -135,7 +135,7 @@ def kakit_files(node: Node) -> KakitFiles:
         config=node.dir / "kakit.yaml",
         state_dir=node.dir / "kakit-run",
         data_dir=node.dir / "kakit-lib",
-        log=node.dir / "kakit.log",
+        log=node.dir / "kakit.core.log",
     )
 
 
@@ -555,7 +555,7 @@ def start_sink(lab: Lab, timeout: float = SINK_TIMEOUT) -> Path:
     received = gateway.dir / "alerts.jsonl"
     received.unlink(missing_ok=True)
     output = gateway.dir / "sink.out"
-    argv = [sys.executable, "-m", "kakit.lab.sink", gateway.address, str(SINK_PORT)]
+    argv = [sys.executable, "-m", "lab.sink", gateway.address, str(SINK_PORT)]
     with output.open("ab") as out:
         proc = gateway.popen(
             [*argv, str(received)],
@@ -665,7 +665,7 @@ class AlertFeed:
             raise DemoFailure(
                 f"{' and '.join(absent)} did not arrive at the webhook sink within "
                 f"{timeout:g} s (it received {', '.join(got) or 'nothing'} meanwhile; kanotify "
-                "and its delivery worker log to each node's kakit.log)"
+                "and its delivery worker log to each node's kakit.core.log)"
             )
 
 
@@ -773,7 +773,7 @@ def step_kill(pair: Pair, say: Narrator) -> None:
 
     seen: list[str] = []
     wait_for_line(tail, "restarted with", LOG_TIMEOUT, seen, on_poll=watch_vip)
-    say.show(f"{master.name} kakit.log", notable(seen))
+    say.show(f"{master.name} kakit.core.log", notable(seen))
     if not master.nginx_running():
         raise DemoFailure(f"kacheck logged a restart but nginx is not running on {master.name}")
     watch_vip()
@@ -799,7 +799,7 @@ def step_break(pair: Pair, say: Narrator) -> None:
     master.break_nginx()
     seen: list[str] = []
     wait_for_line(tail, "config test", LOG_TIMEOUT, seen)
-    say.show(f"{master.name} kakit.log", notable(seen))
+    say.show(f"{master.name} kakit.core.log", notable(seen))
     wait_for_holder(lab, backup, "failover")
     say.show(f"{master.name} keepalived.log", state_changes(master_tail.new_lines()))
     say.show(f"{backup.name} keepalived.log", state_changes(backup_tail.new_lines()))
@@ -811,7 +811,7 @@ def step_break(pair: Pair, say: Narrator) -> None:
     show_rules(say, master, [])
     later: list[str] = []
     wait_for_line(tail, "restart budget spent", LOG_TIMEOUT, later)
-    say.show(f"{master.name} kakit.log", notable(later))
+    say.show(f"{master.name} kakit.core.log", notable(later))
     say.say(f"kacheck on {master.name} gave up restarting; {master.name} stays in FAULT")
 
 
@@ -826,7 +826,7 @@ def step_repair(pair: Pair, say: Narrator) -> None:
     master.repair_nginx()
     master.start_nginx()
     passed = wait_for_line(tail, f"{CHECK}: OK:", LOG_TIMEOUT, [])
-    say.show(f"{master.name} kakit.log", [passed])
+    say.show(f"{master.name} kakit.core.log", [passed])
     wait_for_holder(lab, master, "failback")
     say.show(f"{master.name} keepalived.log", state_changes(keepalived_tail.new_lines()))
     say.say(
@@ -877,15 +877,17 @@ def run_demo(workdir: str | None) -> int:
     """
     tools, problem = preflight()
     if tools is None:
-        print(f"kakit lab demo: {problem}", file=sys.stderr)
+        print(f"demo: {problem}", file=sys.stderr)
         return EXIT_REFUSED
     # Absolute: the path ends up in keepalived.conf and kakit.yaml, read from other directories.
     path = Path(workdir).absolute() if workdir else Path(tempfile.mkdtemp(prefix="kakit-demo-"))
     if _UNQUOTABLE.search(str(path)):
-        print(f"kakit lab demo: choose a workdir without spaces or quotes: {path}", file=sys.stderr)
+        print(f"demo: choose a workdir without spaces or quotes: {path}", file=sys.stderr)
         return EXIT_REFUSED
     say = Narrator()
-    say.say(f"lab files (configs, kakit.log, keepalived.log per node, gw/alerts.jsonl) in {path}")
+    say.say(
+        f"lab files (configs, kakit.core.log, keepalived.log per node, gw/alerts.jsonl) in {path}"
+    )
     try:
         with Lab(nodes=2, workdir=path, gateway=True) as lab:
             pair = _run_steps(lab, tools, say)
@@ -908,3 +910,21 @@ def run_demo(workdir: str | None) -> int:
         f"outbox{notes} ({took:.0f} s)"
     )
     return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lab.demo [--workdir DIR]`` (what ``make demo`` runs)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lab.demo", description=run_demo.__doc__)
+    parser.add_argument("--workdir", default=None, help="keep lab files here")
+    args = parser.parse_args(argv)
+    try:
+        return run_demo(args.workdir)
+    except LabError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from kakit.lab import netns, procs
-from kakit.lab.node import Node
+from lab import netns, procs
+from lab.node import Node
 
 SUBNET_PREFIX = "10.213.7"
 """First three octets of the lab network; nodes are .1-.99, the VIP .100, the gateway .254."""

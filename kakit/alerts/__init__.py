@@ -1,0 +1,1 @@
+"""The alert pipeline every tool shares: message rendering, the durable outbox, delivery."""

@@ -1,0 +1,1 @@
+"""Shared core: records, converters, secrets, files, locks, logging, /proc, programs."""

@@ -1,0 +1,1 @@
+"""``kacheck``: the keepalived track-script target (one-shot runs and watch mode)."""

@@ -1,0 +1,1 @@
+"""``kanotify``: the keepalived notify target (argv events, ordered hooks, alert hand-off)."""
