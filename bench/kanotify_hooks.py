@@ -50,7 +50,7 @@ CONFIG = """\
 version: 1
 node: bench
 paths: {{state_dir: {dir}/run, data_dir: {dir}/lib}}
-log: {{syslog: false, file: {dir}/kakit.core.log}}
+log: {{syslog: false, file: {dir}/kakit.log}}
 states:
   MASTER:
     sysctl: {{net.ipv4.conf.all.arp_ignore: 1, net.ipv4.conf.all.arp_accept: 1, net.ipv4.conf.all.arp_announce: 1, net.ipv4.ip_nonlocal_bind: 1}}

@@ -76,7 +76,7 @@ _ROUTINE_OK = f"{CHECK}: OK: {CHECK} up ("
 # The date part of kakit's "2026-11-22T02:05:26 ..." and keepalived's "Sun Nov 22 02:05:26 2026: ..."
 _STAMP_RE = re.compile(r"^(?:\d{4}-\d\d-\d\dT|\w{3} \w{3} +\d+ )(\d\d:\d\d:\d\d)(?: \d{4}:)?")
 _UNQUOTABLE = re.compile(r"[\s\"'\\]")
-# The log idents of kanotify and of the outbox worker it starts (kakit.core.log is shared).
+# The log idents of kanotify and of the outbox worker it starts (kakit.log is shared).
 _NOT_KACHECK = (" kanotify[", " kakit-delivery[")
 
 
@@ -135,7 +135,7 @@ def kakit_files(node: Node) -> KakitFiles:
         config=node.dir / "kakit.yaml",
         state_dir=node.dir / "kakit-run",
         data_dir=node.dir / "kakit-lib",
-        log=node.dir / "kakit.core.log",
+        log=node.dir / "kakit.log",
     )
 
 
@@ -665,7 +665,7 @@ class AlertFeed:
             raise DemoFailure(
                 f"{' and '.join(absent)} did not arrive at the webhook sink within "
                 f"{timeout:g} s (it received {', '.join(got) or 'nothing'} meanwhile; kanotify "
-                "and its delivery worker log to each node's kakit.core.log)"
+                "and its delivery worker log to each node's kakit.log)"
             )
 
 
@@ -773,7 +773,7 @@ def step_kill(pair: Pair, say: Narrator) -> None:
 
     seen: list[str] = []
     wait_for_line(tail, "restarted with", LOG_TIMEOUT, seen, on_poll=watch_vip)
-    say.show(f"{master.name} kakit.core.log", notable(seen))
+    say.show(f"{master.name} kakit.log", notable(seen))
     if not master.nginx_running():
         raise DemoFailure(f"kacheck logged a restart but nginx is not running on {master.name}")
     watch_vip()
@@ -799,7 +799,7 @@ def step_break(pair: Pair, say: Narrator) -> None:
     master.break_nginx()
     seen: list[str] = []
     wait_for_line(tail, "config test", LOG_TIMEOUT, seen)
-    say.show(f"{master.name} kakit.core.log", notable(seen))
+    say.show(f"{master.name} kakit.log", notable(seen))
     wait_for_holder(lab, backup, "failover")
     say.show(f"{master.name} keepalived.log", state_changes(master_tail.new_lines()))
     say.show(f"{backup.name} keepalived.log", state_changes(backup_tail.new_lines()))
@@ -811,7 +811,7 @@ def step_break(pair: Pair, say: Narrator) -> None:
     show_rules(say, master, [])
     later: list[str] = []
     wait_for_line(tail, "restart budget spent", LOG_TIMEOUT, later)
-    say.show(f"{master.name} kakit.core.log", notable(later))
+    say.show(f"{master.name} kakit.log", notable(later))
     say.say(f"kacheck on {master.name} gave up restarting; {master.name} stays in FAULT")
 
 
@@ -826,7 +826,7 @@ def step_repair(pair: Pair, say: Narrator) -> None:
     master.repair_nginx()
     master.start_nginx()
     passed = wait_for_line(tail, f"{CHECK}: OK:", LOG_TIMEOUT, [])
-    say.show(f"{master.name} kakit.core.log", [passed])
+    say.show(f"{master.name} kakit.log", [passed])
     wait_for_holder(lab, master, "failback")
     say.show(f"{master.name} keepalived.log", state_changes(keepalived_tail.new_lines()))
     say.say(
@@ -885,9 +885,7 @@ def run_demo(workdir: str | None) -> int:
         print(f"demo: choose a workdir without spaces or quotes: {path}", file=sys.stderr)
         return EXIT_REFUSED
     say = Narrator()
-    say.say(
-        f"lab files (configs, kakit.core.log, keepalived.log per node, gw/alerts.jsonl) in {path}"
-    )
+    say.say(f"lab files (configs, kakit.log, keepalived.log per node, gw/alerts.jsonl) in {path}")
     try:
         with Lab(nodes=2, workdir=path, gateway=True) as lab:
             pair = _run_steps(lab, tools, say)

@@ -55,7 +55,7 @@ def config_text(tmp_path: Path, body: str) -> str:
         f"""\
         version: 1
         paths: {{state_dir: {tmp_path}/run, data_dir: {tmp_path}/lib}}
-        log: {{file: {tmp_path}/kakit.core.log, syslog: false}}
+        log: {{file: {tmp_path}/kakit.log, syslog: false}}
         """
     )
     return header + textwrap.dedent(body)
@@ -115,7 +115,7 @@ def _read_log(tmp_path: Path) -> Callable[[], list[str]]:
     """The lines kakit logged to the configured log file."""
 
     def read() -> list[str]:
-        path = tmp_path / "kakit.core.log"
+        path = tmp_path / "kakit.log"
         return path.read_text().splitlines() if path.exists() else []
 
     return read

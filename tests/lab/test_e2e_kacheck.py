@@ -63,15 +63,15 @@ class Pair:
         )
 
     def log_has(self, *fragments: str) -> bool:
-        """Tell whether one line of n1's kakit.core.log contains every fragment."""
+        """Tell whether one line of n1's kakit.log contains every fragment."""
         return any(all(f in line for f in fragments) for line in self.files1.log_lines())
 
     def wait_log(self, *fragments: str) -> None:
-        """Wait (bounded) until n1's kakit.core.log has a line containing every fragment."""
+        """Wait (bounded) until n1's kakit.log has a line containing every fragment."""
         self.lab.wait_until(
             lambda: self.log_has(*fragments),
             timeout=LOG_TIMEOUT,
-            what=f"kakit.core.log {fragments}",
+            what=f"kakit.log {fragments}",
         )
 
 

@@ -40,7 +40,7 @@ def configure(node: Node, priority: int, sink_address: str) -> Path:
 version: 1
 node: {node.name}
 paths: {{state_dir: {node.dir}/kakit-run, data_dir: {node.dir}/kakit-lib}}
-log: {{file: {node.dir}/kakit.core.log, syslog: false}}
+log: {{file: {node.dir}/kakit.log, syslog: false}}
 states:
   MASTER:
     sysctl: {{net.ipv4.ip_nonlocal_bind: 1}}

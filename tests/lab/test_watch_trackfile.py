@@ -123,7 +123,7 @@ def read_track(track: Path) -> str | None:
 
 def log_lines(node: Node) -> list[str]:
     """The lines kakit logged for ``node``."""
-    path = node.dir / "kakit.core.log"
+    path = node.dir / "kakit.log"
     return path.read_text().splitlines() if path.exists() else []
 
 

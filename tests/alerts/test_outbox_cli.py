@@ -12,10 +12,10 @@ from kakit.alerts.outbox import Outbox
 from kakit.cli import kakit
 from kakit.config import parse_config
 from kakit.core.events import StateEvent
+from tests.alerts.test_outage import delivery_workers, wait_for, write_config
 from tests.fakes.http import Answer
 from tests.fakes.webhook import WebhookSink
-from tests.notify.test_kanotify import kanotify_path
-from tests.notify.test_outage import delivery_workers, wait_for, write_config
+from tests.kanotify.test_cli import kanotify_path
 
 
 def failed_alert(config_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from kakit.testing import delivery_worker_pids
 from tests.conftest import config_text
 from tests.fakes.webhook import WebhookSink
-from tests.notify.test_kanotify import kanotify_path
+from tests.kanotify.test_cli import kanotify_path
 
 
 def write_config(tmp_path: Path, sink: WebhookSink) -> Path:
@@ -78,7 +78,7 @@ class TestChannelOutage:
             "five deliveries after three failures",
         )
         assert names(sink) == ["VI_1", "VI_1", "VI_1", "VI_1", "VI_2", "VI_3", "VI_4", "VI_5"]
-        assert "attempt 1 failed: " in (tmp_path / "kakit.core.log").read_text()
+        assert "attempt 1 failed: " in (tmp_path / "kakit.log").read_text()
 
 
 class TestKilledWorker:

@@ -122,7 +122,7 @@ class TestNotifyInNamespace:
         assert message in result.stderr
         assert ns.sysctl("net.ipv4.ip_nonlocal_bind") == "0"
         assert outbox_rows(tmp_path, "SELECT * FROM events") == []
-        assert message in (tmp_path / "kakit.core.log").read_text()
+        assert message in (tmp_path / "kakit.log").read_text()
 
 
 class TestOrdering:
