@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 import click
 
 from kakit import __version__
+from kakit.alerts.outbox import DONE_STATUSES, STATUSES
 from kakit.exceptions import KakitError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from kakit.alerts.outbox import Status
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -147,22 +152,19 @@ def outbox() -> None:
     """Inspect and steer the durable alert outbox."""
 
 
-STATUS_CHOICES = ("held", "pending", "sending", "sent", "failed", "expired", "merged")
-
-
 @outbox.command("list")
 @click.option(
     "--status",
     "statuses",
     multiple=True,
-    type=click.Choice(STATUS_CHOICES),
+    type=click.Choice(STATUSES),
     help="Only these statuses (repeatable).",
 )
 @click.option("--limit", default=50, show_default=True, help="Newest N messages.")
 @config_option
-def outbox_list(statuses: tuple[str, ...], limit: int, config_path: str | None) -> None:
+def outbox_list(statuses: tuple[Status, ...], limit: int, config_path: str | None) -> None:
     """Show alerts in the outbox, newest first."""
-    from kakit.alerts.messages import iso_time
+    from kakit.alerts.alert import iso_time
     from kakit.alerts.outbox import Outbox
 
     loaded = _load(config_path)
@@ -179,7 +181,7 @@ def outbox_list(statuses: tuple[str, ...], limit: int, config_path: str | None) 
     for row in rows:
         error = f"  last error: {row.last_error}" if row.last_error and row.status != "sent" else ""
         click.echo(
-            f"#{row.id} {iso_time(row.event_time)} {row.kind.lower()} {row.name} {row.state} -> {row.channel}: "
+            f"#{row.id} {iso_time(row.event.time)} {row.event.kind.lower()} {row.event.name} {row.event.state} -> {row.channel}: "
             f"{row.status} (attempts {row.attempts}){error}"
         )
 
@@ -208,16 +210,16 @@ def outbox_retry(ids: tuple[int, ...], config_path: str | None) -> None:
     "--status",
     "statuses",
     multiple=True,
-    type=click.Choice(("sent", "failed", "expired", "merged")),
+    type=click.Choice(DONE_STATUSES),
     help="Default: sent, merged, expired, failed.",
 )
 @click.option(
     "--older-than", default="7d", show_default=True, help="Age such as 7d, 12h, 30m (0 for all)."
 )
 @config_option
-def outbox_purge(statuses: tuple[str, ...], older_than: str, config_path: str | None) -> None:
+def outbox_purge(statuses: tuple[Status, ...], older_than: str, config_path: str | None) -> None:
     """Delete finished alerts from the outbox. Pending alerts are never purged."""
-    from kakit.alerts.outbox import DONE_STATUSES, Outbox
+    from kakit.alerts.outbox import Outbox
 
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:

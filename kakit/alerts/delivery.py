@@ -22,7 +22,8 @@ import sys
 import time
 
 from kakit import notifiers
-from kakit.alerts.messages import EventView, render
+from kakit.alerts.alert import Alert
+from kakit.alerts.messages import render
 from kakit.alerts.outbox import MessageRow, Outbox
 from kakit.core.locks import FileLock
 from kakit.core.log import logger
@@ -95,7 +96,7 @@ class ChannelDrainer:
         ids = [row.id for row in group]
         message = worker.render(group, notifier)
         worker.outbox.mark_sending(ids)
-        label = f"{group[-1].name} {group[-1].state}" + (
+        label = f"{group[-1].event.name} {group[-1].event.state}" + (
             f" (+{len(group) - 1} collapsed)" if len(group) > 1 else ""
         )
         timeout = float(getattr(notifier.options, "timeout", 10.0)) + SEND_MARGIN
@@ -153,26 +154,16 @@ class Worker:
     def render(self, group: list[MessageRow], notifier: Notifier) -> Message:
         """The alert text for a group of messages of one instance."""
         spec = self.config.channels[notifier.name]
-        first = group[0]
-        events = [
-            EventView(
-                kind=row.kind,
-                name=row.name,
-                state=row.state,
-                priority=row.priority,
-                time=row.event_time,
-                hooks=tuple(row.hooks) if row.hooks is not None else None,
-                stale=row.stale,
-            )
-            for row in group
-        ]
-        previous = self.outbox.previous_state(first.kind, first.name, first.event_time)
+        first = group[0].event
+        alert = Alert.of(
+            [row.event for row in group],
+            node=group[0].node,
+            previous=self.outbox.previous_state(first.kind, first.name, first.time),
+            hooks=group[-1].hooks,
+            late=any(row.stale for row in group),
+        )
         return render(
-            events,
-            node=first.node,
-            previous=previous,
-            language=spec.language,
-            templates=self.config.templates.get(spec.language),
+            alert, language=spec.language, templates=self.config.templates.get(spec.language)
         )
 
     async def run(self, deadline: float | None) -> None:
@@ -183,7 +174,7 @@ class Worker:
             self.outbox.release_stale_held(now)
             for row in self.outbox.expire(now, self.config.outbox.ttl):
                 logger.warning(
-                    f"outbox: {row.name} {row.state} to {row.channel} expired after {self.config.outbox.ttl:g} s "
+                    f"outbox: {row.event.name} {row.event.state} to {row.channel} expired after {self.config.outbox.ttl:g} s "
                     f"undelivered (last error: {row.last_error or 'none'})"
                 )
             due = self.outbox.due_channels(now)

@@ -1,15 +1,15 @@
-"""Turning outbox events into the alert people read, in English or Chinese.
+"""Turning an :class:`~kakit.alerts.alert.Alert` into the message people read, in English or Chinese.
 
 A message covers one event, or several events of the same instance that were collapsed
 because they happened inside the coalescing window (a flap MASTER -> BACKUP -> MASTER becomes
-one message that says so). Templates use ``str.format`` placeholders; user templates are
-validated when the configuration is loaded.
+one message that says so). Templates use ``str.format`` placeholders named after the alert's
+fields (:data:`kakit.alerts.alert.TEXT_PLACEHOLDERS`); user templates are validated when the
+configuration is loaded.
 """
 
 from __future__ import annotations
 
-import time
-
+from kakit.alerts.alert import TEXT_PLACEHOLDERS, iso_time
 from kakit.core.record import frozen
 from kakit.notifiers.base import Message
 
@@ -17,20 +17,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-ARROW = " → "
-PLACEHOLDERS = (
-    "node",
-    "label",
-    "kind",
-    "name",
-    "state",
-    "previous",
-    "change",
-    "priority",
-    "time",
-    "hooks",
-    "note",
-)
+    from kakit.alerts.alert import Alert
+
+__all__ = ["DEFAULTS", "Templates", "check_template", "iso_time", "render"]
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "en": {
@@ -53,6 +42,7 @@ _WORDS = {
         "late": "\narrived late: a newer state was already applied, hooks skipped",
         "test": "\nTEST ALERT from kakit: no state changed",
         "group": "group {name}",
+        "test_title": "[TEST] ",
     },
     "zh": {
         "none": "无",
@@ -61,21 +51,9 @@ _WORDS = {
         "late": "\n迟到的事件: 已应用更新的状态, 未执行钩子",
         "test": "\n测试告警 (kakit): 状态未变化",
         "group": "同步组 {name}",
+        "test_title": "[测试] ",
     },
 }
-
-
-@frozen
-class EventView:
-    """The parts of an outbox event a message needs."""
-
-    kind: str
-    name: str
-    state: str
-    priority: int
-    time: float
-    hooks: tuple[str, ...] | None = None
-    stale: bool = False
 
 
 @frozen
@@ -87,78 +65,51 @@ class Templates:
     markdown: str | None = None
 
 
-def iso_time(stamp: float) -> str:
-    """Local time with UTC offset, ISO 8601, second precision."""
-    local = time.localtime(stamp)
-    offset = time.strftime("%z", local)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", local) + f"{offset[:3]}:{offset[3:]}"
-
-
 def check_template(template: str) -> None:
     """Raise ValueError naming the first unknown placeholder of ``template``."""
-    sample = dict.fromkeys(PLACEHOLDERS, "x")
+    sample = dict.fromkeys(TEXT_PLACEHOLDERS, "x")
     try:
         template.format_map(sample)
     except KeyError as exc:
         raise ValueError(
-            f"unknown placeholder {{{exc.args[0]}}} (known: {', '.join(PLACEHOLDERS)})"
+            f"unknown placeholder {{{exc.args[0]}}} (known: {', '.join(TEXT_PLACEHOLDERS)})"
         ) from None
     except (ValueError, IndexError) as exc:
         raise ValueError(f"invalid template: {exc}") from None
 
 
-def render(
-    events: list[EventView],
-    *,
-    node: str,
-    previous: str | None,
-    language: str = "en",
-    templates: Templates | None = None,
-    test: bool = False,
-) -> Message:
-    """Build the message for one event or a collapsed run of events of one instance.
-
-    Args:
-        events: The events, oldest first (at least one).
-        node: This node's name.
-        previous: The instance's state before the first event, if known.
-        language: ``en`` or ``zh``.
-        templates: User templates overriding the defaults.
-        test: Mark the message as a test alert.
-    """
+def text_values(alert: Alert, language: str = "en") -> dict[str, Any]:
+    """The placeholders' values in text: words for missing values, lists joined."""
     words = _WORDS.get(language, _WORDS["en"])
-    last = events[-1]
-    label = last.name if last.kind != "GROUP" else words["group"].format(name=last.name)
-    label = label or "keepalived"
-    states = [event.state for event in events]
-    sequence = ([previous] if previous and previous != states[0] else []) + states
-    change = ARROW.join(sequence)
-    if last.hooks is None:
-        hooks_text = words["unknown"]
+    if alert.hooks is None:
+        hooks = words["unknown"]
     else:
-        hooks_text = "; ".join(last.hooks) if last.hooks else words["none"]
+        hooks = "; ".join(alert.hooks) if alert.hooks else words["none"]
     note = ""
-    if len(events) > 1:
-        note += words["flap"].format(
-            count=len(events), seconds=events[-1].time - events[0].time, state=last.state
-        )
-    if any(event.stale for event in events):
+    if alert.flaps > 1:
+        note += words["flap"].format(count=alert.flaps, seconds=alert.span, state=alert.state)
+    if alert.late:
         note += words["late"]
-    if test:
+    if alert.test:
         note += words["test"]
-    values: dict[str, Any] = {
-        "node": node,
+    label = alert.label
+    if alert.kind == "GROUP" and alert.name:
+        label = words["group"].format(name=alert.name)
+    return {
+        **alert.as_json(),
         "label": label,
-        "kind": last.kind,
-        "name": last.name,
-        "state": last.state,
-        "previous": previous or "",
-        "change": change,
-        "priority": last.priority if last.priority >= 0 else "?",
-        "time": iso_time(last.time),
-        "hooks": hooks_text,
+        "previous": alert.previous or "",
+        "sequence": alert.change,
+        "priority": alert.priority if alert.priority is not None else "?",
+        "hooks": hooks,
+        "change": alert.change,
         "note": note,
     }
+
+
+def render(alert: Alert, *, language: str = "en", templates: Templates | None = None) -> Message:
+    """The message for ``alert`` in ``language``, with the user's templates where given."""
+    values = text_values(alert, language)
     chosen = dict(DEFAULTS.get(language, DEFAULTS["en"]))
     if templates is not None:
         for key in ("title", "text", "markdown"):
@@ -166,25 +117,12 @@ def render(
             if custom is not None:
                 chosen[key] = custom
     title = chosen["title"].format_map(values)
-    if test:
-        title = ("[TEST] " if language != "zh" else "[测试] ") + title
-    fields: dict[str, Any] = {
-        "node": node,
-        "kind": last.kind,
-        "name": last.name,
-        "state": last.state,
-        "previous": previous,
-        "priority": last.priority,
-        "time": iso_time(last.time),
-        "hooks": list(last.hooks or []),
-        "sequence": sequence,
-        "late": any(event.stale for event in events),
-        "test": test,
-    }
+    if alert.test:
+        title = _WORDS.get(language, _WORDS["en"])["test_title"] + title
     return Message(
         title=title,
         text=chosen["text"].format_map(values),
         markdown=chosen["markdown"].format_map(values),
-        fields=fields,
+        alert=alert,
         language=language,
     )

@@ -31,11 +31,16 @@ from kakit.exceptions import StateError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from typing import Literal, TypeAlias
 
     from kakit.core.events import StateEvent
 
+    Status: TypeAlias = Literal["held", "pending", "sending", "sent", "failed", "expired", "merged"]
+
 HELD_GRACE = 10.0
-DONE_STATUSES = ("sent", "failed", "expired", "merged")
+#: Every status a message can be in (see the life cycle above), and those it never leaves.
+STATUSES: tuple[Status, ...] = ("held", "pending", "sending", "sent", "failed", "expired", "merged")
+DONE_STATUSES: tuple[Status, ...] = ("sent", "failed", "expired", "merged")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -80,41 +85,48 @@ CREATE INDEX IF NOT EXISTS sends_by_channel ON sends (channel, time);
 
 
 class MessageRow:
-    """A message joined with its event, as the worker and ``kakit outbox list`` see it."""
+    """A message with the event it alerts about, as the worker and ``kakit outbox list`` see it.
+
+    Attributes:
+        event: The stored :class:`StateEvent`.
+        node: The node that recorded it.
+        hooks: The hooks' outcome lines (None: not recorded, the notify process died).
+        stale: The event arrived after a newer one had been applied.
+    """
 
     __slots__ = (
         "attempts",
         "channel",
         "created",
+        "event",
         "event_id",
-        "event_time",
         "hooks",
         "id",
-        "kind",
         "last_error",
-        "name",
         "next_attempt",
         "node",
-        "priority",
         "stale",
-        "state",
         "status",
     )
 
     def __init__(self, row: sqlite3.Row) -> None:
+        from kakit.core.events import StateEvent
+
         self.id: int = row["id"]
         self.event_id: int = row["event_id"]
         self.channel: str = row["channel"]
-        self.status: str = row["status"]
+        self.status: Status = row["status"]
         self.attempts: int = row["attempts"]
         self.created: float = row["created"]
         self.next_attempt: float = row["next_attempt"]
         self.last_error: str | None = row["last_error"]
-        self.event_time: float = row["time"]
-        self.kind: str = row["kind"]
-        self.name: str = row["name"]
-        self.state: str = row["state"]
-        self.priority: int = row["priority"]
+        self.event = StateEvent(
+            kind=row["kind"],
+            name=row["name"],
+            state=row["state"],
+            priority=row["priority"],
+            time=row["time"],
+        )
         self.node: str = row["node"]
         self.hooks: list[str] | None = json.loads(row["hooks"]) if row["hooks"] else None
         self.stale = bool(row["stale"])
@@ -377,7 +389,7 @@ class Outbox:
     # -- administration ----------------------------------------------------------------------
 
     def messages(
-        self, statuses: tuple[str, ...] | None = None, limit: int = 200
+        self, statuses: tuple[Status, ...] | None = None, limit: int = 200
     ) -> list[MessageRow]:
         """Messages, newest first, optionally only with the given statuses."""
         where = f" WHERE m.status IN ({','.join('?' * len(statuses))})" if statuses else ""
@@ -404,7 +416,7 @@ class Outbox:
         )
         return cursor.rowcount
 
-    def purge(self, statuses: tuple[str, ...], older_than: float) -> int:
+    def purge(self, statuses: tuple[Status, ...], older_than: float) -> int:
         """Delete finished messages (and events left without messages) older than ``older_than`` s."""
         cutoff = time.time() - older_than
         with self.db:

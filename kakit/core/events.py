@@ -1,21 +1,24 @@
-"""keepalived state events: what ``notify`` scripts and FIFO lines report.
+"""keepalived's event vocabulary and the state-event record every tool shares.
 
-keepalived forks ``notify`` with the configured words plus ``INSTANCE|GROUP NAME STATE PRIO``
-appended, and ``notify_master`` and friends with nothing appended (keepalived.md section 1).
-The appended fields are therefore read from the *end* of argv. keepalived runs notify scripts
-concurrently and unordered, so every event carries the time kakit first saw it, which orders
-events that arrive out of order.
+A :class:`StateEvent` is what keepalived said happened to one VRRP instance or sync group, as
+it reached kakit (notify argv today, the notify FIFO later). Hooks apply it, the outbox stores it
+and :class:`kakit.alerts.alert.Alert` says it to people. The state and kind words are defined
+here once; the ``Literal`` aliases exist only for the type checker and cost nothing at run time.
 """
 
 from __future__ import annotations
 
-import time
-
 from kakit.core.record import frozen
-from kakit.exceptions import UsageError
 
-STATES = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
-KINDS = ("INSTANCE", "GROUP")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal, TypeAlias
+
+    State: TypeAlias = Literal["MASTER", "BACKUP", "FAULT", "STOP", "DELETED"]
+    Kind: TypeAlias = Literal["INSTANCE", "GROUP"]
+
+STATES: tuple[State, ...] = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
+KINDS: tuple[Kind, ...] = ("INSTANCE", "GROUP")
 
 
 @frozen
@@ -30,9 +33,9 @@ class StateEvent:
         time: Unix time at which kakit received it (orders concurrent notify runs).
     """
 
-    kind: str
+    kind: Kind
     name: str
-    state: str
+    state: State
     priority: int = -1
     time: float = 0.0
 
@@ -41,55 +44,3 @@ class StateEvent:
         if not self.name:
             return "keepalived"
         return self.name if self.kind == "INSTANCE" else f"group {self.name}"
-
-
-def parse_notify_args(words: list[str], now: float | None = None) -> StateEvent:
-    """Parse the positional words keepalived passed to ``notify``.
-
-    Args:
-        words: Positional arguments: the configured extra words followed by
-            ``INSTANCE|GROUP NAME STATE PRIO``.
-        now: Receive time (default: the current time).
-
-    Raises:
-        UsageError: The last four words are not a keepalived notify tail.
-    """
-    received = time.time() if now is None else now
-    if len(words) < 4:
-        raise UsageError(
-            f"expected INSTANCE|GROUP NAME STATE PRIORITY at the end of the arguments, got {' '.join(words) or 'nothing'!r}"
-        )
-    kind, name, state, priority_text = words[-4:]
-    if kind not in KINDS:
-        raise UsageError(f"expected INSTANCE or GROUP as the 4th word from the end, got {kind!r}")
-    if state not in STATES:
-        raise UsageError(f"unknown state {state!r} (expected one of {', '.join(STATES)})")
-    if not name:
-        raise UsageError("empty instance/group name")
-    try:
-        priority = int(priority_text)
-    except ValueError:
-        raise UsageError(f"priority must be a number, got {priority_text!r}") from None
-    if not -1 <= priority <= 255:
-        raise UsageError(f"priority must be 0..255, got {priority}")
-    return StateEvent(kind=kind, name=name, state=state, priority=priority, time=received)
-
-
-def state_only_event(
-    state: str, name: str | None, kind: str = "INSTANCE", now: float | None = None
-) -> StateEvent:
-    """The event of ``notify_master`` & co., which keepalived calls without arguments.
-
-    Raises:
-        UsageError: ``state`` is not a keepalived state.
-    """
-    upper = state.upper()
-    if upper not in STATES:
-        raise UsageError(f"unknown state {state!r} (expected one of {', '.join(STATES)})")
-    return StateEvent(
-        kind=kind,
-        name=name or "",
-        state=upper,
-        priority=-1,
-        time=time.time() if now is None else now,
-    )

@@ -19,6 +19,10 @@ import sys
 
 from kakit.exceptions import EXIT_USAGE, KakitError, UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from kakit.core.events import Kind
+
 USAGE = """\
 usage: kanotify [-c FILE] [WORDS...] INSTANCE|GROUP NAME STATE PRIORITY   (keepalived notify)
        kanotify [-c FILE] STATE [--instance NAME] [--group NAME]       (notify_master & co.)
@@ -29,10 +33,10 @@ alerts go through the durable outbox (kakit outbox list).
 """
 
 
-def _parse(argv: list[str]) -> tuple[str | None, list[str], str | None, str]:
+def _parse(argv: list[str]) -> tuple[str | None, list[str], str | None, Kind]:
     config = None
     name = None
-    kind = "INSTANCE"
+    kind: Kind = "INSTANCE"
     words: list[str] = []
     items = list(argv)
     while items:
@@ -78,7 +82,8 @@ def run(argv: list[str]) -> int:
             from kakit.kanotify.testsend import send_test
 
             return send_test(config, words[1])
-        from kakit.core.events import STATES, parse_notify_args, state_only_event
+        from kakit.core.events import STATES
+        from kakit.kanotify.argv import parse_notify_args, state_only_event
 
         if len(words) == 1 and words[0].upper() in STATES:
             event = state_only_event(words[0], name, kind)

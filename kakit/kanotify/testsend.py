@@ -7,7 +7,9 @@ import sys
 import time
 
 from kakit import notifiers
-from kakit.alerts.messages import EventView, render
+from kakit.alerts.alert import Alert
+from kakit.alerts.messages import render
+from kakit.core.events import StateEvent
 from kakit.core.log import logger
 from kakit.exceptions import EXIT_FAILURE, EXIT_OK, ConfigError, KakitError
 
@@ -23,17 +25,11 @@ async def _send(config: Config, channel: str) -> str:
 
     spec = config.channels[channel]
     notifier = notifiers.load(spec.type)(channel, spec.options)
-    event = EventView(
-        kind="INSTANCE", name="kakit-test", state="MASTER", priority=100, time=time.time(), hooks=()
+    event = StateEvent(
+        kind="INSTANCE", name="kakit-test", state="MASTER", priority=100, time=time.time()
     )
-    message = render(
-        [event],
-        node=config.node_name(),
-        previous="BACKUP",
-        language=spec.language,
-        templates=config.templates.get(spec.language),
-        test=True,
-    )
+    alert = Alert.of([event], node=config.node_name(), previous="BACKUP", hooks=(), test=True)
+    message = render(alert, language=spec.language, templates=config.templates.get(spec.language))
     async with httpx.AsyncClient(trust_env=False) as client, asyncio.timeout(TEST_TIMEOUT):
         return await notifier.send(message, client)
 

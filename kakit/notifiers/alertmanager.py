@@ -51,20 +51,6 @@ def valid_label_name(name: str) -> bool:
     )
 
 
-def parse_time(value: Any) -> datetime:
-    """The event time from ``fields["time"]`` (ISO 8601; naive means local time), else now."""
-    from datetime import UTC, datetime
-
-    if isinstance(value, str) and value.strip():
-        try:
-            when = datetime.fromisoformat(value.strip())
-        except ValueError:
-            pass
-        else:
-            return when.astimezone(UTC)
-    return datetime.now(UTC)
-
-
 def rfc3339(when: datetime) -> str:
     """``2026-11-22T01:49:20.123Z``."""
     from datetime import UTC
@@ -111,24 +97,25 @@ class AlertmanagerNotifier(Notifier):
 
     def alert(self, message: Message) -> dict[str, Any]:
         """The alert object (see the module docstring)."""
-        from datetime import timedelta
+        from datetime import UTC, datetime, timedelta
 
-        fields = message.fields
+        alert = message.alert
         labels = {
             "alertname": ALERTNAME,
-            "node": str(fields.get("node") or ""),
-            "instance": str(fields.get("name") or ""),
-            "kind": str(fields.get("kind") or ""),
-            "state": str(fields.get("state") or ""),
+            "node": alert.node,
+            "instance": alert.name,
+            "kind": alert.kind,
+            "state": alert.state,
             **self.options.labels,
         }
-        if fields.get("test"):
+        if alert.test:
             labels["test"] = "true"
         annotations = {"summary": message.title, "description": message.text}
-        for key in ("previous", "priority"):
-            if fields.get(key) is not None:
-                annotations[key] = str(fields[key])
-        starts = parse_time(fields.get("time"))
+        if alert.previous is not None:
+            annotations["previous"] = alert.previous
+        if alert.priority is not None:
+            annotations["priority"] = str(alert.priority)
+        starts = datetime.fromtimestamp(alert.time, UTC)
         ends = starts + timedelta(seconds=self.options.resolve_after)
         return {
             # Alertmanager drops empty label values anyway; sending none keeps the identity

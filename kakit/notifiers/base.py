@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from kakit.alerts.alert import Alert
+
 
 @frozen
 class Message:
@@ -32,15 +34,14 @@ class Message:
         title: One line (mail subject, IM preview).
         text: Plain text body.
         markdown: Markdown body (DingTalk/WeCom/Slack subset safe: headings, bold, lists, quotes).
-        fields: Structured data (node, name, kind, state, previous, priority, time, hooks,
-            sequence, test) for JSON channels and templates.
+        alert: What the message says, as data (JSON channels, Alertmanager labels, templates).
         language: ``en`` or ``zh``.
     """
 
     title: str
     text: str
     markdown: str
-    fields: dict[str, Any]
+    alert: Alert
     language: str = "en"
 
 

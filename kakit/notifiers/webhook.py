@@ -1,6 +1,6 @@
 """``webhook``: a JSON POST (or PUT) to any URL, body from a template.
 
-Without a ``template`` the body is ``{title, text, markdown, **fields}``. A template is any YAML
+Without a ``template`` the body is ``{title, text, markdown, **alert}`` (the alert's fields). A template is any YAML
 mapping or list; its strings may hold ``{field}`` placeholders (``{{`` and ``}}`` for literal
 braces). A string that is exactly one placeholder takes the field's own JSON type (``"{hooks}"``
 becomes a list, ``"{test}"`` a boolean); placeholders inside longer strings are replaced by text.
@@ -14,6 +14,7 @@ client of its own per send instead of using the worker's shared one.
 
 from __future__ import annotations
 
+from kakit.alerts.alert import BODY_PLACEHOLDERS
 from kakit.core.converters import absolute_path, boolean, choice, duration, optional, plain
 from kakit.core.record import frozen, option
 from kakit.core.secrets import Secret, secret_map, secret_ref
@@ -40,23 +41,8 @@ if TYPE_CHECKING:
     from kakit.core.converters import Node
     from kakit.notifiers.base import Message
 
-#: The names a template may use: the message's texts and its structured fields.
-PLACEHOLDERS = (
-    "title",
-    "text",
-    "markdown",
-    "language",
-    "node",
-    "kind",
-    "name",
-    "state",
-    "previous",
-    "priority",
-    "time",
-    "hooks",
-    "sequence",
-    "test",
-)
+#: The names a template may use: the rendered texts and the alert's fields.
+PLACEHOLDERS = BODY_PLACEHOLDERS
 
 
 def placeholders(text: str) -> list[str]:
@@ -103,10 +89,11 @@ def template(node: Node) -> Any:
 
 
 def message_values(message: Message) -> dict[str, Any]:
-    """What placeholders resolve to: the fields, then the texts."""
-    values: dict[str, Any] = dict.fromkeys(PLACEHOLDERS)
-    values.update(message.fields)
+    """What placeholders resolve to: the alert's fields, then the texts."""
+    alert = message.alert
+    values: dict[str, Any] = alert.as_json()
     values.update(
+        change=alert.change,
         title=message.title,
         text=message.text,
         markdown=message.markdown,
@@ -183,7 +170,7 @@ class WebhookNotifier(Notifier):
                 "title": message.title,
                 "text": message.text,
                 "markdown": message.markdown,
-                **message.fields,
+                **message.alert.as_json(),
             }
         return render(self.options.template, message_values(message))
 

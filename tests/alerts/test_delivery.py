@@ -44,7 +44,7 @@ def enqueue(
     """Store one event with a message for ``channel``, hooks finished."""
     with Outbox(config.outbox_path()) as box:
         event_id = box.add_event(
-            StateEvent(kind="INSTANCE", name=name, state=state, priority=100, time=at),
+            StateEvent(kind="INSTANCE", name=name, state=state, priority=100, time=at),  # type: ignore[arg-type]
             "lb1",
             [channel],
             at,
@@ -57,7 +57,7 @@ def enqueue(
 def statuses(config: Config) -> list[tuple[str, str, str]]:
     """(name, state, status) of every message, oldest first."""
     with Outbox(config.outbox_path()) as box:
-        return [(row.name, row.state, row.status) for row in reversed(box.messages())]
+        return [(row.event.name, row.event.state, row.status) for row in reversed(box.messages())]
 
 
 def run_worker(config: Config, seconds: float = 5.0) -> None:
@@ -79,7 +79,7 @@ class TestDelivery:
             enqueue(config, name, "MASTER", now + index, hooks=[])
         FakeNotifier.failures["ops"] = ["retry", "retry"]
         run_worker(config)
-        assert [message.fields["name"] for message in FakeNotifier.sent["ops"]] == [
+        assert [message.alert.name for message in FakeNotifier.sent["ops"]] == [
             "VI_1",
             "VI_2",
             "VI_3",
@@ -95,7 +95,7 @@ class TestDelivery:
         enqueue(config, "VI_1", "MASTER", now + 2, hooks=[])
         run_worker(config)
         (message,) = FakeNotifier.sent["ops"]
-        assert message.fields["sequence"] == ["MASTER", "BACKUP", "MASTER"]
+        assert message.alert.sequence == ("MASTER", "BACKUP", "MASTER")
         assert "flapped: 3 changes in 2.0 s, now MASTER" in message.text
         assert [status for _, _, status in statuses(config)] == ["merged", "merged", "sent"]
 
@@ -106,7 +106,7 @@ class TestDelivery:
         enqueue(config, "VI_2", "MASTER", now + 1, hooks=[])
         FakeNotifier.failures["ops"] = ["permanent"]
         run_worker(config)
-        assert [message.fields["name"] for message in FakeNotifier.sent["ops"]] == ["VI_2"]
+        assert [message.alert.name for message in FakeNotifier.sent["ops"]] == ["VI_2"]
         assert statuses(config) == [("VI_1", "MASTER", "failed"), ("VI_2", "MASTER", "sent")]
 
     def test_channels_are_independent(self, config: Config) -> None:
@@ -116,7 +116,7 @@ class TestDelivery:
         enqueue(config, "VI_2", "MASTER", now, channel="mail", hooks=[])
         FakeNotifier.failures["ops"] = ["permanent"]
         run_worker(config)
-        assert [message.fields["name"] for message in FakeNotifier.sent["mail"]] == ["VI_2"]
+        assert [message.alert.name for message in FakeNotifier.sent["mail"]] == ["VI_2"]
 
     def test_rate_limit_defers_without_losing(self, config: Config) -> None:
         """Past the channel's rate limit, messages wait instead of being sent or dropped."""

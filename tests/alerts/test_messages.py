@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from kakit.alerts.messages import EventView, Templates, check_template, render
+from kakit.alerts.alert import BODY_PLACEHOLDERS, FIELDS, TEXT_PLACEHOLDERS, Alert
+from kakit.alerts.messages import Templates, check_template, render
+from kakit.core.events import StateEvent
 
 
-def event(
-    state: str, at: float, hooks: tuple[str, ...] | None = ("sysctl: 3 set",), stale: bool = False
-) -> EventView:
+def event(state: str, at: float) -> StateEvent:
     """A VI_1 event at ``at``."""
-    return EventView(
-        kind="INSTANCE", name="VI_1", state=state, priority=100, time=at, hooks=hooks, stale=stale
-    )
+    return StateEvent(kind="INSTANCE", name="VI_1", state=state, priority=100, time=at)  # type: ignore[arg-type]
+
+
+def alert(
+    *events: StateEvent,
+    previous: str | None = "BACKUP",
+    hooks: tuple[str, ...] | None = ("sysctl: 3 set",),
+    late: bool = False,
+) -> Alert:
+    """The lb1 alert for ``events``."""
+    return Alert.of(events, node="lb1", previous=previous, hooks=hooks, late=late)
 
 
 class TestRender:
@@ -21,41 +29,60 @@ class TestRender:
 
     def test_single_change_english(self) -> None:
         """One event renders as previous -> new with its hooks."""
-        message = render([event("MASTER", 1_700_000_000)], node="lb1", previous="BACKUP")
+        message = render(alert(event("MASTER", 1_700_000_000)))
         assert message.title == "[lb1] VI_1: BACKUP → MASTER"
         assert "priority: 100" in message.text and "hooks: sysctl: 3 set" in message.text
-        assert message.fields["sequence"] == ["BACKUP", "MASTER"]
+        assert message.alert.sequence == ("BACKUP", "MASTER")
         assert message.markdown.startswith("#### [lb1] VI_1: BACKUP → MASTER")
 
     def test_single_change_chinese(self) -> None:
         """language zh uses the Chinese template."""
-        message = render(
-            [event("FAULT", 1_700_000_000)], node="lb1", previous="MASTER", language="zh"
-        )
+        message = render(alert(event("FAULT", 1_700_000_000), previous="MASTER"), language="zh")
         assert message.title == "[lb1] VI_1 状态切换: MASTER → FAULT"
         assert "优先级: 100" in message.text
 
     def test_flap_collapsed(self) -> None:
         """Several events of one instance become one message that says it flapped."""
-        message = render(
-            [event("BACKUP", 100.0), event("MASTER", 104.5)], node="lb1", previous="MASTER"
-        )
+        message = render(alert(event("BACKUP", 100.0), event("MASTER", 104.5), previous="MASTER"))
         assert message.title == "[lb1] VI_1: MASTER → BACKUP → MASTER"
         assert "flapped: 2 changes in 4.5 s, now MASTER" in message.text
 
     def test_hooks_unknown_and_late(self) -> None:
         """An interrupted notify and a late event are both said plainly."""
-        message = render([event("BACKUP", 1.0, hooks=None, stale=True)], node="lb1", previous=None)
+        message = render(alert(event("BACKUP", 1.0), previous=None, hooks=None, late=True))
         assert "not recorded (the notify process was interrupted)" in message.text
         assert "arrived late" in message.text
 
     def test_user_template(self) -> None:
         """User templates replace the defaults."""
         templates = Templates(title="{node}/{name} now {state}")
-        message = render([event("MASTER", 1.0)], node="lb1", previous="BACKUP", templates=templates)
+        message = render(alert(event("MASTER", 1.0)), templates=templates)
         assert message.title == "lb1/VI_1 now MASTER"
 
     def test_template_validation(self) -> None:
         """An unknown placeholder is refused when the configuration loads."""
         with pytest.raises(ValueError, match=r"unknown placeholder \{host\}"):
             check_template("{host} is {state}")
+
+
+class TestOneRecord:
+    """Every placeholder list is derived from the one Alert record, so none can drift."""
+
+    def test_every_field_is_a_placeholder_everywhere(self) -> None:
+        """Text templates and JSON body templates both accept every alert field, `late` included."""
+        assert "late" in FIELDS
+        assert set(FIELDS) <= set(TEXT_PLACEHOLDERS)
+        assert set(FIELDS) <= set(BODY_PLACEHOLDERS)
+        for name in TEXT_PLACEHOLDERS:
+            check_template(f"{{{name}}}")
+
+    def test_json_has_exactly_the_fields(self) -> None:
+        """The JSON form of an alert has one key per field and nothing else."""
+        assert list(alert(event("MASTER", 1.0)).as_json()) == list(FIELDS)
+
+    def test_unknown_priority_is_null_in_json_and_a_question_mark_in_text(self) -> None:
+        """keepalived's "no priority" (-1) is None in data and '?' for people."""
+        lone = StateEvent(kind="INSTANCE", name="VI_1", state="MASTER", priority=-1, time=1.0)
+        message = render(alert(lone))
+        assert message.alert.as_json()["priority"] is None
+        assert "priority: ?" in message.text

@@ -118,7 +118,7 @@ class TestRendering:
     def test_unknown_state_refused(self) -> None:
         """A state that is not a keepalived state never reaches the rule text."""
         hook = FirewallHook(FirewallRules(accept=(AcceptRule(protocol="vrrp"),)), HookSettings())
-        change = StateChange(event=StateEvent(kind="INSTANCE", name="VI_1", state='X"\n-A INPUT'))
+        change = StateChange(event=StateEvent(kind="INSTANCE", name="VI_1", state='X"\n-A INPUT'))  # type: ignore[arg-type]
         with pytest.raises(HookError) as caught:
             hook(change)
         assert str(caught.value) == "firewall: unknown state 'X\"\\n-A INPUT', rules left unchanged"

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from kakit import notifiers
+from kakit.alerts.alert import Alert
 from kakit.core.converters import build, from_python
 from kakit.exceptions import KakitError
 from kakit.notifiers.base import Message, Notifier, PermanentError, RetryableError
@@ -31,18 +32,18 @@ def sample(**changes: Any) -> Message:
         "title": "lb1 VI_1 BACKUP -> MASTER",
         "text": "lb1: VI_1 BACKUP -> MASTER (priority 100)\nhooks: sysctl ok",
         "markdown": "#### VI_1 BACKUP -> MASTER\n> node **lb1**, priority 100\n- sysctl ok",
-        "fields": {
-            "node": "lb1",
-            "kind": "INSTANCE",
-            "name": "VI_1",
-            "state": "MASTER",
-            "previous": "BACKUP",
-            "priority": 100,
-            "time": "2026-11-22T01:49:20+00:00",
-            "hooks": ["sysctl ok", "firewall ok"],
-            "sequence": ["MASTER"],
-            "test": False,
-        },
+        "alert": Alert(
+            node="lb1",
+            kind="INSTANCE",
+            name="VI_1",
+            label="VI_1",
+            state="MASTER",
+            previous="BACKUP",
+            sequence=("BACKUP", "MASTER"),
+            priority=100,
+            time=1795312160.0,  # 2026-11-22T01:49:20Z
+            hooks=("sysctl ok", "firewall ok"),
+        ),
         "language": "en",
     }
     values.update(changes)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
+from kakit.core.record import replace
 from kakit.exceptions import ConfigError
 from kakit.notifiers.alertmanager import AlertmanagerNotifier
 from tests.fakes.alertmanager import RealAlertmanager
@@ -39,10 +41,10 @@ SINK_CASES = [
 ]
 
 
-def unique_message(name: str, state: str = "MASTER", **fields: object) -> object:
+def unique_message(name: str, state: str = "MASTER", **fields: Any) -> object:
     """A sample message for instance ``name`` (alerts in the shared Alertmanager stay apart)."""
     base = sample()
-    return sample(fields={**base.fields, "name": name, "state": state, **fields})
+    return sample(alert=replace(base.alert, name=name, state=state, **fields))
 
 
 class TestAlertPayload:
@@ -79,7 +81,7 @@ class TestAlertPayload:
         """A test alert carries test="true", so it never merges with a real one."""
         notifier = make("alertmanager", {"url": "http://127.0.0.1:9093"})
         assert isinstance(notifier, AlertmanagerNotifier)
-        message = sample(fields={**sample().fields, "test": True})
+        message = sample(alert=replace(sample().alert, test=True))
         assert notifier.alert(message)["labels"]["test"] == "true"
 
     def test_reserved_labels_refused(self) -> None:
@@ -133,7 +135,7 @@ class TestRealAlertmanager:
         """The posted alert is listed by GET /api/v2/alerts, active, with our labels."""
         now = datetime.now().astimezone()
         notifier = make("alertmanager", {"url": alertmanager.url, "labels": {"cluster": "edge"}})
-        message = unique_message("VI_AM1", time=now.isoformat())
+        message = unique_message("VI_AM1", time=now.timestamp())
         answer = deliver(notifier, message)  # type: ignore[arg-type]
         assert answer == f"HTTP 200 from {alertmanager.url}"
         (alert,) = alertmanager.alerts(instance="VI_AM1")
@@ -155,7 +157,7 @@ class TestRealAlertmanager:
     def test_state_change_is_a_new_alert(self, alertmanager: RealAlertmanager) -> None:
         """MASTER then BACKUP for one instance are two alerts (state is part of the identity)."""
         notifier = make("alertmanager", {"url": alertmanager.url})
-        now = datetime.now().astimezone().isoformat()
+        now = datetime.now().timestamp()
         deliver(notifier, unique_message("VI_AM2", "MASTER", time=now))  # type: ignore[arg-type]
         deliver(notifier, unique_message("VI_AM2", "BACKUP", time=now))  # type: ignore[arg-type]
         states = sorted(
@@ -166,6 +168,6 @@ class TestRealAlertmanager:
     def test_old_event_resolves(self, alertmanager: RealAlertmanager) -> None:
         """An event older than resolve_after is accepted as already resolved (not active)."""
         notifier = make("alertmanager", {"url": alertmanager.url, "resolve_after": "1s"})
-        old = (datetime.now().astimezone() - timedelta(hours=1)).isoformat()
+        old = (datetime.now() - timedelta(hours=1)).timestamp()
         deliver(notifier, unique_message("VI_AM3", time=old))  # type: ignore[arg-type]
         assert alertmanager.alerts(instance="VI_AM3") == []

@@ -157,7 +157,7 @@ class TestWebhookNotifier:
             "title": message.title,
             "text": message.text,
             "markdown": message.markdown,
-            **message.fields,
+            **message.alert.as_json(),
         }
 
     def test_template_rendering(self, sink: WebhookSink) -> None:

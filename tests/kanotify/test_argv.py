@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kakit.core.events import parse_notify_args, state_only_event
 from kakit.exceptions import UsageError
+from kakit.kanotify.argv import parse_notify_args, state_only_event
 
 
 class TestNotifyArguments:

@@ -1,0 +1,84 @@
+"""The event in keepalived's ``notify`` command line.
+
+keepalived forks ``notify`` with the configured words plus ``INSTANCE|GROUP NAME STATE PRIO``
+appended, and ``notify_master`` and friends with nothing appended (docs/kanotify.md, "What
+keepalived does to notify scripts"). The appended fields are therefore read from the *end* of argv. keepalived
+runs notify scripts concurrently and unordered, so every event carries the time kakit first saw
+it, which orders events that arrive out of order.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kakit.core.events import KINDS, STATES, StateEvent
+from kakit.exceptions import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from kakit.core.events import Kind, State
+
+
+def _state(word: str) -> State:
+    for state in STATES:
+        if word == state:
+            return state
+    raise UsageError(f"unknown state {word!r} (expected one of {', '.join(STATES)})")
+
+
+def _kind(word: str) -> Kind:
+    for kind in KINDS:
+        if word == kind:
+            return kind
+    raise UsageError(f"expected INSTANCE or GROUP as the 4th word from the end, got {word!r}")
+
+
+def parse_notify_args(words: list[str], now: float | None = None) -> StateEvent:
+    """Parse the positional words keepalived passed to ``notify``.
+
+    Args:
+        words: Positional arguments: the configured extra words followed by
+            ``INSTANCE|GROUP NAME STATE PRIO``.
+        now: Receive time (default: the current time).
+
+    Raises:
+        UsageError: The last four words are not a keepalived notify tail.
+    """
+    received = time.time() if now is None else now
+    if len(words) < 4:
+        raise UsageError(
+            f"expected INSTANCE|GROUP NAME STATE PRIORITY at the end of the arguments, got {' '.join(words) or 'nothing'!r}"
+        )
+    kind_word, name, state_word, priority_text = words[-4:]
+    kind = _kind(kind_word)
+    state = _state(state_word)
+    if not name:
+        raise UsageError("empty instance/group name")
+    try:
+        priority = int(priority_text)
+    except ValueError:
+        raise UsageError(f"priority must be a number, got {priority_text!r}") from None
+    if not -1 <= priority <= 255:
+        raise UsageError(f"priority must be 0..255, got {priority}")
+    return StateEvent(kind=kind, name=name, state=state, priority=priority, time=received)
+
+
+def state_only_event(
+    state: str, name: str | None, kind: Kind = "INSTANCE", now: float | None = None
+) -> StateEvent:
+    """The event of ``notify_master`` & co., which keepalived calls without arguments.
+
+    Raises:
+        UsageError: ``state`` is not a keepalived state.
+    """
+    try:
+        upper = _state(state.upper())
+    except UsageError:
+        raise UsageError(f"unknown state {state!r} (expected one of {', '.join(STATES)})") from None
+    return StateEvent(
+        kind=kind,
+        name=name or "",
+        state=upper,
+        priority=-1,
+        time=time.time() if now is None else now,
+    )
