@@ -154,11 +154,10 @@ class Worker:
     def render(self, group: list[MessageRow], notifier: Notifier) -> Message:
         """The alert text for a group of messages of one instance."""
         spec = self.config.channels[notifier.name]
-        first = group[0].event
         alert = Alert.of(
             [row.event for row in group],
             node=group[0].node,
-            previous=self.outbox.previous_state(first.kind, first.name, first.time),
+            previous=self.outbox.previous_state(group[0].event),
             hooks=group[-1].hooks,
             late=any(row.stale for row in group),
         )
@@ -168,7 +167,17 @@ class Worker:
 
     async def run(self, deadline: float | None) -> None:
         """Deliver until the outbox is drained (or ``deadline``, a monotonic time)."""
-        self.outbox.requeue_sending()
+        # Messages a dead worker left in 'sending' may have reached the channel: they are sent
+        # again after a back-off, and failed after MAX_CRASHES deaths (outbox.recover_sending).
+        config = self.config.outbox
+        for row in self.outbox.recover_sending(
+            time.time(),
+            lambda crashes: backoff(crashes, config.backoff_initial, config.backoff_max),
+        ):
+            logger.error(
+                f"outbox: {row.event.name} {row.event.state} to {row.channel}: the delivery worker died "
+                f"{row.crashes + 1} times while sending it; marked failed (kakit outbox retry {row.id})"
+            )
         while deadline is None or time.monotonic() < deadline:
             now = time.time()
             self.outbox.release_stale_held(now)

@@ -1,8 +1,10 @@
 """The durable outbox: every alert is on disk before anything is sent.
 
-One SQLite database (WAL mode, ``synchronous=FULL``) under the data directory. Several notify
-processes write at once (keepalived forks them concurrently); SQLite's own locking serialises
-them, with a busy timeout so that none fails for a lock held a few milliseconds.
+One SQLite database (WAL mode, ``synchronous=FULL``) under the data directory. Many notify
+processes write at once (keepalived forks them concurrently, hundreds in a burst); SQLite's own
+locking serialises them. A burst starves the CPU, so a writer may hold the lock for a long time
+while descheduled: every write waits for it with a real budget (:data:`BUSY_BUDGET`), and takes
+the write lock at the start of its transaction, so SQLite's busy handler always applies.
 
 Message life cycle::
 
@@ -14,12 +16,16 @@ Message life cycle::
 
 ``held`` protects the alert from going out before the hooks' outcome is known; a held message
 older than ``HELD_GRACE`` seconds is treated as pending (the notify process died mid-hooks: the
-alert still goes out, saying so). A message left in ``sending`` by a killed worker is sent
-again: at most one duplicate, never a loss.
+alert still goes out, saying so). A message left in ``sending`` by a killed worker may or may
+not have reached the channel; it is sent again after a back-off, so each worker death during a
+send costs at most one duplicate. After :data:`MAX_CRASHES` such deaths on one message it is
+marked failed, loudly, instead of being sent again (a message that kills the worker every
+time must not loop forever); ``kakit outbox retry`` sends it again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -30,7 +36,7 @@ from kakit.exceptions import StateError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Iterator
     from typing import Literal, TypeAlias
 
     from kakit.core.events import StateEvent
@@ -38,6 +44,12 @@ if TYPE_CHECKING:
     Status: TypeAlias = Literal["held", "pending", "sending", "sent", "failed", "expired", "merged"]
 
 HELD_GRACE = 10.0
+#: Seconds one write may wait for another process's write lock before it gives up.
+BUSY_BUDGET = 60.0
+#: Worker deaths during the send of one message before it is failed instead of re-sent.
+MAX_CRASHES = 3
+#: The schema this code writes (``PRAGMA user_version``); older files are migrated on open.
+SCHEMA_VERSION = 2
 #: Every status a message can be in (see the life cycle above), and those it never leaves.
 STATUSES: tuple[Status, ...] = ("held", "pending", "sending", "sent", "failed", "expired", "merged")
 DONE_STATUSES: tuple[Status, ...] = ("sent", "failed", "expired", "merged")
@@ -52,7 +64,9 @@ CREATE TABLE IF NOT EXISTS events (
     priority INTEGER NOT NULL,
     node TEXT NOT NULL,
     hooks TEXT,
-    stale INTEGER NOT NULL DEFAULT 0
+    stale INTEGER NOT NULL DEFAULT 0,
+    boot TEXT NOT NULL DEFAULT '',
+    mono REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_by_name ON events (kind, name, time);
 CREATE TABLE IF NOT EXISTS messages (
@@ -66,22 +80,26 @@ CREATE TABLE IF NOT EXISTS messages (
     updated REAL NOT NULL,
     last_error TEXT,
     answer TEXT,
-    merged_into INTEGER
+    merged_into INTEGER,
+    crashes INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_by_status ON messages (status, channel, next_attempt);
-CREATE TABLE IF NOT EXISTS applied (
-    kind TEXT NOT NULL,
-    name TEXT NOT NULL,
-    time REAL NOT NULL,
-    state TEXT NOT NULL,
-    PRIMARY KEY (kind, name)
-);
 CREATE TABLE IF NOT EXISTS sends (
     channel TEXT NOT NULL,
     time REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sends_by_channel ON sends (channel, time);
 """
+#: Migrations from older files, by the version they start from. Version 0/1 is kakit 0.1.0's
+#: schema: no receive stamps, no crash counter.
+MIGRATIONS = {
+    1: (
+        "ALTER TABLE events ADD COLUMN boot TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE events ADD COLUMN mono REAL NOT NULL DEFAULT 0",
+        "ALTER TABLE messages ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0",
+        "DROP TABLE IF EXISTS applied",
+    ),
+}
 
 
 class MessageRow:
@@ -97,6 +115,7 @@ class MessageRow:
     __slots__ = (
         "attempts",
         "channel",
+        "crashes",
         "created",
         "event",
         "event_id",
@@ -110,38 +129,33 @@ class MessageRow:
     )
 
     def __init__(self, row: sqlite3.Row) -> None:
-        from kakit.core.events import StateEvent
-
         self.id: int = row["id"]
         self.event_id: int = row["event_id"]
         self.channel: str = row["channel"]
         self.status: Status = row["status"]
         self.attempts: int = row["attempts"]
+        self.crashes: int = row["crashes"]
         self.created: float = row["created"]
         self.next_attempt: float = row["next_attempt"]
         self.last_error: str | None = row["last_error"]
-        self.event = StateEvent(
-            kind=row["kind"],
-            name=row["name"],
-            state=row["state"],
-            priority=row["priority"],
-            time=row["time"],
-        )
+        self.event = _event(row)
         self.node: str = row["node"]
         self.hooks: list[str] | None = json.loads(row["hooks"]) if row["hooks"] else None
         self.stale = bool(row["stale"])
 
 
 _MESSAGE_SELECT = """
-SELECT m.id, m.event_id, m.channel, m.status, m.attempts, m.created, m.next_attempt, m.last_error,
-       e.time, e.kind, e.name, e.state, e.priority, e.node, e.hooks, e.stale
+SELECT m.id, m.event_id, m.channel, m.status, m.attempts, m.crashes, m.created, m.next_attempt,
+       m.last_error, e.time, e.kind, e.name, e.state, e.priority, e.node, e.hooks, e.stale,
+       e.boot, e.mono
 FROM messages m JOIN events e ON e.id = m.event_id
 """
 
-
-_SET_APPLIED = (
-    "INSERT INTO applied (kind, name, time, state) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT (kind, name) DO UPDATE SET time = excluded.time, state = excluded.state"
+#: Events in the order kakit received them: earlier boots by wall time, then this boot by its
+#: monotonic stamp (the parameter is the current boot id).
+_EVENT_ORDER = "(e.boot = :boot), CASE WHEN e.boot = :boot THEN e.mono ELSE e.time END, e.id"
+_NEWEST_FIRST = (
+    "(e.boot = :boot) DESC, CASE WHEN e.boot = :boot THEN e.mono ELSE e.time END DESC, e.id DESC"
 )
 
 
@@ -152,24 +166,53 @@ class Outbox:
         path: The SQLite file (created with mode 0600, its directory 0700).
 
     Raises:
-        StateError: The database cannot be opened or created.
+        StateError: The database cannot be opened, created or migrated.
     """
 
     def __init__(self, path: str) -> None:
+        from kakit.core.events import boot_id
+
         self.path = path
+        self.boot = boot_id()
         directory = os.path.dirname(path) or "."
         try:
             ensure_dir(directory, 0o700)
             if not os.path.exists(path):
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-            self.db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(SCHEMA)
+            self.db = sqlite3.connect(path, timeout=BUSY_BUDGET, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open outbox {path}: {exc}") from exc
+        try:
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            (version,) = self.db.execute("PRAGMA user_version").fetchone()
+            if version < SCHEMA_VERSION:
+                self._upgrade()
+        except (OSError, sqlite3.Error) as exc:
+            self.db.close()
+            raise StateError(f"cannot open outbox {path}: {exc}") from exc
+
+    def _upgrade(self) -> None:
+        """Create or migrate the schema, once, under the write lock."""
+        # Switching to WAL needs the database to itself; it is persistent, so only a new file
+        # (or one from before WAL) pays for it.
+        if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.db.execute("PRAGMA journal_mode=WAL")
+        with self._transaction():
+            (version,) = self.db.execute("PRAGMA user_version").fetchone()
+            if version >= SCHEMA_VERSION:
+                return  # another process upgraded it while we waited
+            tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master")}
+            if "events" in tables:
+                for start in sorted(MIGRATIONS):
+                    if version <= start:
+                        for statement in MIGRATIONS[start]:
+                            self.db.execute(statement)
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         """Close the connection."""
@@ -181,9 +224,26 @@ class Outbox:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _write(self, sql: str, params: Iterable[object] = ()) -> sqlite3.Cursor:
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction that holds the write lock from its first statement.
+
+        ``BEGIN IMMEDIATE`` makes SQLite's busy handler wait (up to :data:`BUSY_BUDGET`) for the
+        lock; a deferred transaction that starts reading and then writes can instead fail at
+        once with "database is locked" when another process committed in between.
+        """
+        self.db.execute("BEGIN IMMEDIATE")
         try:
-            return self.db.execute(sql, tuple(params))
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _write(self, sql: str, params: Iterable[object] | dict[str, object] = ()) -> sqlite3.Cursor:
+        try:
+            with self._transaction():
+                return self.db.execute(sql, params if isinstance(params, dict) else tuple(params))
         except sqlite3.Error as exc:
             raise StateError(f"outbox {self.path}: {exc}") from exc
 
@@ -199,11 +259,20 @@ class Outbox:
         """
         now = time.time()
         try:
-            with self.db:
-                self.db.execute("BEGIN IMMEDIATE")
+            with self._transaction():
                 cursor = self.db.execute(
-                    "INSERT INTO events (time, kind, name, state, priority, node) VALUES (?, ?, ?, ?, ?, ?)",
-                    (event.time, event.kind, event.name, event.state, event.priority, node),
+                    "INSERT INTO events (time, kind, name, state, priority, node, boot, mono)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        event.time,
+                        event.kind,
+                        event.name,
+                        event.state,
+                        event.priority,
+                        node,
+                        event.boot,
+                        event.mono,
+                    ),
                 )
                 event_id = int(cursor.lastrowid or 0)
                 self.db.executemany(
@@ -215,24 +284,16 @@ class Outbox:
             raise StateError(f"outbox {self.path}: cannot store event: {exc}") from exc
         return event_id
 
-    def finish_hooks(
-        self, event_id: int, outcomes: list[str], stale: bool, applied: StateEvent | None = None
-    ) -> None:
+    def finish_hooks(self, event_id: int, outcomes: list[str], stale: bool) -> None:
         """Record the hooks' outcome and let the event's messages go (one transaction).
 
         Args:
             event_id: The event.
             outcomes: One line per hook.
-            stale: The event arrived after a newer one had been applied.
-            applied: The event whose hooks were just applied (remembered for ordering).
+            stale: The event's hooks were skipped: a newer event was applied instead.
         """
         try:
-            with self.db:
-                self.db.execute("BEGIN IMMEDIATE")
-                if applied is not None:
-                    self.db.execute(
-                        _SET_APPLIED, (applied.kind, applied.name, applied.time, applied.state)
-                    )
+            with self._transaction():
                 self.db.execute(
                     "UPDATE events SET hooks = ?, stale = ? WHERE id = ?",
                     (json.dumps(outcomes), int(stale), event_id),
@@ -244,18 +305,31 @@ class Outbox:
         except sqlite3.Error as exc:
             raise StateError(f"outbox {self.path}: cannot record hooks: {exc}") from exc
 
-    def last_applied(self, kind: str, name: str) -> tuple[float, str] | None:
-        """Time and state of the newest event whose hooks were applied for this instance."""
+    def newest_event(self, kind: str, name: str) -> tuple[int, StateEvent] | None:
+        """The most recently received event of this instance (by receive order), with its id."""
         row = self.db.execute(
-            "SELECT time, state FROM applied WHERE kind = ? AND name = ?", (kind, name)
+            "SELECT e.id, e.time, e.kind, e.name, e.state, e.priority, e.boot, e.mono FROM events e"
+            f" WHERE e.kind = :kind AND e.name = :name ORDER BY {_NEWEST_FIRST} LIMIT 1",
+            {"kind": kind, "name": name, "boot": self.boot},
         ).fetchone()
-        return None if row is None else (float(row["time"]), str(row["state"]))
+        return None if row is None else (int(row["id"]), _event(row))
 
-    def previous_state(self, kind: str, name: str, before: float) -> str | None:
-        """The state of the latest event for this instance that happened before ``before``."""
+    def previous_state(self, event: StateEvent) -> str | None:
+        """The state of the latest event of this instance received before ``event``."""
+        if event.boot == self.boot:
+            before = "(e.boot != :boot OR e.mono < :mono)"
+        else:
+            before = "(e.boot != :boot AND e.time < :time)"
         row = self.db.execute(
-            "SELECT state FROM events WHERE kind = ? AND name = ? AND time < ? ORDER BY time DESC, id DESC LIMIT 1",
-            (kind, name, before),
+            f"SELECT e.state FROM events e WHERE e.kind = :kind AND e.name = :name AND {before}"
+            f" ORDER BY {_NEWEST_FIRST} LIMIT 1",
+            {
+                "kind": event.kind,
+                "name": event.name,
+                "boot": self.boot,
+                "mono": event.mono,
+                "time": event.time,
+            },
         ).fetchone()
         return None if row is None else str(row["state"])
 
@@ -269,25 +343,64 @@ class Outbox:
         )
         return cursor.rowcount
 
-    def requeue_sending(self) -> int:
-        """Messages a killed worker left in ``sending`` go back to pending (sent again once)."""
-        cursor = self._write("UPDATE messages SET status = 'pending' WHERE status = 'sending'")
-        return cursor.rowcount
+    def recover_sending(self, now: float, delay: Callable[[int], float]) -> list[MessageRow]:
+        """Messages a dead worker left in ``sending``: re-send later, or fail after too many.
+
+        The channel may or may not have received such a message. It goes back to pending after
+        ``delay(crashes)`` seconds, so a worker that keeps dying cannot turn one alert into a
+        stream of duplicates; after :data:`MAX_CRASHES` deaths it is marked failed instead.
+
+        Returns:
+            The messages marked failed (to be logged loudly).
+        """
+        try:
+            with self._transaction():
+                rows = [
+                    MessageRow(row)
+                    for row in self.db.execute(_MESSAGE_SELECT + " WHERE m.status = 'sending'")
+                ]
+                failed = [row for row in rows if row.crashes + 1 >= MAX_CRASHES]
+                for row in rows:
+                    if row in failed:
+                        self.db.execute(
+                            "UPDATE messages SET status = 'failed', crashes = crashes + 1, updated = ?,"
+                            " last_error = ? WHERE id = ?",
+                            (
+                                now,
+                                f"the delivery worker died {row.crashes + 1} times while sending it;"
+                                " not sent again (kakit outbox retry sends it)",
+                                row.id,
+                            ),
+                        )
+                    else:
+                        self.db.execute(
+                            "UPDATE messages SET status = 'pending', crashes = crashes + 1,"
+                            " next_attempt = ?, updated = ? WHERE id = ?",
+                            (now + delay(row.crashes + 1), now, row.id),
+                        )
+        except sqlite3.Error as exc:
+            raise StateError(f"outbox {self.path}: {exc}") from exc
+        return failed
 
     def expire(self, now: float, ttl: float) -> list[MessageRow]:
         """Mark pending messages older than ``ttl`` as expired; returns them (to log)."""
-        rows = [
-            MessageRow(row)
-            for row in self.db.execute(
-                _MESSAGE_SELECT + " WHERE m.status IN ('pending', 'held') AND m.created < ?",
-                (now - ttl,),
-            )
-        ]
-        if rows:
-            self._write(
-                f"UPDATE messages SET status = 'expired', updated = ? WHERE id IN ({','.join('?' * len(rows))})",
-                (now, *[row.id for row in rows]),
-            )
+        try:
+            with self._transaction():
+                rows = [
+                    MessageRow(row)
+                    for row in self.db.execute(
+                        _MESSAGE_SELECT
+                        + " WHERE m.status IN ('pending', 'held') AND m.created < ?",
+                        (now - ttl,),
+                    )
+                ]
+                if rows:
+                    self.db.execute(
+                        f"UPDATE messages SET status = 'expired', updated = ? WHERE id IN ({','.join('?' * len(rows))})",
+                        (now, *[row.id for row in rows]),
+                    )
+        except sqlite3.Error as exc:
+            raise StateError(f"outbox {self.path}: {exc}") from exc
         return rows
 
     def due_channels(self, now: float) -> list[str]:
@@ -313,17 +426,19 @@ class Outbox:
         All undelivered alerts of one instance on one channel are collapsed into one message, so
         the worker only ever needs this group (two indexed queries, whatever the backlog).
         """
+        params = {"channel": channel, "boot": self.boot}
         head = self.db.execute(
             _MESSAGE_SELECT
-            + " WHERE m.channel = ? AND m.status = 'pending' ORDER BY e.time, m.id LIMIT 1",
-            (channel,),
+            + f" WHERE m.channel = :channel AND m.status = 'pending' ORDER BY {_EVENT_ORDER}, m.id LIMIT 1",
+            params,
         ).fetchone()
         if head is None:
             return []
         rows = self.db.execute(
             _MESSAGE_SELECT
-            + " WHERE m.channel = ? AND m.status = 'pending' AND e.kind = ? AND e.name = ? ORDER BY e.time, m.id",
-            (channel, head["kind"], head["name"]),
+            + " WHERE m.channel = :channel AND m.status = 'pending' AND e.kind = :kind AND e.name = :name"
+            f" ORDER BY {_EVENT_ORDER}, m.id",
+            {**params, "kind": head["kind"], "name": head["name"]},
         )
         return [MessageRow(row) for row in rows]
 
@@ -344,18 +459,20 @@ class Outbox:
     def mark_sent(self, sent_id: int, merged: list[int], answer: str, channel: str) -> None:
         """The message went out; collapsed siblings become ``merged`` into it."""
         now = time.time()
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute(
-                "UPDATE messages SET status = 'sent', answer = ?, last_error = NULL, updated = ? WHERE id = ?",
-                (answer, now, sent_id),
-            )
-            if merged:
+        try:
+            with self._transaction():
                 self.db.execute(
-                    f"UPDATE messages SET status = 'merged', merged_into = ?, updated = ? WHERE id IN ({','.join('?' * len(merged))})",
-                    (sent_id, now, *merged),
+                    "UPDATE messages SET status = 'sent', answer = ?, last_error = NULL, updated = ? WHERE id = ?",
+                    (answer, now, sent_id),
                 )
-            self.db.execute("INSERT INTO sends (channel, time) VALUES (?, ?)", (channel, now))
+                if merged:
+                    self.db.execute(
+                        f"UPDATE messages SET status = 'merged', merged_into = ?, updated = ? WHERE id IN ({','.join('?' * len(merged))})",
+                        (sent_id, now, *merged),
+                    )
+                self.db.execute("INSERT INTO sends (channel, time) VALUES (?, ?)", (channel, now))
+        except sqlite3.Error as exc:
+            raise StateError(f"outbox {self.path}: {exc}") from exc
 
     def mark_retry(self, ids: list[int], next_attempt: float, error: str) -> None:
         """Put messages back to pending for a later attempt."""
@@ -377,14 +494,6 @@ class Outbox:
             "SELECT time FROM sends WHERE channel = ? AND time > ? ORDER BY time", (channel, since)
         )
         return [float(row["time"]) for row in rows]
-
-    def events(self, ids: list[int]) -> list[sqlite3.Row]:
-        """Event rows by id, in time order."""
-        rows = self.db.execute(
-            f"SELECT * FROM events WHERE id IN ({','.join('?' * len(ids))}) ORDER BY time, id",
-            tuple(ids),
-        )
-        return list(rows)
 
     # -- administration ----------------------------------------------------------------------
 
@@ -411,24 +520,44 @@ class Outbox:
             where = "status IN ('failed', 'expired', 'pending')"
             params = (now, now, now)
         cursor = self._write(
-            f"UPDATE messages SET status = 'pending', next_attempt = ?, created = MAX(created, ? - 1), updated = ? WHERE {where}",
+            f"UPDATE messages SET status = 'pending', crashes = 0, next_attempt = ?, created = MAX(created, ? - 1), updated = ? WHERE {where}",
             params,
         )
         return cursor.rowcount
 
     def purge(self, statuses: tuple[Status, ...], older_than: float) -> int:
-        """Delete finished messages (and events left without messages) older than ``older_than`` s."""
+        """Delete finished messages (and events left without messages) older than ``older_than`` s.
+
+        The newest event of each instance is kept: it is what the next event's "previous
+        state" is read from.
+        """
         cutoff = time.time() - older_than
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            cursor = self.db.execute(
-                f"DELETE FROM messages WHERE status IN ({','.join('?' * len(statuses))}) AND updated < ?",
-                (*statuses, cutoff),
-            )
-            self.db.execute(
-                "DELETE FROM events WHERE time < ? AND id NOT IN (SELECT event_id FROM messages)"
-                " AND id NOT IN (SELECT e.id FROM events e JOIN applied a ON a.kind = e.kind AND a.name = e.name AND a.time = e.time)",
-                (cutoff,),
-            )
-            self.db.execute("DELETE FROM sends WHERE time < ?", (cutoff - 3600,))
+        try:
+            with self._transaction():
+                cursor = self.db.execute(
+                    f"DELETE FROM messages WHERE status IN ({','.join('?' * len(statuses))}) AND updated < ?",
+                    (*statuses, cutoff),
+                )
+                self.db.execute(
+                    "DELETE FROM events WHERE time < ? AND id NOT IN (SELECT event_id FROM messages)"
+                    " AND id NOT IN (SELECT MAX(id) FROM events GROUP BY kind, name)",
+                    (cutoff,),
+                )
+                self.db.execute("DELETE FROM sends WHERE time < ?", (cutoff - 3600,))
+        except sqlite3.Error as exc:
+            raise StateError(f"outbox {self.path}: {exc}") from exc
         return cursor.rowcount
+
+
+def _event(row: sqlite3.Row) -> StateEvent:
+    from kakit.core.events import StateEvent
+
+    return StateEvent(
+        kind=row["kind"],
+        name=row["name"],
+        state=row["state"],
+        priority=row["priority"],
+        time=row["time"],
+        boot=row["boot"],
+        mono=row["mono"],
+    )

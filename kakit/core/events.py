@@ -17,6 +17,27 @@ if TYPE_CHECKING:
     State: TypeAlias = Literal["MASTER", "BACKUP", "FAULT", "STOP", "DELETED"]
     Kind: TypeAlias = Literal["INSTANCE", "GROUP"]
 
+_BOOT_ID: list[str] = []
+
+
+def boot_id() -> str:
+    """The kernel's boot id (``/proc/sys/kernel/random/boot_id``), read once per process."""
+    if not _BOOT_ID:
+        try:
+            with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+                _BOOT_ID.append(handle.read().strip())
+        except OSError:
+            _BOOT_ID.append("")
+    return _BOOT_ID[0]
+
+
+def received_now() -> dict[str, float | str]:
+    """The receive stamp of an event arriving now: wall time, boot id, ``CLOCK_BOOTTIME``."""
+    import time
+
+    return {"time": time.time(), "boot": boot_id(), "mono": time.clock_gettime(time.CLOCK_BOOTTIME)}
+
+
 STATES: tuple[State, ...] = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
 KINDS: tuple[Kind, ...] = ("INSTANCE", "GROUP")
 
@@ -30,7 +51,11 @@ class StateEvent:
         name: The vrrp_instance or vrrp_sync_group name ("" when keepalived did not say).
         state: MASTER, BACKUP, FAULT, STOP or DELETED.
         priority: Effective priority (0 for groups, -1 when unknown).
-        time: Unix time at which kakit received it (orders concurrent notify runs).
+        time: Unix time at which kakit received it (for people: logs, alerts).
+        boot: The kernel's boot id when it was received.
+        mono: ``CLOCK_BOOTTIME`` seconds when it was received. Events are ordered by
+            ``(boot, mono)`` (:meth:`order`), never by wall time: the wall clock can step back
+            (NTP, an operator), and a newer event must never be judged late because of it.
     """
 
     kind: Kind
@@ -38,6 +63,14 @@ class StateEvent:
     state: State
     priority: int = -1
     time: float = 0.0
+    boot: str = ""
+    mono: float = 0.0
+
+    def order(self, current_boot: str) -> tuple[int, float]:
+        """Sort key: events of this boot by their monotonic stamp, after any earlier boot's."""
+        if self.boot and self.boot == current_boot:
+            return (1, self.mono)
+        return (0, self.time)
 
     def label(self) -> str:
         """``VI_1`` or ``group G1`` (or ``keepalived`` when no name was given)."""

@@ -17,16 +17,22 @@ class FileLock:
     """An exclusive lock on one file, held until :meth:`release` or process exit.
 
     Args:
-        path: The lock file; created with mode 0600 if missing.
+        path: The lock file; created with mode 0600 if missing (and ``create``).
+        create: Create the file; False locks an existing file, opened read-only (flock needs
+            no write access).
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, create: bool = True) -> None:
         self.path = path
+        self.create = create
         self._fd: int | None = None
 
     def _open(self) -> int:
+        # O_NOFOLLOW: a symlink planted where root creates its lock must not be followed.
+        flags = os.O_CLOEXEC | os.O_NOFOLLOW
+        flags |= os.O_RDWR | os.O_CREAT if self.create else os.O_RDONLY
         try:
-            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            return os.open(self.path, flags, 0o600)
         except OSError as exc:
             raise StateError(f"cannot open lock file {self.path}: {exc.strerror or exc}") from exc
 
@@ -62,7 +68,9 @@ class FileLock:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            # Hundreds of waiters in a notify burst: polling must not eat the CPU the lock
+            # holder needs, so the interval grows to 0.1 s.
+            delay = min(delay * 2, 0.1)
 
     def release(self) -> None:
         """Drop the lock (closing the descriptor releases the flock)."""

@@ -9,13 +9,13 @@ it, which orders events that arrive out of order.
 
 from __future__ import annotations
 
-import time
-
-from kakit.core.events import KINDS, STATES, StateEvent
+from kakit.core.events import KINDS, STATES, StateEvent, received_now
 from kakit.exceptions import UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from kakit.core.events import Kind, State
 
 
@@ -44,7 +44,6 @@ def parse_notify_args(words: list[str], now: float | None = None) -> StateEvent:
     Raises:
         UsageError: The last four words are not a keepalived notify tail.
     """
-    received = time.time() if now is None else now
     if len(words) < 4:
         raise UsageError(
             f"expected INSTANCE|GROUP NAME STATE PRIORITY at the end of the arguments, got {' '.join(words) or 'nothing'!r}"
@@ -60,7 +59,7 @@ def parse_notify_args(words: list[str], now: float | None = None) -> StateEvent:
         raise UsageError(f"priority must be a number, got {priority_text!r}") from None
     if not -1 <= priority <= 255:
         raise UsageError(f"priority must be 0..255, got {priority}")
-    return StateEvent(kind=kind, name=name, state=state, priority=priority, time=received)
+    return StateEvent(kind=kind, name=name, state=state, priority=priority, **_stamp(now))
 
 
 def state_only_event(
@@ -80,5 +79,13 @@ def state_only_event(
         name=name or "",
         state=upper,
         priority=-1,
-        time=time.time() if now is None else now,
+        **_stamp(now),
     )
+
+
+def _stamp(now: float | None) -> dict[str, Any]:
+    """The receive stamp (``now`` fixes the wall time, for tests)."""
+    stamp: dict[str, Any] = received_now()
+    if now is not None:
+        stamp["time"] = now
+    return stamp

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 
-from kakit import notifiers
 from kakit.alerts.alert import Alert
-from kakit.alerts.messages import render
+from kakit.alerts.direct import send_now
 from kakit.core.events import StateEvent
 from kakit.core.log import logger
-from kakit.exceptions import EXIT_FAILURE, EXIT_OK, ConfigError, KakitError
+from kakit.exceptions import EXIT_FAILURE, EXIT_OK, ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,31 +18,19 @@ if TYPE_CHECKING:
 TEST_TIMEOUT = 30.0
 
 
-async def _send(config: Config, channel: str) -> str:
-    import httpx
-
-    spec = config.channels[channel]
-    notifier = notifiers.load(spec.type)(channel, spec.options)
-    event = StateEvent(
-        kind="INSTANCE", name="kakit-test", state="MASTER", priority=100, time=time.time()
-    )
-    alert = Alert.of([event], node=config.node_name(), previous="BACKUP", hooks=(), test=True)
-    message = render(alert, language=spec.language, templates=config.templates.get(spec.language))
-    async with httpx.AsyncClient(trust_env=False) as client, asyncio.timeout(TEST_TIMEOUT):
-        return await notifier.send(message, client)
-
-
 def send_test(config: Config, channel: str) -> int:
     """Send the test alert; print and log the channel's answer; 0 on success."""
     if channel not in config.channels:
         known = ", ".join(sorted(config.channels)) or "none configured"
         raise ConfigError(f"unknown channel {channel!r} (known: {known})")
-    try:
-        answer = asyncio.run(_send(config, channel))
-    except (KakitError, TimeoutError) as exc:
-        reason = str(exc) or f"no answer within {TEST_TIMEOUT:g} s"
-        logger.error(f"test alert to {channel} failed: {reason}")
-        sys.stdout.write(f"{channel}: FAILED: {reason}\n")
+    event = StateEvent(
+        kind="INSTANCE", name="kakit-test", state="MASTER", priority=100, time=time.time()
+    )
+    alert = Alert.of([event], node=config.node_name(), previous="BACKUP", hooks=(), test=True)
+    ((ok, answer),) = send_now(config, alert, [channel], TEST_TIMEOUT).values()
+    if not ok:
+        logger.error(f"test alert to {channel} failed: {answer}")
+        sys.stdout.write(f"{channel}: FAILED: {answer}\n")
         return EXIT_FAILURE
     logger.info(f"test alert to {channel} delivered: {answer}")
     sys.stdout.write(f"{channel}: delivered: {answer}\n")
