@@ -31,6 +31,22 @@ _FACILITY_DAEMON = 3
 SYSLOG_PATH = "/dev/log"
 
 
+def printable(text: str) -> str:
+    """``text`` safe for one log line: undecodable bytes as ``\\xNN``, control characters escaped.
+
+    Arguments reach kakit as bytes (keepalived passes what its config file holds; Python turns
+    bytes that are not UTF-8 into surrogates), and a log line must neither fail to encode nor
+    carry a terminal escape sequence or a forged second line.
+    """
+    if text.isprintable():
+        return text
+    raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(
+        char if char.isprintable() or char == " " else char.encode("unicode_escape").decode("ascii")
+        for char in raw
+    )
+
+
 class Logger:
     """Writes one line per event to every configured sink; never raises."""
 
@@ -67,7 +83,7 @@ class Logger:
         """Emit ``message`` (one line; newlines are folded) at ``severity``."""
         if severity > self.level:
             return
-        message = message.replace("\n", " | ")
+        message = printable(message.replace("\n", " | "))
         name = _LEVEL_NAMES.get(severity, "info")
         if self.syslog:
             self._send_syslog(severity, message)
@@ -81,8 +97,12 @@ class Logger:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime())
             line = f"{stamp} {self.ident}[{os.getpid()}] {name}: {message}\n"
             try:
+                # O_NOFOLLOW: root appends here; a symlink planted in the log's place must not
+                # redirect the line into another file.
                 fd = os.open(
-                    self.file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640
+                    self.file,
+                    os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW,
+                    0o640,
                 )
                 try:
                     os.write(fd, line.encode())

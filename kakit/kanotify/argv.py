@@ -10,6 +10,7 @@ it, which orders events that arrive out of order.
 from __future__ import annotations
 
 from kakit.core.events import KINDS, STATES, StateEvent, received_now
+from kakit.core.log import printable
 from kakit.exceptions import UsageError
 
 TYPE_CHECKING = False
@@ -48,7 +49,7 @@ def parse_notify_args(words: list[str], now: float | None = None) -> StateEvent:
         raise UsageError(
             f"expected INSTANCE|GROUP NAME STATE PRIORITY at the end of the arguments, got {' '.join(words) or 'nothing'!r}"
         )
-    kind_word, name, state_word, priority_text = words[-4:]
+    kind_word, name, state_word, priority_text = (printable(word) for word in words[-4:])
     kind = _kind(kind_word)
     state = _state(state_word)
     if not name:
@@ -70,13 +71,14 @@ def state_only_event(
     Raises:
         UsageError: ``state`` is not a keepalived state.
     """
+    state = printable(state)
     try:
         upper = _state(state.upper())
     except UsageError:
         raise UsageError(f"unknown state {state!r} (expected one of {', '.join(STATES)})") from None
     return StateEvent(
         kind=kind,
-        name=name or "",
+        name=printable(name or ""),
         state=upper,
         priority=-1,
         **_stamp(now),
