@@ -51,9 +51,14 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644) -> None:
     """
     raw = data.encode() if isinstance(data, str) else data
     directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    # An unpredictable name, created exclusively and never through a symlink: a user who can
+    # guess the name (the pid was enough) could otherwise point it at /etc and let root write
+    # there. The rename then replaces the destination itself, even if that is a symlink.
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(8).hex()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode
+        )
         try:
             os.fchmod(fd, mode)
             view = memoryview(raw)
@@ -78,13 +83,14 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644) -> None:
 
 
 def read_text(path: str) -> str | None:
-    """The file's text, or None when it does not exist.
+    """The file's text, or None when it does not exist (a symlink in its place is an error).
 
     Raises:
         StateError: The file exists but cannot be read.
     """
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with open(fd, encoding="utf-8", errors="replace") as handle:
             return handle.read()
     except FileNotFoundError:
         return None
