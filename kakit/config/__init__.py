@@ -409,6 +409,8 @@ def load_config(explicit: str | None = None, *, cache: bool = True) -> Config:
     path, required = config_path(explicit)
     if path is None:
         return Config()
+    if "\0" in path:
+        raise ConfigError(f"{path!r}: a file name cannot contain a NUL byte")
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
