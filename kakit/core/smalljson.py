@@ -45,7 +45,6 @@ else:
         parse_float = float
         parse_int = int
         parse_constant = _CONSTANTS.__getitem__
-        memo: dict[str, str] = {}  # noqa: RUF012 - the scanner expects this attribute
 
     # typeshed types the context as a scanner; at run time it is any object with these fields.
     _scan = _json.make_scanner(_Context())  # type: ignore[arg-type]
