@@ -23,7 +23,9 @@ debian-deps:
 
 $(VENV)/.deps: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip 'setuptools>=77' >/dev/null
+	@# pip >= 25 writes console-script wrappers without `import re` (5-6 ms per kacheck run,
+	@# docs/benchmarks.md); Debian 12's pip 23 still imports it.
+	$(BIN)/pip install -q --upgrade 'pip>=25' 'setuptools>=77' >/dev/null
 	$(BIN)/pip install -q '.[test]'
 	@touch $@
 

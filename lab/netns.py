@@ -1,7 +1,8 @@
 """Low-level helpers for network namespaces, veth pairs and bridges.
 
-Thin wrappers around iproute2 (``ip``) plus ``/proc`` scans. Every subprocess call has a
-timeout so a wedged ``ip`` can never hang a test run.
+Thin wrappers around iproute2 (``ip``); ``/proc`` is read through kakit's own
+:mod:`kakit.core.procfs`. Every subprocess call has a timeout so a wedged ``ip`` can never hang
+a test run.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ import os
 import subprocess
 from pathlib import Path
 
+from kakit.core import procfs
+
 NETNS_DIR = Path("/run/netns")
 """Where ``ip netns add`` bind-mounts the namespaces it creates."""
 
 IP_TIMEOUT = 10.0
 """Seconds any single ``ip`` invocation may take."""
-
-_PROC = Path("/proc")
 
 
 class NetnsError(RuntimeError):
@@ -112,12 +113,9 @@ def pid_netns_inode(pid: int) -> int | None:
     Returns:
         The inode, or None when the process is gone, a zombie, or unreadable.
     """
-    try:
-        link = os.readlink(_PROC / str(pid) / "ns" / "net")
-    except OSError:
-        # Zombies have released their namespaces, so the link is unreadable: that is "gone".
-        return None
-    if not (link.startswith("net:[") and link.endswith("]")):
+    link = procfs.netns_of(pid)
+    # Zombies have released their namespaces, so the link is unreadable: that is "gone".
+    if link is None or not (link.startswith("net:[") and link.endswith("]")):
         return None
     return int(link[5:-1])
 
@@ -128,7 +126,7 @@ def all_pids() -> list[int]:
     Returns:
         Process ids, unsorted.
     """
-    return [int(entry) for entry in os.listdir(_PROC) if entry.isdigit()]
+    return procfs.pids()
 
 
 def pids_in_netns(inode: int) -> list[int]:

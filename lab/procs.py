@@ -1,4 +1,8 @@
-"""Process helpers for the lab: liveness, pid files, signalling and bounded waiting."""
+"""Process helpers for the lab: liveness, pid files, signalling and bounded waiting.
+
+Reading /proc is kakit's own :mod:`kakit.core.procfs` (what kacheck uses), so the lab judges a
+process alive or a zombie exactly as the product does.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-_PROC = Path("/proc")
+from kakit.core import procfs
 
 
 def proc_state(pid: int) -> str | None:
@@ -21,13 +25,8 @@ def proc_state(pid: int) -> str | None:
     Returns:
         The state letter, or None when the process does not exist.
     """
-    try:
-        stat = (_PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    # The command name in field 2 may contain spaces and parentheses: split after the last ")".
-    rest = stat.rpartition(")")[2].split()
-    return rest[0] if rest else None
+    info = procfs.read_stat(pid)
+    return None if info is None else info.state
 
 
 def is_alive(pid: int) -> bool:
@@ -42,23 +41,20 @@ def is_alive(pid: int) -> bool:
     Returns:
         True if the process exists and is neither a zombie nor dead.
     """
-    state = proc_state(pid)
-    return state is not None and state not in ("Z", "X", "x")
+    return procfs.is_alive(procfs.read_stat(pid))
 
 
 def proc_comm(pid: int) -> str | None:
-    """Return a process's command name (``/proc/PID/comm``).
+    """Return a process's command name (the kernel's 15-character ``comm``).
 
     Args:
         pid: Process id.
 
     Returns:
-        The name without the trailing newline, or None when the process is gone.
+        The name, or None when the process is gone.
     """
-    try:
-        return (_PROC / str(pid) / "comm").read_text().strip()
-    except OSError:
-        return None
+    info = procfs.read_stat(pid)
+    return None if info is None else info.comm
 
 
 def read_pidfile(path: Path) -> int | None:
@@ -70,11 +66,7 @@ def read_pidfile(path: Path) -> int | None:
     Returns:
         The pid, or None when the file is missing, empty or malformed.
     """
-    try:
-        text = path.read_text().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
+    return procfs.read_pidfile(str(path))
 
 
 def send_signal(pid: int, sig: int) -> bool:

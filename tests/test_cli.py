@@ -95,3 +95,44 @@ class TestConfigCheckSecrets:
         accepted = runner.invoke(kakit, ["config", "check", "-c", str(path)])
         assert accepted.exit_code == 0, accepted.output
         assert "abc123" not in accepted.output and "url: '***'" in accepted.stdout
+
+
+class TestConfigCheckPrograms:
+    """Programs the configuration makes root run are checked like keepalived checks scripts."""
+
+    def test_unsafe_program_paths_are_warned_about(
+        self, runner: CliRunner, tmp_path: Path, write_config: Callable[[str], Path]
+    ) -> None:
+        """A restart command in a world-writable directory and a missing run hook are named."""
+        shared = tmp_path / "shared"
+        shared.mkdir()
+        shared.chmod(0o777)
+        restart = shared / "restart-web"
+        restart.write_text("#!/bin/sh\n")
+        restart.chmod(0o755)
+        path = write_config(
+            f"""\
+            checks:
+              web: {{type: service, service: web, restart_command: [{restart}], config_test: [/bin/true]}}
+              db: {{type: command, argv: [sh, -c, 'exit 0']}}
+            states:
+              MASTER: {{run: [[/bin/true], [{tmp_path}/promote]]}}
+            """
+        )
+        result = runner.invoke(kakit, ["config", "check", "-c", str(path)])
+        assert result.exit_code == 0, result.output
+        warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+        assert [line.split(" (root runs it")[0] for line in warnings] == [
+            f"Warning: checks.web.restart_command: {restart}: "
+            f"{shared} is writable by everyone (mode 0777)",
+            f"Warning: states.MASTER.run: {tmp_path}/promote: "
+            f"{tmp_path}/promote: No such file or directory",
+        ]
+
+    def test_safe_programs_give_no_warning(
+        self, runner: CliRunner, write_config: Callable[[str], Path]
+    ) -> None:
+        """Root-owned programs in root-owned directories (and PATH lookups) pass silently."""
+        path = write_config("checks:\n  db: {type: command, argv: [sh, -c, 'exit 0']}\n")
+        result = runner.invoke(kakit, ["config", "check", "-c", str(path)])
+        assert result.exit_code == 0 and "Warning" not in result.stderr

@@ -27,7 +27,7 @@ from kakit.alerts.messages import render
 from kakit.alerts.outbox import MessageRow, Outbox
 from kakit.core.locks import FileLock
 from kakit.core.log import logger
-from kakit.exceptions import KakitError
+from kakit.exceptions import KakitError, UsageError
 from kakit.notifiers.base import Message, Notifier, PermanentError, RetryableError
 
 TYPE_CHECKING = False
@@ -226,32 +226,41 @@ async def deliver(config: Config, *, max_seconds: float | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m kakit.alerts.delivery [-c FILE] [--max-seconds N]``."""
-    from kakit.config import load_config
+    from kakit.core.entry import Arguments, run_tool
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    config_path = None
-    max_seconds = None
-    while args:
-        item = args.pop(0)
-        if item in ("-c", "--config") and args:
-            config_path = args.pop(0)
-        elif item == "--max-seconds" and args:
-            max_seconds = float(args.pop(0))
-        else:
-            sys.stderr.write(
-                f"usage: python -m kakit.alerts.delivery [-c FILE] [--max-seconds N] (got {item!r})\n"
-            )
-            return 2
-    logger.configure(ident="kakit-delivery")
-    try:
-        config = load_config(config_path)
-        logger.configure(
-            level=config.log.level, file=config.log.file or "", syslog=config.log.syslog
-        )
-        return asyncio.run(deliver(config, max_seconds=max_seconds))
-    except KakitError as exc:
-        logger.error(f"outbox: {exc}")
-        return exc.exit_code
+    usage = "usage: python -m kakit.alerts.delivery [-c FILE] [--max-seconds N]\n"
+
+    class WorkerArguments(Arguments):
+        max_seconds: float | None = None
+
+    def parse(items: list[str]) -> WorkerArguments:
+        args = WorkerArguments()
+        items = list(items)
+        while items:
+            item = items.pop(0)
+            if item in ("-c", "--config") and items:
+                args.config = items.pop(0)
+            elif item == "--max-seconds" and items:
+                value = items.pop(0)
+                try:
+                    args.max_seconds = float(value)
+                except ValueError:
+                    raise UsageError(f"--max-seconds: expected a number, got {value!r}") from None
+            else:
+                raise UsageError(f"{usage.strip()} (got {item!r})")
+        return args
+
+    def body(config: Config, args: WorkerArguments) -> int:
+        return asyncio.run(deliver(config, max_seconds=args.max_seconds))
+
+    return run_tool(
+        list(sys.argv[1:] if argv is None else argv),
+        ident="kakit-delivery",
+        usage=usage,
+        parse=parse,
+        body=body,
+        log_prefix="outbox: ",
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import sys
 
-from kakit.exceptions import EXIT_USAGE, KakitError, UsageError
+from kakit.core.entry import Arguments as BaseArguments
+from kakit.core.entry import run_tool
+from kakit.exceptions import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from kakit.config import Config
 
 USAGE = """\
 usage: kacheck [-c FILE] [-v] NAME [PATH]
@@ -37,12 +43,11 @@ options:
 """
 
 
-class Arguments:
+class Arguments(BaseArguments):
     """The parsed command line."""
 
     def __init__(self) -> None:
-        self.config: str | None = None
-        self.verbose = False
+        super().__init__()
         self.watch = False
         self.track_file: str | None = None
         self.interval = 1.0
@@ -130,59 +135,31 @@ def _apply_path_argument(spec: object, path: str) -> object:
     return replace(spec, probes=(ProbeSpec(type=probe.type, options=options),))
 
 
+def _run(config: Config, args: Arguments) -> int:
+    spec = config.check(args.positional[0])
+    if len(args.positional) == 2:
+        spec = _apply_path_argument(spec, args.positional[1])  # type: ignore[assignment]
+    if args.watch:
+        from kakit.kacheck.runner import CheckRunner
+        from kakit.kacheck.watch import watch
+
+        assert args.track_file is not None
+        return watch(
+            CheckRunner(config, spec),
+            interval=args.interval,
+            track_file=args.track_file,
+            fail_value=args.fail_value,
+            cycles=args.cycles,
+            fail_on_exit=args.fail_on_exit,
+        )
+    from kakit.kacheck.runner import run_check
+
+    return run_check(config, spec)
+
+
 def run(argv: list[str]) -> int:
     """Run kacheck with ``argv`` (without the program name); returns the exit code."""
-    from kakit.core.log import logger
-
-    logger.configure(ident="kacheck")
-    if any(arg in ("-h", "--help") for arg in argv):
-        sys.stdout.write(USAGE)
-        return 0
-    if "--version" in argv:
-        from kakit import __version__
-
-        sys.stdout.write(f"kacheck (kakit) {__version__}\n")
-        return 0
-    try:
-        args = parse_args(argv)
-        if args.verbose:
-            logger.configure(stderr=True, level="debug")
-        from kakit.config import load_config
-
-        config = load_config(args.config)
-        logger.configure(
-            level=None if args.verbose else config.log.level,
-            file=config.log.file or "",
-            syslog=config.log.syslog,
-        )
-        spec = config.check(args.positional[0])
-        if len(args.positional) == 2:
-            spec = _apply_path_argument(spec, args.positional[1])  # type: ignore[assignment]
-        if args.watch:
-            from kakit.kacheck.runner import CheckRunner
-            from kakit.kacheck.watch import watch
-
-            assert args.track_file is not None
-            return watch(
-                CheckRunner(config, spec),
-                interval=args.interval,
-                track_file=args.track_file,
-                fail_value=args.fail_value,
-                cycles=args.cycles,
-                fail_on_exit=args.fail_on_exit,
-            )
-        from kakit.kacheck.runner import run_check
-
-        return run_check(config, spec)
-    except KakitError as exc:
-        logger.error(str(exc))
-        if logger.stderr is None:
-            # Someone ran kacheck by hand with stderr redirected: still say why.
-            try:
-                sys.stderr.write(f"kacheck: {exc}\n")
-            except (OSError, ValueError):
-                pass
-        return exc.exit_code if isinstance(exc, UsageError) or exc.exit_code == EXIT_USAGE else 1
+    return run_tool(argv, ident="kacheck", usage=USAGE, parse=parse_args, body=_run)
 
 
 def main() -> int:

@@ -8,10 +8,10 @@ them: the node stays out of the VIP election until ``kakit latch clear NAME``.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from kakit.core import smalljson
 from kakit.core.fsutil import atomic_write, ensure_dir, read_text
 from kakit.exceptions import StateError
 
@@ -47,7 +47,7 @@ def get(data_dir: str, check: str) -> Latch | None:
     if text is None:
         return None
     try:
-        data = json.loads(text)
+        data = smalljson.loads(text)
         return Latch(check, str(data["reason"]), float(data["since"]))
     except (ValueError, KeyError, TypeError):
         return Latch(check, "latch file unreadable (still latched)", 0.0)
@@ -61,7 +61,7 @@ def set_latch(data_dir: str, check: str, reason: str) -> Latch:
     ensure_dir(latch_dir(data_dir), 0o700)
     latch = Latch(check, reason, time.time())
     atomic_write(
-        _path(data_dir, check), json.dumps({"reason": reason, "since": latch.since}), 0o600
+        _path(data_dir, check), smalljson.dumps({"reason": reason, "since": latch.since}), 0o600
     )
     return latch
 

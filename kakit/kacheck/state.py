@@ -8,9 +8,9 @@ written atomically, so a run killed by keepalived's timeout leaves the previous 
 
 from __future__ import annotations
 
-import json
 import time
 
+from kakit.core import smalljson
 from kakit.core.fsutil import atomic_write, ensure_dir, read_text
 from kakit.exceptions import StateError
 
@@ -38,7 +38,7 @@ class CheckState:
         except StateError:
             text = None
         try:
-            data = json.loads(text) if text else {}
+            data = smalljson.loads(text) if text else {}
         except ValueError:
             data = {}
         return cls(path, data if isinstance(data, dict) else {})
@@ -48,7 +48,7 @@ class CheckState:
         import os
 
         ensure_dir(os.path.dirname(self.path), 0o700)
-        atomic_write(self.path, json.dumps(self.data, sort_keys=True), 0o600)
+        atomic_write(self.path, smalljson.dumps(self.data), 0o600)
 
     # -- last result ----------------------------------------------------------------------------
 

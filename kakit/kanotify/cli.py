@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import sys
 
-from kakit.exceptions import EXIT_USAGE, KakitError, UsageError
+from kakit.core.entry import Arguments as BaseArguments
+from kakit.core.entry import run_tool
+from kakit.exceptions import UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from kakit.config import Config
     from kakit.core.events import Kind
 
 USAGE = """\
@@ -33,11 +36,23 @@ alerts go through the durable outbox (kakit outbox list).
 """
 
 
-def _parse(argv: list[str]) -> tuple[str | None, list[str], str | None, Kind]:
-    config = None
-    name = None
-    kind: Kind = "INSTANCE"
-    words: list[str] = []
+class Arguments(BaseArguments):
+    """The parsed command line: options, then the words keepalived (or the operator) gave."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.words: list[str] = []
+        self.name: str | None = None
+        self.kind: Kind = "INSTANCE"
+
+
+def parse_args(argv: list[str]) -> Arguments:
+    """Split kanotify's options from the event words (read later, once logging is set up).
+
+    Raises:
+        UsageError: An option is missing its value.
+    """
+    args = Arguments()
     items = list(argv)
     while items:
         item = items.pop(0)
@@ -46,68 +61,47 @@ def _parse(argv: list[str]) -> tuple[str | None, list[str], str | None, Kind]:
                 raise UsageError(f"{item} needs a value")
             value = items.pop(0)
             if item in ("-c", "--config"):
-                config = value
+                args.config = value
             else:
-                name = value
-                kind = "GROUP" if item == "--group" else "INSTANCE"
+                args.name = value
+                args.kind = "GROUP" if item == "--group" else "INSTANCE"
         elif item == "--":
-            words.extend(items)
+            args.words.extend(items)
             break
         else:
-            words.append(item)
-    return config, words, name, kind
+            args.words.append(item)
+    return args
+
+
+def _run(config: Config, args: Arguments) -> int:
+    words = args.words
+    if words[:1] == ["test"]:
+        if len(words) != 2:
+            raise UsageError("usage: kanotify test CHANNEL")
+        from kakit.kanotify.testsend import send_test
+
+        return send_test(config, words[1])
+    from kakit.core.events import STATES
+    from kakit.kanotify.argv import parse_notify_args, state_only_event
+
+    if len(words) == 1 and words[0].upper() in STATES:
+        event = state_only_event(words[0], args.name, args.kind)
+    else:
+        if args.name is not None:
+            raise UsageError(
+                "--instance/--group only go with the single-STATE form (notify_master & co.)"
+            )
+        event = parse_notify_args(words)
+    from kakit.kanotify.handle import handle_event
+
+    return handle_event(config, event)
 
 
 def run(argv: list[str]) -> int:
     """Run kanotify with ``argv`` (without the program name); returns the exit code."""
-    from kakit.core.log import logger
-
-    logger.configure(ident="kanotify")
-    if any(arg in ("-h", "--help") for arg in argv):
-        sys.stdout.write(USAGE)
-        return 0
-    try:
-        config_path, words, name, kind = _parse(argv)
-        from kakit.config import load_config
-
-        # The configuration is loaded before the event is read, so that even a malformed
-        # command line is logged where the operator looks (keepalived gives us /dev/null).
-        config = load_config(config_path)
-        logger.configure(
-            level=config.log.level, file=config.log.file or "", syslog=config.log.syslog
-        )
-        if words[:1] == ["test"]:
-            if len(words) != 2:
-                raise UsageError("usage: kanotify test CHANNEL")
-            from kakit.kanotify.testsend import send_test
-
-            return send_test(config, words[1])
-        from kakit.core.events import STATES
-        from kakit.kanotify.argv import parse_notify_args, state_only_event
-
-        if len(words) == 1 and words[0].upper() in STATES:
-            event = state_only_event(words[0], name, kind)
-        else:
-            if name is not None:
-                raise UsageError(
-                    "--instance/--group only go with the single-STATE form (notify_master & co.)"
-                )
-            event = parse_notify_args(words)
-        from kakit.kanotify.handle import handle_event
-
-        return handle_event(config, event)
-    except KakitError as exc:
-        logger.error(
-            f"{exc} (arguments: {' '.join(argv) or 'none'})"
-            if isinstance(exc, UsageError)
-            else str(exc)
-        )
-        if logger.stderr is None:
-            try:
-                sys.stderr.write(f"kanotify: {exc}\n")
-            except (OSError, ValueError):
-                pass
-        return EXIT_USAGE if exc.exit_code == EXIT_USAGE else 1
+    return run_tool(
+        argv, ident="kanotify", usage=USAGE, parse=parse_args, body=_run, log_arguments=True
+    )
 
 
 def main() -> int:

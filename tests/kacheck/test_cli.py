@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kakit import __version__
 from tests.conftest import kacheck_path
 
 RunKacheck = Callable[..., subprocess.CompletedProcess[str]]
@@ -97,6 +98,11 @@ class TestExitCodes:
         """--help prints usage and exits 0."""
         result = run_kacheck("--help")
         assert result.returncode == 0 and result.stdout.startswith("usage: kacheck")
+
+    def test_version(self, run_kacheck: RunKacheck) -> None:
+        """--version prints the tool and kakit's version and exits 0."""
+        result = run_kacheck("--version")
+        assert (result.returncode, result.stdout) == (0, f"kacheck (kakit) {__version__}\n")
 
 
 class TestOverlap:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kakit import __version__
 from kakit.config import Config
 from kakit.core.events import StateEvent
 from kakit.kanotify.handle import handle_event
@@ -193,3 +194,11 @@ def test_kanotify_help() -> None:
     """--help prints the three forms."""
     result = subprocess.run([kanotify_path(), "--help"], capture_output=True, text=True, check=True)
     assert "INSTANCE|GROUP NAME STATE PRIORITY" in result.stdout
+
+
+def test_kanotify_version() -> None:
+    """--version names the tool and kakit's version, like kacheck's."""
+    result = subprocess.run(
+        [kanotify_path(), "--version"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == f"kanotify (kakit) {__version__}\n"

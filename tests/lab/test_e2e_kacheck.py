@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from kakit.core.trust import why_untrusted
 from lab import Lab, Node
 from lab.demo import (
     BACKUP_PRIORITY,
@@ -25,7 +26,6 @@ from lab.demo import (
     KakitFiles,
     LogTail,
     configure_node,
-    unsafe_script_path,
 )
 from tests.conftest import kacheck_path
 
@@ -96,7 +96,7 @@ def _state_changes(lines: list[str]) -> list[str]:
 def _start_pair(tmp_path: Path, n1_on_failure: str) -> Iterator[Pair]:
     """Start nginx and keepalived (tracking kacheck) on n1 and n2; the VIP settles on n1."""
     kacheck = kacheck_path()
-    problem = unsafe_script_path(kacheck)
+    problem = why_untrusted(kacheck)
     assert problem is None, f"keepalived would disable {kacheck}: {problem}"
     with Lab(nodes=2, workdir=tmp_path) as lab:
         n1, n2 = lab.nodes

@@ -1,0 +1,105 @@
+"""The entry-point skeleton every kakit process shares: argv -> config -> run -> exit code.
+
+``kacheck``, ``kanotify`` and the delivery worker (and later ``kaprobe``) differ in their command
+lines and in what they do once configured; everything around that is written here once:
+
+1. name the process in the log (``ident``), answer ``-h/--help`` and ``--version``;
+2. parse the arguments with the tool's own parser (hand-written: ``import click`` costs more
+   than a whole ``kacheck`` run, docs/benchmarks.md);
+3. load the configuration and point the logger at its sinks;
+4. run, and turn a :class:`~kakit.exceptions.KakitError` into one log line (also written to
+   stderr when stderr is not a terminal, since the logger only writes there on a terminal) and
+   the exit code: 0 done/healthy, 1 failure, 2 usage or configuration error.
+
+This module is on ``kacheck``'s every-second path: it imports nothing beyond ``sys`` and the
+exception tree at module level.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from kakit.exceptions import EXIT_FAILURE, EXIT_USAGE, KakitError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    from kakit.config import Config
+
+    Args = TypeVar("Args", bound="Arguments")
+
+
+class Arguments:
+    """What the skeleton reads from a tool's parsed command line; tools add their own fields.
+
+    Attributes:
+        config: The ``-c FILE`` given, or None for the default lookup.
+        verbose: Log to stderr at debug level.
+    """
+
+    def __init__(self) -> None:
+        self.config: str | None = None
+        self.verbose = False
+
+
+def run_tool(
+    argv: list[str],
+    *,
+    ident: str,
+    usage: str,
+    parse: Callable[[list[str]], Args],
+    body: Callable[[Config, Args], int],
+    log_prefix: str = "",
+    log_arguments: bool = False,
+) -> int:
+    """Run one tool invocation and return its exit code; never raises a KakitError.
+
+    Args:
+        argv: The arguments, without the program name.
+        ident: The tool's name in log lines and on stderr (``kacheck``, ``kanotify``...).
+        usage: The text ``-h``/``--help`` prints.
+        parse: The tool's argument parser; raises UsageError.
+        body: What the tool does with its configuration and arguments; returns the exit code
+            and raises KakitError for anything it cannot do.
+        log_prefix: Put before the error in the log line (the worker's ``outbox: ``).
+        log_arguments: Append the arguments to a usage error's log line: keepalived gives
+            notify scripts /dev/null as stderr, so the log is the only place to see them.
+    """
+    from kakit.core.log import logger
+
+    logger.configure(ident=ident)
+    if "-h" in argv or "--help" in argv:
+        sys.stdout.write(usage)
+        return 0
+    if "--version" in argv:
+        from kakit import __version__
+
+        sys.stdout.write(f"{ident} (kakit) {__version__}\n")
+        return 0
+    try:
+        args = parse(argv)
+        if args.verbose:
+            logger.configure(stderr=True, level="debug")
+        from kakit.config import load_config
+
+        config = load_config(args.config)
+        logger.configure(
+            level=None if args.verbose else config.log.level,
+            file=config.log.file or "",
+            syslog=config.log.syslog,
+        )
+        return body(config, args)
+    except KakitError as exc:
+        line = f"{log_prefix}{exc}"
+        if log_arguments and isinstance(exc, UsageError):
+            line += f" (arguments: {' '.join(argv) or 'none'})"
+        logger.error(line)
+        if logger.stderr is None:
+            # Run by hand with stderr redirected (or by keepalived): still say why there.
+            try:
+                sys.stderr.write(f"{ident}: {exc}\n")
+            except (OSError, ValueError):
+                pass
+        return EXIT_USAGE if exc.exit_code == EXIT_USAGE else EXIT_FAILURE

@@ -1,0 +1,30 @@
+"""``make demo`` (``python -m lab.demo``): kacheck keeps nginx up, and the VIP moves when it cannot.
+
+Two lab nodes run real keepalived and nginx. Both track ``kacheck nginx`` (weight 0, so a failing
+check means FAULT) and run ``kanotify`` as keepalived's ``notify`` target: on MASTER it sets a
+sysctl and installs kakit's firewall rules, on every state change it queues an alert for a
+webhook sink running on the lab's gateway. The demo kills nginx on the master (kacheck restarts
+it, the VIP stays), then breaks nginx's configuration there (the restart cannot work, the VIP
+and the firewall rules move to the backup, the sink receives both nodes' alerts), then repairs
+it (the VIP comes back by preemption), narrating every step with timestamps.
+
+One module per job: :mod:`~lab.demo.nodes` writes each node's kakit.yaml and keepalived.conf
+(also used by ``tests/lab/test_e2e_kacheck.py``), :mod:`~lab.demo.preflight` checks that the
+demo can run here, :mod:`~lab.demo.narration` prints it, :mod:`~lab.demo.watch` waits for the
+VIP, the alerts and the firewall rules, :mod:`~lab.demo.acts` are the steps, and
+:mod:`~lab.demo.run` ties them together.
+"""
+
+from lab.demo.narration import LogTail
+from lab.demo.nodes import BACKUP_PRIORITY, MASTER_PRIORITY, KakitFiles, configure_node
+from lab.demo.run import main, run_demo
+
+__all__ = [
+    "BACKUP_PRIORITY",
+    "MASTER_PRIORITY",
+    "KakitFiles",
+    "LogTail",
+    "configure_node",
+    "main",
+    "run_demo",
+]
