@@ -57,13 +57,17 @@ class Arguments(BaseArguments):
         self.positional: list[str] = []
 
 
-def _number(option: str, text: str, kind: type[float] | type[int], low: float) -> float:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise UsageError(f"{option}: expected a number, got {text!r}") from None
-    if value < low:
-        raise UsageError(f"{option}: must be at least {low:g}, got {text!r}")
+def _number(
+    option: str, text: str, kind: type[float] | type[int], low: float, high: float
+) -> float:
+    # Plain ASCII decimals only: Python's int() and float() also take "1_0", "+5", "٣", "nan"
+    # and "inf", and an interval of nan makes the watcher spin.
+    digits = text.replace(".", "", 1) if kind is float else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise UsageError(f"{option}: expected a number, got {text!r}")
+    value = kind(text)
+    if not low <= value <= high:
+        raise UsageError(f"{option}: must be between {low:g} and {high:g}, got {text!r}")
     return value
 
 
@@ -93,11 +97,11 @@ def parse_args(argv: list[str]) -> Arguments:
             elif item == "--track-file":
                 args.track_file = value
             elif item == "--interval":
-                args.interval = _number(item, value, float, 0.01)
+                args.interval = _number(item, value, float, 0.01, 3600.0)
             elif item == "--fail-value":
-                args.fail_value = int(_number(item, value, int, 1))
+                args.fail_value = int(_number(item, value, int, 1, 2**31 - 1))
             else:
-                args.cycles = int(_number(item, value, int, 1))
+                args.cycles = int(_number(item, value, int, 1, 10**9))
         elif item in ("-v", "--verbose"):
             args.verbose = True
         elif item == "--watch":

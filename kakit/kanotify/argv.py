@@ -54,11 +54,11 @@ def parse_notify_args(words: list[str], now: float | None = None) -> StateEvent:
     state = _state(state_word)
     if not name:
         raise UsageError("empty instance/group name")
-    try:
-        priority = int(priority_text)
-    except ValueError:
-        raise UsageError(f"priority must be a number, got {priority_text!r}") from None
-    if not -1 <= priority <= 255:
+    # keepalived writes a plain decimal (0..255). int() would also take "+5", "1_0" and "٣".
+    if not (priority_text.isascii() and priority_text.isdigit()):
+        raise UsageError(f"priority must be a number 0..255, got {priority_text!r}")
+    priority = int(priority_text)
+    if priority > 255:
         raise UsageError(f"priority must be 0..255, got {priority}")
     return StateEvent(kind=kind, name=name, state=state, priority=priority, **_stamp(now))
 

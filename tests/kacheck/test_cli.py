@@ -57,6 +57,17 @@ class TestExitCodes:
             (("--bogus", "x"), "kacheck: unknown option '--bogus' (see kacheck --help)"),
             (("--watch", "nginx"), "kacheck: --watch needs --track-file PATH"),
             (("--interval", "soon", "nginx"), "kacheck: --interval: expected a number, got 'soon'"),
+            *(
+                (
+                    ("--watch", "--interval", text, "flag", "--track-file", "/tmp/t"),
+                    f"kacheck: --interval: expected a number, got {text!r}",
+                )
+                for text in ("nan", "inf", "-1", "1e3", "٣")
+            ),
+            (
+                ("--watch", "--interval", "0.001", "flag", "--track-file", "/tmp/t"),
+                "kacheck: --interval: must be between 0.01 and 3600, got '0.001'",
+            ),
             (("a", "b", "c"), "kacheck: too many arguments: a b c"),
             (
                 ("nginx", "/tmp/x"),

@@ -48,8 +48,18 @@ class TestNotifyArguments:
                 ["INSTANCE", "VI_1", "master", "100"],
                 "unknown state 'master' (expected one of MASTER, BACKUP, FAULT, STOP, DELETED)",
             ),
-            (["INSTANCE", "VI_1", "MASTER", "high"], "priority must be a number, got 'high'"),
+            (
+                ["INSTANCE", "VI_1", "MASTER", "high"],
+                "priority must be a number 0..255, got 'high'",
+            ),
             (["INSTANCE", "VI_1", "MASTER", "300"], "priority must be 0..255, got 300"),
+            *(
+                (
+                    ["INSTANCE", "VI_1", "MASTER", text],
+                    f"priority must be a number 0..255, got {text!r}",
+                )
+                for text in ("+5", "1_0", "٣", "-1", " 5", "")
+            ),
         ],
     )
     def test_invalid(self, words: list[str], message: str) -> None:

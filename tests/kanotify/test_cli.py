@@ -109,7 +109,7 @@ class TestNotifyInNamespace:
                 ("VI_1", "MASTER"),
                 "expected INSTANCE|GROUP NAME STATE PRIORITY at the end of the arguments",
             ),
-            (("INSTANCE", "VI_1", "MASTER", "x"), "priority must be a number, got 'x'"),
+            (("INSTANCE", "VI_1", "MASTER", "x"), "priority must be a number 0..255, got 'x'"),
         ],
     )
     def test_bad_arguments_apply_nothing(
