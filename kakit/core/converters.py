@@ -183,17 +183,21 @@ def _parse_duration(node: Node) -> float:
     if isinstance(value, bool):
         raise node.error(_DURATION_EXPECTED)
     if isinstance(value, int | float):
-        return float(value)
+        # x - x is 0.0 only for a finite x: YAML's .nan and .inf are not durations (a timeout of
+        # nan never expires, a sleep of inf overflows).
+        if float(value) - float(value) == 0.0:
+            return float(value)
+        raise node.error(_DURATION_EXPECTED)
     if isinstance(value, str):
         text = value.strip()
         # "ms" before "m" and "s": the longest unit suffix wins.
         for unit in ("ms", "s", "m", "h"):
             if text.endswith(unit):
                 number = text[: -len(unit)].strip()
-                try:
+                # Plain decimals only: float() would also take "nan", "inf", "1_0" and "٣".
+                if number.isascii() and number.replace(".", "", 1).isdigit():
                     return float(number) * _DURATION_UNITS[unit]
-                except ValueError:
-                    break
+                break
     raise node.error(_DURATION_EXPECTED)
 
 
