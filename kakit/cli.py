@@ -74,7 +74,7 @@ def config_check(config_path: str | None) -> None:
     """Validate the configuration and print the effective settings (secrets masked)."""
     import yaml
 
-    from kakit.config import check_secrets, effective
+    from kakit.config.show import check_secrets, effective
 
     loaded = _load(config_path, cache=False)  # validate the file itself, every time
     try:

@@ -9,17 +9,25 @@ changes whether inline secrets are acceptable.
 Only a cache file owned by this user and writable by nobody else is trusted (unpickling runs
 code), inside a 0700 directory. Any problem with the cache is a miss, never an error: the file
 is then parsed as usual.
+
+Each check spec is pickled on its own and unpickled when it is asked for: unpickling a spec
+imports its check's module, and ``kacheck flag`` must not import the service and gateway checks
+because the same file configures them.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from kakit import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from kakit.config import Config
+    from collections.abc import Iterator
+
+    from kakit.checks.spec import CheckSpec
+    from kakit.config.schema import Config
 
 CACHE_DIR = "/run/kakit/config-cache"
 CACHE_ENV = "KAKIT_CONFIG_CACHE"
@@ -59,14 +67,55 @@ def load(source: str, text: str, mode: int) -> Config | None:
     import _pickle
 
     try:
-        key, config = _pickle.loads(b"".join(chunks))
+        key, config, checks = _pickle.loads(b"".join(chunks))
     except Exception:
         # Unpickling a damaged or stale cache can raise almost anything (EOFError, an
         # AttributeError for a renamed class...): every one of them is just a miss.
         return None
     if key != (__version__, mode, text):
         return None
-    return config  # type: ignore[no-any-return]
+    from kakit.core.record import replace
+
+    return replace(config, checks=PickledChecks(checks, source, text))  # type: ignore[no-any-return]
+
+
+class PickledChecks(Mapping[str, "CheckSpec"]):
+    """The cached ``checks`` section: each spec unpickled on first use.
+
+    Args:
+        pickled: Each check's pickled :class:`~kakit.checks.spec.CheckSpec`, by name.
+        source: The configuration file, parsed again should a spec not unpickle.
+        text: Its text, as the cache key matched it.
+    """
+
+    def __init__(self, pickled: dict[str, bytes], source: str, text: str) -> None:
+        self._pickled = pickled
+        self._source = source
+        self._text = text
+        self._specs: dict[str, CheckSpec] = {}
+
+    def __getitem__(self, name: str) -> CheckSpec:
+        spec = self._specs.get(name)
+        if spec is None:
+            data = self._pickled[name]
+            import _pickle
+
+            try:
+                spec = _pickle.loads(data)
+            except Exception:
+                # Same as a stale cache file (a class renamed within one version): parse the
+                # file after all rather than fail the check, which would fail keepalived over.
+                from kakit.config.parse import parse_config
+
+                spec = parse_config(self._text, self._source).checks[name]
+            self._specs[name] = spec
+        return spec
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pickled)
+
+    def __len__(self) -> int:
+        return len(self._pickled)
 
 
 def store(source: str, text: str, mode: int, config: Config) -> None:
@@ -77,14 +126,13 @@ def store(source: str, text: str, mode: int, config: Config) -> None:
     import _pickle
 
     from kakit.core.fsutil import atomic_write, ensure_dir
+    from kakit.core.record import replace
     from kakit.exceptions import StateError
 
     try:
+        checks = {name: _pickle.dumps(spec, protocol=5) for name, spec in config.checks.items()}
+        data = ((__version__, mode, text), replace(config, checks={}), checks)
         ensure_dir(directory, 0o700)
-        atomic_write(
-            _cache_file(directory, source),
-            _pickle.dumps(((__version__, mode, text), config), protocol=5),
-            0o600,
-        )
+        atomic_write(_cache_file(directory, source), _pickle.dumps(data, protocol=5), 0o600)
     except (StateError, _pickle.PicklingError, TypeError, AttributeError):
         pass

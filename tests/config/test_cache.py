@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +35,23 @@ class TestConfigCache:
         second = load_config(str(path))
         assert first == fresh and second == fresh
         assert second.check("web").probes[0].options.port == 80
+
+    def test_unpickles_only_the_check_asked_for(
+        self, cache_dir: Path, write_config: Callable[[str], Path]
+    ) -> None:
+        """A warm cache gives a check without importing YAML or the modules of the other checks."""
+        path = write_config(
+            f"checks:\n  m: {{type: flag, path: {cache_dir}/down}}\n  web: {{type: service, service: nginx}}\n"
+        )
+        load_config(str(path))
+        probe = (
+            "import sys; from kakit.config import load_config; "
+            f"spec = load_config({str(path)!r}).check('m'); "
+            "print(spec.probes[0].type, sorted({'yaml', 'kakit.checks.service'} & set(sys.modules)))"
+        )
+        env = {**os.environ, configcache.CACHE_ENV: str(cache_dir)}
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+        assert out.stdout == "flag []\n", out.stderr
 
     def test_any_edit_misses(self, cache_dir: Path, write_config: Callable[[str], Path]) -> None:
         """An edit of the same length within the same clock tick is still seen."""
