@@ -14,8 +14,8 @@ The package is split by job:
 - :mod:`kakit.config.cache`: validated configurations pickled between runs.
 - :mod:`kakit.config.show`: the effective configuration for printing, secrets masked.
 
-This module runs on every ``kacheck`` call: it imports the schema only, and the parser (which
-imports PyYAML) only when a file has to be parsed, so ``kacheck nginx`` without a file and a warm
+This module runs on every ``kacheck`` call: what it imports imports nothing heavy, and the parser
+imports PyYAML only when a file has to be parsed, so ``kacheck nginx`` without a file and a warm
 cache never import YAML.
 """
 
@@ -23,24 +23,13 @@ from __future__ import annotations
 
 import os
 
+from kakit.checks.spec import CheckSpec, ProbeSpec
+from kakit.config.parse import parse_config
 from kakit.config.schema import Config
 from kakit.exceptions import ConfigError
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from kakit.checks.spec import CheckSpec, ProbeSpec
-    from kakit.config.parse import parse_config
-
 DEFAULT_CONFIG_PATH = "/etc/kakit/kakit.yaml"
 CONFIG_ENV = "KAKIT_CONFIG"
-
-# Names kept importable from here, loaded on first use: the check specs are not needed when a
-# warm cache already holds them, and the parser is not needed at all then.
-_LAZY = {
-    "CheckSpec": "kakit.checks.spec",
-    "ProbeSpec": "kakit.checks.spec",
-    "parse_config": "kakit.config.parse",
-}
 
 __all__ = [
     "CONFIG_ENV",
@@ -52,14 +41,6 @@ __all__ = [
     "load_config",
     "parse_config",
 ]
-
-
-def __getattr__(name: str) -> object:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'kakit.config' has no attribute {name!r}")
-    module = __import__(module_name, fromlist=[name])
-    return getattr(module, name)
 
 
 def config_path(explicit: str | None = None) -> tuple[str | None, bool]:
@@ -107,8 +88,6 @@ def load_config(explicit: str | None = None, *, cache: bool = True) -> Config:
         cached = configcache.load(path, text, mode)
         if cached is not None:
             return cached
-    from kakit.config.parse import parse_config
-
     config = parse_config(text, path)
     if cache:
         configcache.store(path, text, mode, config)
