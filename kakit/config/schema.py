@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from kakit.checks.spec import CheckSpec
     from kakit.config.channels import ChannelSpec
+    from kakit.hooks.spec import HookSettings
 
 
 @frozen
@@ -146,10 +147,11 @@ def _states(node: Node) -> dict[str, dict[str, Any]]:
     return states_section(node)
 
 
-def _hook_settings(node: Node) -> Any:
+def _hook_settings(node: Node) -> HookSettings:
     from kakit.hooks.spec import HookSettings
 
-    return record(HookSettings)(node)
+    settings: HookSettings = record(HookSettings)(node)
+    return settings
 
 
 def _channels(node: Node) -> dict[str, ChannelSpec]:
@@ -186,13 +188,13 @@ class Config:
     checks: Mapping[str, CheckSpec] = option(_checks, default={})
     node: str | None = option(optional_string, default=None)
     states: dict[str, dict[str, Any]] = option(_states, default={})
-    hooks: Any = option(_hook_settings, default=None)
+    hooks: HookSettings | None = option(_hook_settings, default=None)
     channels: dict[str, ChannelSpec] = option(_channels, default={})
     alerts: tuple[AlertRoute, ...] = option(list_of(record(AlertRoute)), default=())
     outbox: OutboxSettings = option(record(OutboxSettings), default=OutboxSettings())
     templates: dict[str, Any] = option(_templates, default={})
 
-    def hook_settings(self) -> Any:
+    def hook_settings(self) -> HookSettings:
         """The ``hooks`` section (defaults when absent)."""
         if self.hooks is not None:
             return self.hooks
