@@ -10,9 +10,9 @@ Only a cache file owned by this user and writable by nobody else is trusted (unp
 code), inside a 0700 directory. Any problem with the cache is a miss, never an error: the file
 is then parsed as usual.
 
-Each check spec is pickled on its own and unpickled when it is asked for: unpickling a spec
-imports its check's module, and ``kacheck flag`` must not import the service and gateway checks
-because the same file configures them.
+Each check and each channel is pickled on its own and unpickled when it is asked for
+(:class:`PickledSection`): unpickling one imports its plugin's module, and ``kacheck flag`` must
+import neither the service check nor the webhook notifier because the same file configures them.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from kakit import __version__
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import Any
 
-    from kakit.checks.spec import CheckSpec
     from kakit.config.schema import Config
 
 CACHE_DIR = "/run/kakit/config-cache"
@@ -67,7 +67,7 @@ def load(source: str, text: str, mode: int) -> Config | None:
     import _pickle
 
     try:
-        key, config, checks = _pickle.loads(b"".join(chunks))
+        key, config, sections = _pickle.loads(b"".join(chunks))
     except Exception:
         # Unpickling a damaged or stale cache can raise almost anything (EOFError, an
         # AttributeError for a renamed class...): every one of them is just a miss.
@@ -76,40 +76,43 @@ def load(source: str, text: str, mode: int) -> Config | None:
         return None
     from kakit.core.record import replace
 
-    return replace(config, checks=PickledChecks(checks, source, text))  # type: ignore[no-any-return]
+    lazy = {name: PickledSection(name, items, source, text) for name, items in sections.items()}
+    return replace(config, **lazy)  # type: ignore[no-any-return]
 
 
-class PickledChecks(Mapping[str, "CheckSpec"]):
-    """The cached ``checks`` section: each spec unpickled on first use.
+class PickledSection(Mapping[str, "Any"]):
+    """A cached section (``checks``, ``channels``): each entry unpickled on first use.
 
     Args:
-        pickled: Each check's pickled :class:`~kakit.checks.spec.CheckSpec`, by name.
-        source: The configuration file, parsed again should a spec not unpickle.
+        section: The :class:`~kakit.config.schema.Config` field it stands for.
+        pickled: Each entry pickled on its own, by name.
+        source: The configuration file, parsed again should an entry not unpickle.
         text: Its text, as the cache key matched it.
     """
 
-    def __init__(self, pickled: dict[str, bytes], source: str, text: str) -> None:
+    def __init__(self, section: str, pickled: dict[str, bytes], source: str, text: str) -> None:
+        self._section = section
         self._pickled = pickled
         self._source = source
         self._text = text
-        self._specs: dict[str, CheckSpec] = {}
+        self._loaded: dict[str, Any] = {}
 
-    def __getitem__(self, name: str) -> CheckSpec:
-        spec = self._specs.get(name)
-        if spec is None:
-            data = self._pickled[name]
-            import _pickle
+    def __getitem__(self, name: str) -> Any:
+        if name in self._loaded:
+            return self._loaded[name]
+        data = self._pickled[name]
+        import _pickle
 
-            try:
-                spec = _pickle.loads(data)
-            except Exception:
-                # Same as a stale cache file (a class renamed within one version): parse the
-                # file after all rather than fail the check, which would fail keepalived over.
-                from kakit.config.parse import parse_config
+        try:
+            value = _pickle.loads(data)
+        except Exception:
+            # Same as a stale cache file (a class renamed within one version): parse the file
+            # after all rather than fail the check, which would make keepalived fail over.
+            from kakit.config.parse import parse_config
 
-                spec = parse_config(self._text, self._source).checks[name]
-            self._specs[name] = spec
-        return spec
+            value = getattr(parse_config(self._text, self._source), self._section)[name]
+        self._loaded[name] = value
+        return value
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._pickled)
@@ -130,8 +133,12 @@ def store(source: str, text: str, mode: int, config: Config) -> None:
     from kakit.exceptions import StateError
 
     try:
-        checks = {name: _pickle.dumps(spec, protocol=5) for name, spec in config.checks.items()}
-        data = ((__version__, mode, text), replace(config, checks={}), checks)
+        sections = {
+            section: {name: _pickle.dumps(value, protocol=5) for name, value in entries.items()}
+            for section, entries in (("checks", config.checks), ("channels", config.channels))
+        }
+        rest = replace(config, checks={}, channels={})
+        data = ((__version__, mode, text), rest, sections)
         ensure_dir(directory, 0o700)
         atomic_write(_cache_file(directory, source), _pickle.dumps(data, protocol=5), 0o600)
     except (StateError, _pickle.PicklingError, TypeError, AttributeError):

@@ -170,12 +170,14 @@ class Config:
         paths: State and data directories.
         log: Logging sinks.
         checks: Checks defined in the file, by name, laid over their presets and validated
-            (presets the file does not mention are built by :meth:`check`). A plain dict when
-            parsed; from the cache, a mapping that unpickles each spec on first use.
+            (presets the file does not mention are built by :meth:`check`).
         node: The name alerts use for this node (default: the host name).
         states: Hook options by keepalived state, then by hook name, in run order.
         hooks: The ``hooks`` section (None when absent: see :meth:`hook_settings`).
         channels: Alert channels by name.
+
+    ``checks`` and ``channels`` are plain dicts when parsed; from the cache, mappings that
+    unpickle each entry on first use (:class:`kakit.config.cache.PickledSection`).
         alerts: Which events go to which channels.
         outbox: The durable outbox and its delivery policy.
         templates: Alert templates by language.
@@ -189,7 +191,7 @@ class Config:
     node: str | None = option(optional_string, default=None)
     states: dict[str, dict[str, Any]] = option(_states, default={})
     hooks: HookSettings | None = option(_hook_settings, default=None)
-    channels: dict[str, ChannelSpec] = option(_channels, default={})
+    channels: Mapping[str, ChannelSpec] = option(_channels, default={})
     alerts: tuple[AlertRoute, ...] = option(list_of(record(AlertRoute)), default=())
     outbox: OutboxSettings = option(record(OutboxSettings), default=OutboxSettings())
     templates: dict[str, Any] = option(_templates, default={})
