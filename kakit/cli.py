@@ -80,7 +80,7 @@ def config_check(config_path: str | None) -> None:
     """Validate the configuration and print the effective settings (secrets masked)."""
     import yaml
 
-    from kakit.config import check_secrets, effective
+    from kakit.config.show import check_secrets, effective
 
     loaded = _load(config_path, cache=False)  # validate the file itself, every time
     try:
@@ -135,7 +135,9 @@ def unsafe_programs(config: Any) -> list[tuple[str, str, str]]:
                 named.append((f"checks.{name}.restart_command", options.restart_command))
                 named.append((f"checks.{name}.config_test", options.config_test))
     for state, hooks in config.states.items():
-        named.extend((f"states.{state}.run", command) for command in hooks.run)
+        run = hooks.get("run")
+        if run is not None:
+            named.extend((f"states.{state}.run", command) for command in run.run)
     found = []
     for where, command in named:
         if not command:

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from kakit.config import Config, parse_config
+from kakit.exceptions import ConfigError
 from lab import netns
 
 
@@ -81,6 +82,21 @@ def _make_config(tmp_path: Path) -> Callable[[str], Config]:
         return parse_config(config_text(tmp_path, body), str(tmp_path / "kakit.yaml"))
 
     return make
+
+
+@pytest.fixture(name="config_refusal")
+def _config_refusal(tmp_path: Path, make_config: Callable[[str], Config]) -> Callable[[str], str]:
+    """The ConfigError message a configuration body is refused with, after ``<file>:``."""
+
+    def refusal(body: str) -> str:
+        with pytest.raises(ConfigError) as caught:
+            make_config(body)
+        prefix = f"{tmp_path / 'kakit.yaml'}:"
+        message = str(caught.value)
+        assert message.startswith(prefix), message
+        return message.removeprefix(prefix)
+
+    return refusal
 
 
 @pytest.fixture(name="run_kacheck")

@@ -2,7 +2,8 @@
 
 Built-in types are listed in :data:`REGISTRY` by module path and imported only when a check of
 that type is configured. Third-party types register through the ``kakit.checks`` entry-point
-group (``name = "package.module:Class"``).
+group (``name = "package.module:Class"``). :mod:`kakit.checks.spec` turns the ``checks`` section
+into validated specs.
 """
 
 from __future__ import annotations
@@ -24,19 +25,6 @@ REGISTRY: dict[str, str] = {
     "tcp": "kakit.checks.tcp:TcpCheck",
 }
 
-_registry = Registry(REGISTRY, "kakit.checks", "check types")
-
-
-def type_names() -> list[str]:
-    """Every known check type name, built-in and plugin."""
-    return _registry.names()
-
-
-def load(type_name: str) -> type[Check]:
-    """The class implementing ``type_name``.
-
-    Raises:
-        ConfigError: No built-in or plugin check has that name (the caller adds the location).
-    """
-    cls: type[Check] = _registry.load(type_name)
-    return cls
+registry: Registry[type[Check]] = Registry(REGISTRY, "kakit.checks", "check types")
+load = registry.load
+type_names = registry.names

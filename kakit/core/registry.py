@@ -3,19 +3,33 @@
 A family lists its built-in members by name and ``module:Class`` path; third-party members
 register through an entry-point group. A member's module is imported only when a configuration
 uses it: ``kacheck flag`` must not pay for icmplib, and ``kanotify`` not for httpx.
+
+A member class declares ``options_class``, a :func:`kakit.core.record.frozen` record whose fields
+carry converters; :meth:`Registry.build` is the one place that turns a configuration node into
+``(type name, validated options)`` for every family.
 """
 
 from __future__ import annotations
 
+from kakit.core.converters import Node, build
 from kakit.exceptions import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Generic, TypeVar
+
+    M = TypeVar("M")
+else:
+    # ``import typing`` is a cost kacheck does not otherwise pay; mypy sees the real Generic.
+    class Generic:
+        def __class_getitem__(cls, _item: object) -> type:
+            return cls
+
+    M = None
 
 
-class Registry:
-    """Members of one family by name.
+class Registry(Generic[M]):
+    """Members of one family by name (``M``: what a member is, e.g. ``type[Check]``).
 
     Args:
         builtins: ``name -> "package.module:Class"`` of the built-in members.
@@ -27,7 +41,7 @@ class Registry:
         self.builtins = builtins
         self.group = group
         self.kind = kind
-        self._loaded: dict[str, Any] = {}
+        self._loaded: dict[str, M] = {}
 
     def _plugins(self) -> dict[str, str]:
         from importlib.metadata import entry_points
@@ -38,7 +52,7 @@ class Registry:
         """Every known member name, built-in and plugin."""
         return sorted({*self.builtins, *self._plugins()})
 
-    def load(self, name: str) -> Any:
+    def load(self, name: str) -> M:
         """The class registered as ``name`` (imported on first use, then cached).
 
         Raises:
@@ -54,6 +68,49 @@ class Registry:
         module_name, _, class_name = target.partition(":")
         # __import__ rather than importlib.import_module: importing importlib costs ~1 ms per run.
         module = __import__(module_name, fromlist=[class_name])
-        cls = getattr(module, class_name)
+        cls: M = getattr(module, class_name)
         self._loaded[name] = cls
         return cls
+
+    def lookup(self, type_node: Node) -> M:
+        """The class that ``type_node`` names, or a ConfigError located at that node.
+
+        Raises:
+            ConfigError: The value is not the name of a known member.
+        """
+        name = type_node.value
+        if isinstance(name, str):
+            try:
+                return self.load(name)
+            except ConfigError:
+                pass
+        raise type_node.error(f"one of the {self.kind} {', '.join(self.names())}")
+
+    def build(
+        self, node: Node, *, type_node: Node | None = None, skip: tuple[str, ...] = ()
+    ) -> tuple[str, Any]:
+        """The member ``node`` configures and its validated options.
+
+        Args:
+            node: The member's settings, a mapping. Its ``type`` key names the member unless
+                ``type_node`` does.
+            type_node: The node naming the member when it is not the ``type`` key (a hook is
+                named by its key in a state).
+            skip: Keys of ``node`` that the caller handles itself.
+
+        Returns:
+            ``(type name, options)``, the options an instance of the member's ``options_class``.
+
+        Raises:
+            ConfigError: A missing or unknown type, or invalid options, located in the file.
+        """
+        if type_node is None:
+            mapping = node.mapping("a mapping with a 'type'")
+            type_node = mapping.get("type")
+            if type_node is None:
+                raise node.error(
+                    f"the key 'type' (one of {', '.join(self.names())})", show_value=False
+                )
+            skip = ("type", *skip)
+        cls: Any = self.lookup(type_node)
+        return str(type_node.value), build(cls.options_class, node, skip=skip)

@@ -1,8 +1,12 @@
 """The contract of the hook family (what a state change does to this node).
 
-A hook is a typed callable: ``StateHook = Callable[[StateChange], HookOutcome]``. A configurable
-hook is a small class whose ``__init__`` takes its validated settings and whose ``__call__`` does
-the work. Hooks are synchronous on purpose: they run inside keepalived's ``notify`` call, whose
+A hook is a typed callable: ``StateHook = Callable[[StateChange], HookOutcome]``. A configured
+hook is a class in its own module, listed in :data:`kakit.hooks.REGISTRY` under its key in a
+state, with class attributes ``name``, ``options_class`` (a frozen record with one field named
+like the key, built from the state) and optionally ``every_state = True`` (configured for one
+state, it runs on every state change). Its ``__init__(options, settings)`` takes those options
+and the shared ``hooks`` section (:class:`kakit.hooks.spec.HookSettings`); ``__call__`` does the
+work. Hooks are synchronous on purpose: they run inside keepalived's ``notify`` call, whose
 budget (150 ms) is smaller than the cost of importing asyncio (docs/style.md rule 25).
 
 A hook must be idempotent (keepalived may report the same state twice, e.g. at reload) and

@@ -36,16 +36,151 @@ host firewall is iptables).
 
 from __future__ import annotations
 
+from kakit.core.converters import Node, build, integer, list_of, optional, record
 from kakit.core.events import STATES
+from kakit.core.record import frozen, option
 from kakit.exceptions import ConfigError, HookError
 from kakit.hooks.base import HookOutcome, StateChange
-from kakit.hooks.settings import PROTOCOL_NUMBERS, AcceptRule, FirewallRules, HookSettings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from kakit.hooks.spec import HookSettings
 
 TIMEOUT = 5.0
 """Seconds an ``iptables``/``nft`` call may take (the xtables lock wait is shorter)."""
 
 LOCK_WAIT = "3"
 """Seconds iptables waits for the xtables lock (``-w``) instead of failing at once."""
+
+PROTOCOL_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "vrrp": 112}
+"""Protocol names the firewall hook accepts, and their IP protocol numbers."""
+
+_PROTOCOL_NAMES = {number: name for name, number in PROTOCOL_NUMBERS.items()}
+
+_ADDRESS_EXPECTED = "an IP address or CIDR network such as 10.213.0.100 or 10.213.0.0/16"
+_PROTOCOL_EXPECTED = "tcp, udp, icmp, vrrp or an IP protocol number from 1 to 255"
+_INTERFACE_EXPECTED = "an interface name of 1 to 15 letters, digits, _, . or -"
+_RULE_EXPECTED = "vrrp or a mapping with source, destination, protocol, port and/or interface"
+
+
+def address(node: Node) -> str:
+    """An IPv4/IPv6 address or a CIDR network without host bits (``10.213.0.0/16``)."""
+    import ipaddress
+
+    value = node.value
+    if not isinstance(value, str):
+        raise node.error(_ADDRESS_EXPECTED)
+    text = value.strip()
+    try:
+        if "/" in text:
+            return str(ipaddress.ip_network(text, strict=True))
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise node.error(_ADDRESS_EXPECTED) from None
+
+
+def protocol(node: Node) -> str:
+    """``tcp``, ``udp``, ``icmp``, ``vrrp`` or a protocol number (numbers of those become names)."""
+    value = node.value
+    if isinstance(value, str) and value.strip().lower() in PROTOCOL_NUMBERS:
+        return value.strip().lower()
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 255:
+        return _PROTOCOL_NAMES.get(value, str(value))
+    raise node.error(_PROTOCOL_EXPECTED)
+
+
+def interface(node: Node) -> str:
+    """A Linux interface name (IFNAMSIZ: at most 15 characters)."""
+    import re
+
+    value = node.value
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", value):
+        raise node.error(_INTERFACE_EXPECTED)
+    return value
+
+
+def _is_ipv6(text: str | None) -> bool:
+    return text is not None and ":" in text
+
+
+@frozen
+class AcceptRule:
+    """One ``accept`` item: packets matching every given field are accepted.
+
+    Attributes:
+        source: Source address or network.
+        destination: Destination address or network.
+        protocol: ``tcp``, ``udp``, ``icmp``, ``vrrp`` or a number as text.
+        port: Destination port (only with tcp or udp).
+        interface: Incoming interface.
+    """
+
+    source: str | None = option(optional(address), default=None)
+    destination: str | None = option(optional(address), default=None)
+    protocol: str | None = option(optional(protocol), default=None)
+    port: int | None = option(optional(integer(1, 65535)), default=None)
+    interface: str | None = option(optional(interface), default=None)
+
+    def __post_init__(self) -> None:
+        # Messages complete "expected ...": build() turns ValueError into a located ConfigError.
+        if self.port is not None and self.protocol not in ("tcp", "udp"):
+            raise ValueError("protocol tcp or udp with a port")
+        if all(
+            value is None
+            for value in (self.source, self.destination, self.protocol, self.interface)
+        ):
+            raise ValueError(
+                "at least one of source, destination, protocol or interface "
+                "(an empty rule would accept everything)"
+            )
+        if (
+            self.source is not None
+            and self.destination is not None
+            and _is_ipv6(self.source) != _is_ipv6(self.destination)
+        ):
+            raise ValueError("source and destination of the same IP version")
+        if self.protocol == "icmp" and self.is_ipv6:
+            raise ValueError("IPv4 addresses with protocol icmp (ICMPv6 is protocol 58)")
+
+    @property
+    def is_ipv6(self) -> bool:
+        """True when the rule matches an IPv6 source or destination."""
+        return _is_ipv6(self.source) or _is_ipv6(self.destination)
+
+
+def accept_rule(node: Node) -> AcceptRule:
+    """An ``accept`` item: the word ``vrrp`` or a rule mapping."""
+    if isinstance(node.value, str):
+        if node.value.strip().lower() == "vrrp":
+            return AcceptRule(protocol="vrrp")
+        raise node.error(_RULE_EXPECTED)
+    if not isinstance(node.value, dict):
+        raise node.error(_RULE_EXPECTED)
+    return build(AcceptRule, node)
+
+
+@frozen
+class FirewallRules:
+    """The ``firewall`` section of one state.
+
+    Attributes:
+        accept: Rules installed while in this state; empty means "no rules" (the chain is
+            flushed on entering the state).
+    """
+
+    accept: tuple[AcceptRule, ...] = option(list_of(accept_rule), default=())
+
+
+@frozen
+class FirewallOptions:
+    """The ``firewall`` key of a state.
+
+    Attributes:
+        firewall: The rules kakit owns while in this state. Once any state has this key every
+            state gets it, empty where not written (see :attr:`FirewallHook.every_state`).
+    """
+
+    firewall: FirewallRules = option(record(FirewallRules), default=FirewallRules())
 
 
 def _protocol_word(protocol: str) -> str:
@@ -154,17 +289,21 @@ class FirewallHook:
     """Replace kakit's firewall rules with those of the state being entered.
 
     Args:
-        rules: The state's ``firewall`` section (empty: remove kakit's rules).
-        settings: Back end and chain name.
+        options: The state's ``firewall`` rules (empty: remove kakit's rules).
+        settings: The ``hooks`` section: back end and chain name.
 
     Raises:
         ConfigError: An IPv6 rule with the iptables back end.
     """
 
     name = "firewall"
+    options_class = FirewallOptions
+    # Every state change must replace the rules of the state being left, also when entering
+    # a state that sets none: once one state has this hook, every state gets it.
+    every_state = True
 
-    def __init__(self, rules: FirewallRules, settings: HookSettings) -> None:
-        self.rules = rules.accept
+    def __init__(self, options: FirewallOptions, settings: HookSettings) -> None:
+        self.rules = options.firewall.accept
         self.backend = settings.firewall
         self.chain = settings.chain
         if self.backend == "iptables":

@@ -10,8 +10,42 @@ file rather than a pipe, so a daemon that keeps the descriptor cannot stall the 
 
 from __future__ import annotations
 
+from kakit.core.converters import Node, argv, list_of
+from kakit.core.record import frozen, option
 from kakit.exceptions import HookError
 from kakit.hooks.base import HookOutcome, StateChange
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from kakit.hooks.spec import HookSettings
+
+
+def command(node: Node) -> tuple[str, ...]:
+    """A command run without a shell, whose program is an absolute path.
+
+    keepalived gives notify scripts a bare environment (often no useful ``PATH``), and
+    requiring ``/`` also catches ``run: [/x, --fast]``, which would otherwise be two commands.
+    """
+    words = argv(node)
+    if any("\x00" in word for word in words):
+        raise node.error("a command without NUL characters")
+    if not words[0].startswith("/"):
+        raise node.error(
+            "a command as a list of words whose program is an absolute path, "
+            "such as [/usr/local/bin/promote-db, --fast]"
+        )
+    return words
+
+
+@frozen
+class RunOptions:
+    """The ``run`` key of a state.
+
+    Attributes:
+        run: Commands run one after the other, each within ``hooks.run_timeout``.
+    """
+
+    run: tuple[tuple[str, ...], ...] = option(list_of(command))
 
 
 def event_environment(change: StateChange) -> dict[str, str]:
@@ -49,15 +83,16 @@ class RunHook:
     service), so after a failure the remaining commands are not run and the error says so.
 
     Args:
-        commands: Argument vectors, each with an absolute program path.
-        timeout: Seconds each command may take.
+        options: The state's commands, each with an absolute program path.
+        settings: The ``hooks`` section: ``run_timeout`` is how long each command may take.
     """
 
     name = "run"
+    options_class = RunOptions
 
-    def __init__(self, commands: tuple[tuple[str, ...], ...], timeout: float) -> None:
-        self.commands = commands
-        self.timeout = timeout
+    def __init__(self, options: RunOptions, settings: HookSettings) -> None:
+        self.commands = options.run
+        self.timeout = settings.run_timeout
 
     def __call__(self, change: StateChange) -> HookOutcome:
         """Run every command with the event in its environment.

@@ -7,38 +7,32 @@ from kakit.hooks.base import HookOutcome, StateChange
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
+    from typing import Any
 
-    from kakit.config import Config
+    from kakit.config.schema import Config
     from kakit.hooks.base import StateHook
-    from kakit.hooks.settings import HookSettings, StateHooks
+    from kakit.hooks.spec import HookSettings
 
 
-def hooks_for_state(state_hooks: StateHooks, settings: HookSettings) -> list[StateHook]:
-    """The hooks of one state, in order: sysctl, firewall, run.
+def hooks_for_state(state_hooks: Mapping[str, Any], settings: HookSettings) -> list[StateHook]:
+    """The hooks of one state, in the order of ``state_hooks`` (run order: sysctl, firewall, run).
 
-    A hook is included when its section is present. A state's ``firewall`` is present (maybe
-    empty) whenever any state configures one, see :func:`kakit.hooks.settings.states_section`,
-    so leaving a state with rules always removes them. Building the hooks runs nothing, so the
-    config loader may call this for every state to validate the combination early.
+    Args:
+        state_hooks: Options by hook name, as :func:`kakit.hooks.spec.states_section` gives
+            them. The firewall is there (maybe empty) for every state once any state has one,
+            so leaving a state with rules always removes them.
+        settings: The ``hooks`` section, given to every hook.
+
+    Building the hooks runs nothing, so ``config check`` builds every state's hooks to validate
+    what only a back end can judge.
 
     Raises:
         ConfigError: The settings do not fit together (an IPv6 rule with the iptables back end).
     """
-    hooks: list[StateHook] = []
-    if state_hooks.sysctl:
-        from kakit.hooks.sysctl import SysctlHook
+    from kakit.hooks import registry
 
-        hooks.append(SysctlHook(state_hooks.sysctl))
-    if state_hooks.firewall is not None:
-        from kakit.hooks.firewall import FirewallHook
-
-        hooks.append(FirewallHook(state_hooks.firewall, settings))
-    if state_hooks.run:
-        from kakit.hooks.run import RunHook
-
-        hooks.append(RunHook(state_hooks.run, settings.run_timeout))
-    return hooks
+    return [registry.load(name)(options, settings) for name, options in state_hooks.items()]
 
 
 def hook_name(hook: StateHook) -> str:
@@ -66,14 +60,14 @@ class HookPlan:
     """The hooks of every configured state, built (and so validated) once per run.
 
     Args:
-        states: Hooks by state name, as :func:`kakit.hooks.settings.states_section` returns them.
+        states: Hook options by state, then by hook name, as :attr:`Config.states` holds them.
         settings: The ``hooks`` section.
 
     Raises:
         ConfigError: A state's settings do not fit the back end (see :func:`hooks_for_state`).
     """
 
-    def __init__(self, states: dict[str, StateHooks], settings: HookSettings) -> None:
+    def __init__(self, states: Mapping[str, Mapping[str, Any]], settings: HookSettings) -> None:
         self.states = states
         self.settings = settings
         self.hooks = {name: hooks_for_state(hooks, settings) for name, hooks in states.items()}

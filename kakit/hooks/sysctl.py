@@ -9,13 +9,62 @@ tabs). Network sysctls are per network namespace: the hook changes the namespace
 
 from __future__ import annotations
 
+from kakit.core.converters import Node
+from kakit.core.record import frozen, option
 from kakit.exceptions import HookError
 from kakit.hooks.base import HookOutcome, StateChange
-from kakit.hooks.settings import SYSCTL_ROOT, sysctl_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from kakit.hooks.spec import HookSettings
+
+SYSCTL_ROOT = "/proc/sys"
+"""Where dotted sysctl names are mapped to files (``a.b.c`` is ``/proc/sys/a/b/c``)."""
+
+_SYSCTL_EXPECTED = (
+    "a sysctl name of dot-separated words of letters, digits, _ and -, "
+    "such as net.ipv4.ip_nonlocal_bind"
+)
+
+
+def sysctl_path(name: str, root: str = SYSCTL_ROOT) -> str:
+    """The file behind a validated dotted sysctl name: ``net.ipv4.x`` is ``/proc/sys/net/ipv4/x``."""
+    return root + "/" + name.replace(".", "/")
+
+
+def sysctl_values(node: Node) -> dict[str, str]:
+    """``{dotted.name: value}`` with names checked and values as the text to write.
+
+    A name is two or more dot-separated words of letters, digits, ``_`` and ``-``, so it can
+    only ever name a file below ``/proc/sys`` (no ``/``, no ``..``, no empty word). Values are
+    integers or non-empty strings (``"32768 60999"`` for multi-value keys); booleans and floats
+    are refused because the kernel reads neither.
+    """
+    import re
+
+    valid = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
+    values: dict[str, str] = {}
+    for name, child in node.mapping("a mapping of sysctl names to values").items():
+        if not valid.fullmatch(name):
+            raise child.error(_SYSCTL_EXPECTED + f" (not {name!r})", show_value=False)
+        value = child.value
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
+            raise child.error("an integer or a non-empty string")
+        if isinstance(value, str) and ("\n" in value or "\x00" in value):
+            raise child.error("a single-line value")
+        values[name] = str(value).strip()
+    return values
+
+
+@frozen
+class SysctlOptions:
+    """The ``sysctl`` key of a state.
+
+    Attributes:
+        sysctl: ``{dotted.name: value}`` written to ``/proc/sys`` and read back.
+    """
+
+    sysctl: dict[str, str] = option(sysctl_values)
 
 
 def _normalize(text: str) -> str:
@@ -62,14 +111,18 @@ class SysctlHook:
     and the reason, and says how many others were set.
 
     Args:
-        values: ``{dotted.name: value}`` as validated by :func:`kakit.hooks.settings.sysctl_values`.
+        options: The state's ``sysctl`` values.
+        settings: The ``hooks`` section (nothing in it concerns this hook).
         root: The sysctl tree (tests point it at a directory).
     """
 
     name = "sysctl"
+    options_class = SysctlOptions
 
-    def __init__(self, values: Mapping[str, str], *, root: str = SYSCTL_ROOT) -> None:
-        self.values = dict(values)
+    def __init__(
+        self, options: SysctlOptions, settings: HookSettings, *, root: str = SYSCTL_ROOT
+    ) -> None:
+        self.values = dict(options.sysctl)
         self.root = root
 
     def _apply(self, key: str, value: str) -> bool:

@@ -21,11 +21,16 @@ from kakit.kacheck.state import CheckState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from kakit.config import CheckSpec, Config
+    from kakit.checks.spec import CheckSpec
+    from kakit.config.schema import Config
 
 
 class CheckRunner:
     """Runs one named check; instances are reused by watch mode.
+
+    The check objects are built once, here, from the spec's validated options. A run holds the
+    check's lock (:meth:`acquire`/:meth:`release`) and works on the check's persistent state
+    (:meth:`load_state`), which the caller saves.
 
     Args:
         config: The loaded configuration (for the directories).
@@ -37,14 +42,28 @@ class CheckRunner:
         self.spec = spec
         self.checks: list[Check] = [load(probe.type)(probe.options) for probe in spec.probes]
         checks_dir = os.path.join(config.paths.state_dir, "checks")
-        self.state_path = os.path.join(checks_dir, f"{spec.name}.json")
-        self.lock = FileLock(os.path.join(checks_dir, f"{spec.name}.lock"))
+        self._state_path = os.path.join(checks_dir, f"{spec.name}.json")
+        self._lock = FileLock(os.path.join(checks_dir, f"{spec.name}.lock"))
         self._checks_dir = checks_dir
 
     def prepare(self) -> None:
         """Create the state directory (0700: state names commands and addresses)."""
         ensure_dir(self.config.paths.state_dir, 0o755)
         ensure_dir(self._checks_dir, 0o700)
+
+    def acquire(self, timeout: float = 0.0) -> bool:
+        """Take the check's lock, waiting up to ``timeout`` seconds (0: try once); True if taken."""
+        if timeout <= 0:
+            return self._lock.try_acquire()
+        return self._lock.acquire(timeout)
+
+    def release(self) -> None:
+        """Release the check's lock."""
+        self._lock.release()
+
+    def load_state(self) -> CheckState:
+        """The check's persistent state (empty when there is none yet)."""
+        return CheckState.load(self._state_path)
 
     def evaluate(self, state: CheckState) -> CheckResult:
         """Run the probes in order; the first failure decides."""
@@ -100,8 +119,8 @@ def run_check(config: Config, spec: CheckSpec) -> int:
     """Run ``spec`` once and return kacheck's exit code (0 healthy, 1 unhealthy)."""
     runner = CheckRunner(config, spec)
     runner.prepare()
-    if not runner.lock.try_acquire():
-        last = CheckState.load(runner.state_path).last_result()
+    if not runner.acquire():
+        last = runner.load_state().last_result()
         if last is None:
             logger.warning(
                 f"{spec.name}: FAIL: previous run still in progress and no earlier result"
@@ -115,7 +134,7 @@ def run_check(config: Config, spec: CheckSpec) -> int:
         )
         return EXIT_OK if ok else EXIT_FAILURE
     try:
-        state = CheckState.load(runner.state_path)
+        state = runner.load_state()
         ok, summary = runner.run_once(state)
         try:
             state.save()
@@ -127,4 +146,4 @@ def run_check(config: Config, spec: CheckSpec) -> int:
             logger.warning(f"{spec.name}: FAIL: {summary}")
         return EXIT_OK if ok else EXIT_FAILURE
     finally:
-        runner.lock.release()
+        runner.release()

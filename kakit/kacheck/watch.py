@@ -19,7 +19,6 @@ import time
 from kakit.core.fsutil import atomic_write, ensure_dir
 from kakit.core.log import logger
 from kakit.exceptions import EXIT_OK
-from kakit.kacheck.state import CheckState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -92,9 +91,9 @@ def watch(
     ensure_dir(os.path.dirname(track_file) or ".", 0o755)
     hysteresis = Hysteresis(spec.rise, spec.fall)
     runner.prepare()
-    if not runner.lock.acquire(timeout=max(interval, 1.0) * 5):
+    if not runner.acquire(timeout=max(interval, 1.0) * 5):
         logger.warning(f"{spec.name}: another kacheck holds the check's lock; watching anyway")
-    state = CheckState.load(runner.state_path)
+    state = runner.load_state()
     written: int | None = None
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -134,5 +133,5 @@ def watch(
             write_track_file(track_file, fail_value)
             logger.info(f"{spec.name}: track file {track_file} = {fail_value} on exit")
         state.save()
-        runner.lock.release()
+        runner.release()
     return EXIT_OK

@@ -24,19 +24,6 @@ REGISTRY: dict[str, str] = {
     "wecom": "kakit.notifiers.wecom:WecomNotifier",
 }
 
-_registry = Registry(REGISTRY, "kakit.notifiers", "channel types")
-
-
-def type_names() -> list[str]:
-    """Every known channel type, built-in and plugin."""
-    return _registry.names()
-
-
-def load(type_name: str) -> type[Notifier]:
-    """The class implementing channel type ``type_name``.
-
-    Raises:
-        ConfigError: Unknown type (the caller adds the location).
-    """
-    cls: type[Notifier] = _registry.load(type_name)
-    return cls
+registry: Registry[type[Notifier]] = Registry(REGISTRY, "kakit.notifiers", "channel types")
+load = registry.load
+type_names = registry.names

@@ -19,7 +19,6 @@ import pytest
 
 from kakit.config import Config
 from kakit.kacheck.runner import CheckRunner
-from kakit.kacheck.state import CheckState
 
 
 class Resources:
@@ -268,7 +267,7 @@ class TestCheckTypes:
         config = make_config(f"checks:\n  subject: {resources.substitute(settings)}\n")
         runner = CheckRunner(config, config.check("subject"))
         runner.prepare()
-        state = CheckState.load(runner.state_path)
+        state = runner.load_state()
         got_ok, got_summary = runner.run_once(state)
         assert (got_ok, resources.substitute(summary) in got_summary) == (ok, True), got_summary
 
@@ -281,5 +280,5 @@ class TestCheckTypes:
         )
         runner = CheckRunner(config, config.check("web"))
         runner.prepare()
-        assert runner.run_once(CheckState.load(runner.state_path))[0]
+        assert runner.run_once(runner.load_state())[0]
         assert resources.seen_hosts == ["www.example.test"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +35,33 @@ class TestConfigCache:
         second = load_config(str(path))
         assert first == fresh and second == fresh
         assert second.check("web").probes[0].options.port == 80
+
+    def test_unpickles_only_what_is_asked_for(
+        self, cache_dir: Path, write_config: Callable[[str], Path]
+    ) -> None:
+        """A warm cache gives one check without importing YAML, other checks' or channels' modules."""
+        path = write_config(
+            f"checks:\n  m: {{type: flag, path: {cache_dir}/down}}\n  web: {{type: service, service: nginx}}\n"
+            "channels:\n  hook: {type: webhook, url: {env: HOOK_URL}}\nalerts: [{channels: [hook]}]\n"
+        )
+        load_config(str(path))
+        heavy = {"yaml", "kakit.checks.service", "kakit.notifiers.webhook"}
+        probe = (
+            "import sys; from kakit.config import load_config; "
+            f"spec = load_config({str(path)!r}).check('m'); "
+            f"print(spec.probes[0].type, sorted({heavy!r} & set(sys.modules)))"
+        )
+        env = {**os.environ, configcache.CACHE_ENV: str(cache_dir)}
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+        assert out.stdout == "flag []\n", out.stderr
+
+    def test_stale_entry_parsed_again(self, write_config: Callable[[str], Path]) -> None:
+        """An entry that no longer unpickles is read from the file instead of failing the check."""
+        path = write_config("checks:\n  web: {type: tcp, port: 80}\n")
+        checks = configcache.PickledSection(
+            "checks", {"web": b"not a pickle"}, str(path), path.read_text()
+        )
+        assert checks["web"].probes[0].options.port == 80
 
     def test_any_edit_misses(self, cache_dir: Path, write_config: Callable[[str], Path]) -> None:
         """An edit of the same length within the same clock tick is still seen."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import sys
 
-from kakit.config import parse_yaml
-from kakit.core.converters import Node, build
+from kakit.config.parse import parse_yaml
+from kakit.core.converters import Node, record
 from kakit.core.events import StateEvent
 from kakit.hooks.base import StateChange
 from kakit.hooks.runner import apply_hooks, hooks_for_state
-from kakit.hooks.settings import HookSettings, StateHooks, states_section
+from kakit.hooks.spec import HookSettings, states_section
 
 
 def main(spec_text: str) -> None:
@@ -23,12 +23,12 @@ def main(spec_text: str) -> None:
     spec = json.loads(spec_text)
     root = parse_yaml(spec["config"], "kakit.yaml").mapping()
     states = states_section(root["states"]) if "states" in root else {}
-    settings = build(HookSettings, root.get("hooks") or Node({}, "kakit.yaml", 0, "hooks"))
+    settings = record(HookSettings)(root.get("hooks") or Node(None, "kakit.yaml", 0, "hooks"))
     event = StateEvent(
         kind="INSTANCE", name=spec.get("name", "VI_1"), state=spec["state"], priority=100, time=1.5
     )
     change = StateChange(event=event, previous=spec.get("previous"), node="lb1")
-    hooks = hooks_for_state(states.get(event.state, StateHooks()), settings)
+    hooks = hooks_for_state(states.get(event.state, {}), settings)
     outcomes = apply_hooks(change, hooks)
     json.dump([{"hook": o.hook, "summary": o.summary, "ok": o.ok} for o in outcomes], sys.stdout)
 

@@ -9,12 +9,94 @@ import pytest
 from kakit.core.events import StateEvent
 from kakit.exceptions import ConfigError, HookError
 from kakit.hooks.base import StateChange
-from kakit.hooks.firewall import FirewallHook, iptables_rule, nft_rule, nft_script
-from kakit.hooks.settings import AcceptRule, FirewallRules, HookSettings
+from kakit.hooks.firewall import (
+    AcceptRule,
+    FirewallHook,
+    FirewallOptions,
+    FirewallRules,
+    iptables_rule,
+    nft_rule,
+    nft_script,
+)
+from kakit.hooks.spec import HookSettings
 from tests.conftest import Namespace
+from tests.hooks.sections import refusal
+
+
+def firewall_hook(*rules: AcceptRule, backend: str = "iptables") -> FirewallHook:
+    """A firewall hook installing ``rules`` with the given back end and the default chain."""
+    options = FirewallOptions(firewall=FirewallRules(accept=rules))
+    return FirewallHook(options, HookSettings(firewall=backend))
+
 
 needs_iptables = pytest.mark.skipif(not shutil.which("iptables-restore"), reason="needs iptables")
 needs_nft = pytest.mark.skipif(not shutil.which("nft"), reason="needs nftables")
+
+ADDRESS = "an IP address or CIDR network such as 10.213.0.100 or 10.213.0.0/16"
+
+# (kakit.yaml text, exact ConfigError message)
+OPTION_ERRORS = [
+    pytest.param(
+        "states:\n  MASTER:\n    firewall:\n      accept:\n        - {destination: 10.213.0.100, port: 80}\n",
+        "kakit.yaml:5: states.MASTER.firewall.accept[0]: expected protocol tcp or udp with a port",
+        id="port-without-protocol",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    firewall:\n      accept:\n        - {protocol: icmp, port: 80}\n",
+        "kakit.yaml:5: states.MASTER.firewall.accept[0]: expected protocol tcp or udp with a port",
+        id="port-with-icmp",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    firewall:\n      accept:\n        - {source: 10.213.0.0/33}\n",
+        f"kakit.yaml:5: states.MASTER.firewall.accept[0].source: expected {ADDRESS}, got '10.213.0.0/33'",
+        id="cidr-bad-length",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    firewall:\n      accept:\n        - {destination: 10.213.7.2/24}\n",
+        f"kakit.yaml:5: states.MASTER.firewall.accept[0].destination: expected {ADDRESS}, got '10.213.7.2/24'",
+        id="cidr-host-bits",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    firewall:\n      accept:\n        - {source: lb2.example.com}\n",
+        f"kakit.yaml:5: states.MASTER.firewall.accept[0].source: expected {ADDRESS}, got 'lb2.example.com'",
+        id="host-name",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    firewall:\n      accept:\n        - {protocol: sctp}\n",
+        "kakit.yaml:5: states.MASTER.firewall.accept[0].protocol: expected tcp, udp, icmp, vrrp or an IP protocol number from 1 to 255, got 'sctp'",
+        id="unknown-protocol",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    firewall:\n      accept:\n        - {protocol: 0}\n",
+        "kakit.yaml:5: states.MASTER.firewall.accept[0].protocol: expected tcp, udp, icmp, vrrp or an IP protocol number from 1 to 255, got 0",
+        id="protocol-zero-means-all",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    firewall:\n      accept:\n        - {}\n",
+        "kakit.yaml:5: states.MASTER.firewall.accept[0]: expected at least one of source, destination, protocol or interface (an empty rule would accept everything)",
+        id="empty-rule",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    firewall:\n      accept: [ssh]\n",
+        "kakit.yaml:4: states.MASTER.firewall.accept[0]: expected vrrp or a mapping with source, destination, protocol, port and/or interface, got 'ssh'",
+        id="unknown-word",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    firewall:\n      accept:\n        - {source: 10.213.0.1, destination: 'fd00::1'}\n",
+        "kakit.yaml:5: states.MASTER.firewall.accept[0]: expected source and destination of the same IP version",
+        id="mixed-families",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    firewall:\n      accept:\n        - {destination: 10.213.0.100, dport: 80}\n",
+        "kakit.yaml:5: states.MASTER.firewall.accept[0].dport: unknown key (did you mean 'port'? allowed here: destination, interface, port, protocol, source)",
+        id="typo-key",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    firewall:\n      accept:\n        - {interface: a-very-long-interface}\n",
+        "kakit.yaml:5: states.MASTER.firewall.accept[0].interface: expected an interface name of 1 to 15 letters, digits, _, . or -, got 'a-very-long-interface'",
+        id="interface-too-long",
+    ),
+]
 
 CONFIG = """\
     states:
@@ -106,18 +188,18 @@ class TestRendering:
 
     def test_ipv6_refused_with_iptables(self) -> None:
         """An IPv6 rule with the iptables back end is a configuration error when the hook is built."""
-        rules = FirewallRules(accept=(AcceptRule(destination="fd00::100"),))
+        rule = AcceptRule(destination="fd00::100")
         with pytest.raises(ConfigError) as caught:
-            FirewallHook(rules, HookSettings())
+            firewall_hook(rule)
         assert str(caught.value) == (
             "firewall: the rule for fd00::100 is IPv6, which the iptables back end does not "
             "handle (use hooks.firewall: nftables)"
         )
-        FirewallHook(rules, HookSettings(firewall="nftables"))
+        firewall_hook(rule, backend="nftables")
 
     def test_unknown_state_refused(self) -> None:
         """A state that is not a keepalived state never reaches the rule text."""
-        hook = FirewallHook(FirewallRules(accept=(AcceptRule(protocol="vrrp"),)), HookSettings())
+        hook = firewall_hook(AcceptRule(protocol="vrrp"))
         change = StateChange(event=StateEvent(kind="INSTANCE", name="VI_1", state='X"\n-A INPUT'))  # type: ignore[arg-type]
         with pytest.raises(HookError) as caught:
             hook(change)
@@ -126,7 +208,7 @@ class TestRendering:
     def test_missing_tool(self, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
         """A missing firewall program is reported as HookError naming it."""
         monkeypatch.setenv("PATH", str(tmp_path))
-        hook = FirewallHook(FirewallRules(accept=(AcceptRule(protocol="vrrp"),)), HookSettings())
+        hook = firewall_hook(AcceptRule(protocol="vrrp"))
         change = StateChange(event=StateEvent(kind="INSTANCE", name="VI_1", state="MASTER"))
         with pytest.raises(HookError) as caught:
             hook(change)
@@ -325,7 +407,7 @@ class TestIptablesCalls:
     def test_steady_state_two_calls(self, fake_iptables) -> None:
         """With the jump in place: one ``iptables -C`` and one ``iptables-restore --noflush``, no -I."""
         log = fake_iptables(check_status=0)
-        hook = FirewallHook(FirewallRules(accept=(AcceptRule(protocol="vrrp"),)), HookSettings())
+        hook = firewall_hook(AcceptRule(protocol="vrrp"))
         assert hook(self.change()).summary == "firewall: 1 rule in KAKIT (iptables)"
         assert log.read_text().splitlines() == [
             "iptables -w 3 -C INPUT -j KAKIT",
@@ -339,7 +421,7 @@ class TestIptablesCalls:
     def test_jump_added_in_same_transaction(self, fake_iptables) -> None:
         """A missing jump is inserted by the same iptables-restore call, not by another process."""
         log = fake_iptables(check_status=1)
-        hook = FirewallHook(FirewallRules(accept=(AcceptRule(protocol="vrrp"),)), HookSettings())
+        hook = firewall_hook(AcceptRule(protocol="vrrp"))
         hook(self.change())
         lines = log.read_text().splitlines()
         assert [line for line in lines if line.startswith("iptables")] == [
@@ -351,7 +433,7 @@ class TestIptablesCalls:
     def test_restore_failure(self, fake_iptables) -> None:
         """A failing iptables-restore raises HookError with its status and first error line."""
         fake_iptables(check_status=1, restore_status=2, error="iptables-restore: line 3 failed")
-        hook = FirewallHook(FirewallRules(accept=(AcceptRule(protocol="vrrp"),)), HookSettings())
+        hook = firewall_hook(AcceptRule(protocol="vrrp"))
         with pytest.raises(HookError) as caught:
             hook(self.change())
         assert (
@@ -362,7 +444,16 @@ class TestIptablesCalls:
     def test_check_failure(self, fake_iptables) -> None:
         """An ``iptables -C`` status other than 0, 1 or 2 (no permission: 4) stops before any change."""
         log = fake_iptables(check_status=4)
-        hook = FirewallHook(FirewallRules(), HookSettings())
+        hook = firewall_hook()
         with pytest.raises(HookError, match=r"^firewall: iptables -C INPUT -j KAKIT failed \(4\)"):
             hook(self.change())
         assert log.read_text().splitlines() == ["iptables -w 3 -C INPUT -j KAKIT"]
+
+
+class TestFirewallOptions:
+    """`FirewallOptions`: accept rules that are complete and consistent."""
+
+    @pytest.mark.parametrize(("body", "message"), OPTION_ERRORS)
+    def test_message(self, body: str, message: str) -> None:
+        """Each invalid ``firewall`` value is refused at load time with exactly this message."""
+        assert refusal(body) == message

@@ -13,7 +13,9 @@ import pytest
 from kakit.core.events import StateEvent
 from kakit.exceptions import HookError
 from kakit.hooks.base import HookOutcome, StateChange
-from kakit.hooks.run import RunHook, event_environment
+from kakit.hooks.run import RunHook, RunOptions, event_environment
+from kakit.hooks.spec import HookSettings
+from tests.hooks.sections import refusal
 
 # Writes what the program received (argv, KAKIT_* env, session, stdin) to the file in argv[1].
 RECORDER = """\
@@ -29,7 +31,31 @@ with open(sys.argv[1], "w") as out:
     json.dump(record, out)
 """
 
+# (kakit.yaml text, exact ConfigError message)
+OPTION_ERRORS = [
+    pytest.param(
+        "states:\n  MASTER:\n    run: [/usr/local/bin/promote-db, --fast]\n",
+        "kakit.yaml:3: states.MASTER.run[1]: expected a command as a list of words whose program is an absolute path, such as [/usr/local/bin/promote-db, --fast], got '--fast'",
+        id="run-flat-list",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    run: [[promote-db]]\n",
+        "kakit.yaml:3: states.MASTER.run[0]: expected a command as a list of words whose program is an absolute path, such as [/usr/local/bin/promote-db, --fast], got ['promote-db']",
+        id="run-relative-program",
+    ),
+    pytest.param(
+        'states:\n  MASTER:\n    run: [[/bin/echo, "a\\0b"]]\n',
+        "kakit.yaml:3: states.MASTER.run[0]: expected a command without NUL characters, got ['/bin/echo', 'a\\x00b']",
+        id="run-nul",
+    ),
+]
+
 HOSTILE_NAME = "VI_1; touch /tmp/pwned $(id)"
+
+
+def run_hook(commands: tuple[tuple[str, ...], ...], timeout: float) -> RunHook:
+    """A run hook for ``commands``, each allowed ``timeout`` seconds."""
+    return RunHook(RunOptions(run=commands), HookSettings(run_timeout=timeout))
 
 
 def make_change(name: str = "VI_1", previous: str | None = "BACKUP") -> StateChange:
@@ -74,7 +100,7 @@ class TestRunHook:
         """The program gets the event in KAKIT_* variables and exactly its configured argv."""
         out = tmp_path / "record.json"
         command = (sys.executable, "-c", RECORDER, str(out), "--fast")
-        outcome = RunHook((command,), timeout=30)(make_change(name=HOSTILE_NAME))
+        outcome = run_hook((command,), timeout=30)(make_change(name=HOSTILE_NAME))
         assert outcome == HookOutcome(hook="run", summary=f"run: `{' '.join(command)}` exited 0")
         record = json.loads(out.read_text())
         assert record["argv"] == ["-c", str(out), "--fast"]
@@ -94,7 +120,7 @@ class TestRunHook:
     def test_own_session_and_null_stdin(self, tmp_path: Path) -> None:
         """The program runs in its own session with stdin on /dev/null."""
         out = tmp_path / "record.json"
-        RunHook(((sys.executable, "-c", RECORDER, str(out)),), timeout=30)(make_change())
+        run_hook(((sys.executable, "-c", RECORDER, str(out)),), timeout=30)(make_change())
         record = json.loads(out.read_text())
         assert record["own_session"] is True
         assert record["stdin"] == "/dev/null"
@@ -105,7 +131,7 @@ class TestRunHook:
         commands = tuple(
             ("/bin/sh", "-c", f'echo {word} >> "$1"', "sh", str(log)) for word in ("one", "two")
         )
-        assert RunHook(commands, timeout=30)(make_change()).summary == "run: 2 commands exited 0"
+        assert run_hook(commands, timeout=30)(make_change()).summary == "run: 2 commands exited 0"
         assert log.read_text() == "one\ntwo\n"
 
     def test_nonzero_exit(self, tmp_path: Path) -> None:
@@ -116,7 +142,7 @@ class TestRunHook:
             ("/bin/sh", "-c", f"touch {marker}"),
         )
         with pytest.raises(HookError) as caught:
-            RunHook(commands, timeout=30)(make_change())
+            run_hook(commands, timeout=30)(make_change())
         assert str(caught.value) == (
             "run: `/bin/sh -c echo 'replica is ahead' >&2; echo more >&2; exit 3` "
             "exited 3: replica is ahead (1 later command not run)"
@@ -126,13 +152,13 @@ class TestRunHook:
     def test_killed_by_signal(self) -> None:
         """A program ending on a signal is reported with the signal number."""
         with pytest.raises(HookError) as caught:
-            RunHook((("/bin/sh", "-c", "kill -TERM $$"),), timeout=30)(make_change())
+            run_hook((("/bin/sh", "-c", "kill -TERM $$"),), timeout=30)(make_change())
         assert str(caught.value) == "run: `/bin/sh -c kill -TERM $$` killed by signal 15"
 
     def test_missing_program(self) -> None:
         """A program that does not exist is a HookError saying it could not be run."""
         with pytest.raises(HookError) as caught:
-            RunHook((("/nonexistent/promote-db",),), timeout=30)(make_change())
+            run_hook((("/nonexistent/promote-db",),), timeout=30)(make_change())
         assert str(caught.value) == (
             "run: `/nonexistent/promote-db` cannot run /nonexistent/promote-db: "
             "No such file or directory"
@@ -143,7 +169,7 @@ class TestRunHook:
         pid_file = tmp_path / "child.pid"
         script = f"sleep 300 & echo $! > {pid_file}; wait"
         with pytest.raises(HookError) as caught:
-            RunHook((("/bin/sh", "-c", script),), timeout=0.5)(make_change())
+            run_hook((("/bin/sh", "-c", script),), timeout=0.5)(make_change())
         assert str(caught.value) == (
             f"run: `/bin/sh -c {script}` timed out after 0.5 s (process group killed)"
         )
@@ -158,8 +184,17 @@ class TestRunHook:
         pid_file = tmp_path / "daemon.pid"
         script = f"setsid sleep 300 & echo $! > {pid_file}; echo started >&2; exit 0"
         try:
-            outcome = RunHook((("/bin/sh", "-c", script),), timeout=30)(make_change())
+            outcome = run_hook((("/bin/sh", "-c", script),), timeout=30)(make_change())
             assert outcome.ok
         finally:
             if pid_file.exists():
                 os.kill(int(pid_file.read_text()), 9)
+
+
+class TestRunOptions:
+    """`RunOptions`: commands as word lists with an absolute program."""
+
+    @pytest.mark.parametrize(("body", "message"), OPTION_ERRORS)
+    def test_message(self, body: str, message: str) -> None:
+        """Each invalid ``run`` value is refused at load time with exactly this message."""
+        assert refusal(body) == message

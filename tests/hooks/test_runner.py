@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import shutil
 import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from kakit.config import Config, parse_yaml
-from kakit.core.converters import build
+from kakit.config import Config
 from kakit.core.events import StateEvent
 from kakit.exceptions import ConfigError, HookError
 from kakit.hooks import build_plan
@@ -19,18 +17,12 @@ from kakit.hooks.base import HookOutcome, StateChange
 from kakit.hooks.firewall import FirewallHook
 from kakit.hooks.run import RunHook
 from kakit.hooks.runner import HookPlan, apply_hooks, hook_name, hooks_for_state
-from kakit.hooks.settings import HookSettings, StateHooks, states_section
+from kakit.hooks.spec import HookSettings
 from kakit.hooks.sysctl import SysctlHook
 from tests.conftest import Namespace
+from tests.hooks.sections import sections
 
 CHANGE = StateChange(event=StateEvent(kind="INSTANCE", name="VI_1", state="MASTER"))
-
-
-def load(body: str) -> tuple[dict[str, StateHooks], HookSettings]:
-    """The ``states`` and ``hooks`` sections of a kakit.yaml text."""
-    root = parse_yaml(textwrap.dedent(body), "kakit.yaml").mapping()
-    settings = build(HookSettings, root["hooks"]) if "hooks" in root else HookSettings()
-    return states_section(root["states"]), settings
 
 
 class TestHooksForState:
@@ -38,7 +30,7 @@ class TestHooksForState:
 
     def test_order(self) -> None:
         """A state with all three sections gets sysctl, firewall, run, in that order."""
-        states, settings = load(
+        states, settings = sections(
             """\
             states:
               MASTER:
@@ -57,7 +49,7 @@ class TestHooksForState:
 
     def test_firewall_hook_for_every_state(self) -> None:
         """Once any state has firewall rules, states without a section still get a firewall hook."""
-        states, settings = load(
+        states, settings = sections(
             "states: {MASTER: {firewall: {accept: [vrrp]}}, BACKUP: {sysctl: {net.ipv4.ip_nonlocal_bind: 0}}}"
         )
         assert [type(hook) for hook in hooks_for_state(states["BACKUP"], settings)] == [
@@ -68,11 +60,11 @@ class TestHooksForState:
 
     def test_nothing_configured(self) -> None:
         """A state without sections gets no hooks at all."""
-        assert hooks_for_state(StateHooks(), HookSettings()) == []
+        assert hooks_for_state({}, HookSettings()) == []
 
     def test_invalid_combination(self) -> None:
         """An IPv6 rule with the iptables back end is reported when the hooks are built."""
-        states, settings = load("states: {MASTER: {firewall: {accept: [{source: 'fd00::2'}]}}}")
+        states, settings = sections("states: {MASTER: {firewall: {accept: [{source: 'fd00::2'}]}}}")
         with pytest.raises(ConfigError, match="iptables back end does not handle"):
             hooks_for_state(states["MASTER"], settings)
 

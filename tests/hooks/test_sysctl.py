@@ -9,8 +9,39 @@ import pytest
 from kakit.core.events import StateEvent
 from kakit.exceptions import HookError
 from kakit.hooks.base import HookOutcome, StateChange
-from kakit.hooks.sysctl import SysctlHook
+from kakit.hooks.spec import HookSettings
+from kakit.hooks.sysctl import SysctlHook, SysctlOptions
 from tests.conftest import Namespace
+from tests.hooks.sections import refusal
+
+SYSCTL = (
+    "a sysctl name of dot-separated words of letters, digits, _ and -, "
+    "such as net.ipv4.ip_nonlocal_bind"
+)
+
+# (kakit.yaml text, exact ConfigError message)
+OPTION_ERRORS = [
+    pytest.param(
+        "states:\n  MASTER:\n    sysctl: {net.ipv4..ip_forward: 1}\n",
+        f"kakit.yaml:3: states.MASTER.sysctl.net.ipv4..ip_forward: expected {SYSCTL} (not 'net.ipv4..ip_forward')",
+        id="sysctl-double-dot",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    sysctl: {net/ipv4/ip_forward: 1}\n",
+        f"kakit.yaml:3: states.MASTER.sysctl.net/ipv4/ip_forward: expected {SYSCTL} (not 'net/ipv4/ip_forward')",
+        id="sysctl-slash",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    sysctl: {kernel: 1}\n",
+        f"kakit.yaml:3: states.MASTER.sysctl.kernel: expected {SYSCTL} (not 'kernel')",
+        id="sysctl-one-word",
+    ),
+    pytest.param(
+        "states:\n  MASTER:\n    sysctl: {net.ipv4.ip_forward: true}\n",
+        "kakit.yaml:3: states.MASTER.sysctl.net.ipv4.ip_forward: expected an integer or a non-empty string, got True",
+        id="sysctl-boolean",
+    ),
+]
 
 MASTER = """\
     states:
@@ -130,7 +161,9 @@ class TestSysctlHookTree:
         (tmp_path / "net" / "ipv4").mkdir(parents=True)
         (tmp_path / "net" / "ipv4" / "ip_forward").write_text("0\n")
         change = StateChange(event=StateEvent(kind="INSTANCE", name="VI_1", state="MASTER"))
-        hook = SysctlHook({"net.ipv4.ip_forward": "1"}, root=str(tmp_path))
+        hook = SysctlHook(
+            SysctlOptions(sysctl={"net.ipv4.ip_forward": "1"}), HookSettings(), root=str(tmp_path)
+        )
         assert hook(change) == HookOutcome(
             hook="sysctl", summary="sysctl: 1 set (net.ipv4.ip_forward=1)"
         )
@@ -139,7 +172,18 @@ class TestSysctlHookTree:
     def test_missing_file_not_created(self, tmp_path: Path) -> None:
         """A missing key raises HookError and no file is created for it."""
         change = StateChange(event=StateEvent(kind="INSTANCE", name="VI_1", state="MASTER"))
-        hook = SysctlHook({"net.ipv4.ip_forward": "1"}, root=str(tmp_path))
+        hook = SysctlHook(
+            SysctlOptions(sysctl={"net.ipv4.ip_forward": "1"}), HookSettings(), root=str(tmp_path)
+        )
         with pytest.raises(HookError, match=r"net\.ipv4\.ip_forward=1: no such key"):
             hook(change)
         assert list(tmp_path.iterdir()) == []
+
+
+class TestSysctlOptions:
+    """`SysctlOptions`: only names below /proc/sys and values the kernel reads."""
+
+    @pytest.mark.parametrize(("body", "message"), OPTION_ERRORS)
+    def test_message(self, body: str, message: str) -> None:
+        """Each invalid ``sysctl`` value is refused at load time with exactly this message."""
+        assert refusal(body) == message

@@ -1,17 +1,17 @@
-"""Specification of configuration loading: every mistake gets one precise line."""
+"""The ``checks`` section: validated specs, laid over the built-in presets."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from kakit.config import Config, load_config, parse_config
+from kakit.checks.spec import CheckSpec
+from kakit.config import Config
 from kakit.exceptions import ConfigError
 
-BAD_CONFIGS = [
-    # (body after the standard header, expected message after "<file>:")
+# (checks section of a file whose header takes 3 lines, expected message after "<file>:")
+BAD_CHECKS = [
     (
         "checks:\n  web:\n    type: servcie\n    service: nginx\n",
         "6: checks.web.type: expected one of the check types command, file, flag, gateway, http, process, service, tcp, got 'servcie'",
@@ -65,10 +65,6 @@ BAD_CONFIGS = [
         "7: checks.m.on_failure: expected one of fail, stop-keepalived, got 'reboot'",
     ),
     (
-        "checks:\n  m:\n    type: flag\n  m:\n    type: file\n",
-        "7: checks.m: duplicate key (first defined on line 5)",
-    ),
-    (
         "checks:\n  web:\n    probes: []\n",
         "6: checks.web.probes: expected a non-empty list of probes, each with a 'type', got []",
     ),
@@ -81,75 +77,50 @@ BAD_CONFIGS = [
         "5: checks.f: expected max_age only together with present: true",
     ),
     (
-        "pahts: {state_dir: /run/kakit}\n",
-        "4: pahts: unknown key (did you mean 'paths'? allowed here: alerts, channels, checks, hooks, log, node, outbox, paths, states, templates, version)",
-    ),
-    (
         "checks:\n  up:\n    type: gateway\n    interval: -1\n",
         "7: checks.up.interval: expected a duration of zero or more up to 10 s (a duration in seconds such as 0.2, '200ms', '3s', '5m' or '1h'), got -1",
     ),
 ]
 
 
-class TestBadConfigurations:
-    """Each invalid configuration is refused with file, line, key path, value and expectation."""
+class TestBadChecks:
+    """Each invalid check is refused at load time with file, line, key path, value and expectation."""
 
-    @pytest.mark.parametrize(("body", "expected"), BAD_CONFIGS)
-    def test_message(
-        self, tmp_path: Path, make_config: Callable[[str], Config], body: str, expected: str
-    ) -> None:
+    @pytest.mark.parametrize(("body", "expected"), BAD_CHECKS)
+    def test_message(self, config_refusal: Callable[[str], str], body: str, expected: str) -> None:
         """The error message names exactly what is wrong and where."""
-        with pytest.raises(ConfigError) as caught:
-            make_config(body)
-        assert str(caught.value) == f"{tmp_path / 'kakit.yaml'}:{expected}"
-
-    def test_missing_version(self) -> None:
-        """A file without a version is refused."""
-        with pytest.raises(ConfigError, match=r"^k\.yaml: missing top-level 'version: 1'$"):
-            parse_config("checks: {}\n", "k.yaml")
-
-    def test_unsupported_version(self) -> None:
-        """Only version 1 is understood."""
-        with pytest.raises(
-            ConfigError, match=r"^k\.yaml:1: version: expected version 1 .*, got 2$"
-        ):
-            parse_config("version: 2\n", "k.yaml")
-
-    def test_invalid_yaml(self) -> None:
-        """A YAML syntax error names the line."""
-        with pytest.raises(ConfigError, match=r"^k\.yaml:4: invalid YAML: did not find expected"):
-            parse_config("version: 1\nchecks:\n  a: [1, 2\n", "k.yaml")
-
-    def test_empty_file(self) -> None:
-        """An empty file is an error, not silently the defaults."""
-        with pytest.raises(ConfigError, match="the configuration is empty"):
-            parse_config("", "k.yaml")
+        assert config_refusal(body) == expected
 
 
-class TestLookup:
-    """Where the configuration comes from."""
+class TestSpecs:
+    """What the loaded configuration holds for each check."""
 
-    def test_explicit_missing_file(self, tmp_path: Path) -> None:
-        """A file named with -c must exist."""
-        with pytest.raises(ConfigError, match="configuration file not found"):
-            load_config(str(tmp_path / "nope.yaml"))
+    def test_validated_specs(self, make_config: Callable[[str], Config]) -> None:
+        """A check of the file is held as a spec with validated options and its origin."""
+        config = make_config("checks:\n  web: {type: tcp, port: 80, fall: 3}\n")
+        spec = config.checks["web"]
+        assert isinstance(spec, CheckSpec)
+        assert (spec.fall, spec.origin.endswith("kakit.yaml:5")) == (3, True)
+        assert [(probe.type, probe.options.port) for probe in spec.probes] == [("tcp", 80)]
+        assert config.check("web") is spec
 
-    def test_environment_variable(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_config: Callable[[str], Path]
-    ) -> None:
-        """$KAKIT_CONFIG is used when -c is absent."""
-        path = write_config("checks:\n  m: {type: flag, path: /tmp/m}\n")
-        monkeypatch.setenv("KAKIT_CONFIG", str(path))
-        assert load_config().source == str(path)
+    def test_probes_in_order(self, make_config: Callable[[str], Config]) -> None:
+        """A check with ``probes`` holds one probe spec per item, in the file's order."""
+        config = make_config(
+            "checks:\n  web:\n    probes:\n      - {type: tcp, port: 80}\n      - {type: flag, path: /tmp/m}\n"
+        )
+        assert [probe.type for probe in config.check("web").probes] == ["tcp", "flag"]
 
-    def test_defaults_without_file(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """With no file at all the built-in defaults and presets apply."""
-        monkeypatch.delenv("KAKIT_CONFIG", raising=False)
-        monkeypatch.setattr("kakit.config.DEFAULT_CONFIG_PATH", "/nonexistent/kakit.yaml")
-        config = load_config()
-        assert config.source is None
-        assert config.paths.state_dir == "/run/kakit"
-        assert config.check("nginx").probes[0].options.service == "nginx"
+    def test_preset_built_on_demand(self, make_config: Callable[[str], Config]) -> None:
+        """A preset the file does not mention is not held, and is built when asked for."""
+        config = make_config("checks:\n  web: {type: tcp, port: 80}\n")
+        assert "flag" not in config.checks
+        spec = config.check("flag")
+        assert (spec.origin, [probe.type for probe in spec.probes]) == (
+            "<built-in preset flag>",
+            ["flag"],
+        )
+        assert spec.probes[0].options.path == "/etc/keepalived/down"
 
 
 class TestPresets:

@@ -1,0 +1,98 @@
+"""The ``channels`` section and the rules that tie it to ``alerts`` and to the file's mode.
+
+A channel is built through the notifier family's registry, like a check probe through the check
+family's. Two rules need the whole file: every route names configured channels, and a secret
+written inline is refused in a file that group or others can read.
+"""
+
+from __future__ import annotations
+
+import os
+
+from kakit.core.converters import Node, choice
+from kakit.core.record import frozen
+from kakit.exceptions import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from kakit.config.schema import Config
+
+LANGUAGES = ("en", "zh")
+
+
+@frozen
+class ChannelSpec:
+    """An alert channel: its name, type, language and validated options."""
+
+    name: str
+    type: str
+    options: Any
+    language: str = "en"
+
+
+def channels_section(node: Node) -> dict[str, ChannelSpec]:
+    """The ``channels`` section: each channel's options validated by its notifier type.
+
+    Raises:
+        ConfigError: An unknown type or invalid options, located in the file.
+    """
+    from kakit.notifiers import registry
+
+    if node.value is None:
+        return {}
+    result = {}
+    for name, child in node.mapping("a mapping of channel names to channel settings").items():
+        type_name, options = registry.build(child, skip=("language",))
+        language = child.value.get("language")
+        result[name] = ChannelSpec(
+            name=name,
+            type=type_name,
+            options=options,
+            language="en" if language is None else choice(*LANGUAGES)(language),
+        )
+    return result
+
+
+def check_routes(config: Config, node: Node | None) -> None:
+    """Every channel an ``alerts`` route names must be configured.
+
+    Args:
+        config: The configuration built from the file.
+        node: The ``alerts`` node, for the location of the error.
+
+    Raises:
+        ConfigError: A route names an unknown channel.
+    """
+    if node is None:
+        return
+    for index, route in enumerate(config.alerts):
+        for channel in route.channels:
+            if channel not in config.channels:
+                item = node.value[index].value["channels"]
+                known = ", ".join(sorted(config.channels)) or "none configured"
+                raise item.error(f"names of configured channels (known: {known})")
+
+
+def refuse_exposed_inline_secrets(config: Config, source: str) -> None:
+    """A secret written inline is only acceptable in a file that group and others cannot read.
+
+    Raises:
+        ConfigError: An inline secret in a file with any group or other permission bit.
+    """
+    from kakit.config.show import channel_secrets
+    from kakit.core.secrets import INLINE
+
+    inline = [secret.where for secret in channel_secrets(config) if secret.kind == INLINE]
+    if not inline:
+        return
+    try:
+        mode = os.stat(source).st_mode & 0o777
+    except OSError:
+        return
+    if mode & 0o077:
+        raise ConfigError(
+            f"{inline[0]}: an inline secret in a file readable by group or others (mode {mode:04o}): "
+            f"chmod 600 {source}, or use a *_file key, {{file: ...}} or {{env: ...}}"
+        )

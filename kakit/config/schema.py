@@ -1,0 +1,244 @@
+"""The schema of ``kakit.yaml``: the top-level :class:`Config` and its small sections.
+
+The big sections belong to their families and are read through them: ``checks`` by
+:mod:`kakit.checks.spec`, ``states`` and ``hooks`` by :mod:`kakit.hooks.spec`, ``channels`` by
+:mod:`kakit.config.channels`. Their converters import them on first use, so that ``kacheck``
+loading a configuration never imports the hook or notifier schemas.
+
+A :class:`Config` holds validated values only and is pickled by :mod:`kakit.config.cache`: its
+fields must stay picklable (records, tuples, dicts; no functions).
+"""
+
+from __future__ import annotations
+
+import os
+
+from kakit.core.converters import (
+    Node,
+    absolute_path,
+    boolean,
+    build,
+    choice,
+    duration,
+    integer,
+    list_of,
+    optional_path,
+    optional_string,
+    record,
+    string,
+    unknown_key_error,
+)
+from kakit.core.record import frozen, option
+from kakit.exceptions import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from kakit.checks.spec import CheckSpec
+    from kakit.config.channels import ChannelSpec
+    from kakit.hooks.spec import HookSettings
+
+
+@frozen
+class Paths:
+    """Where kakit keeps its files.
+
+    Attributes:
+        state_dir: Volatile state: check results, restart history, locks (tmpfs is right).
+        data_dir: State that must survive a reboot: latches (and later the alert outbox).
+    """
+
+    state_dir: str = option(absolute_path, default="/run/kakit")
+    data_dir: str = option(absolute_path, default="/var/lib/kakit")
+
+
+@frozen
+class LogSettings:
+    """Where log lines go besides syslog (and stderr on a terminal).
+
+    Attributes:
+        level: error, warning, info or debug.
+        file: Also append lines to this file (labs and hosts without a syslog daemon).
+        syslog: Send lines to /dev/log.
+    """
+
+    level: str = option(choice("error", "warning", "info", "debug"), default="info")
+    file: str | None = option(optional_path, default=None)
+    syslog: bool = option(boolean, default=True)
+
+
+def _state_list(node: Node) -> tuple[str, ...]:
+    from kakit.core.events import STATES
+
+    names = list_of(choice(*STATES))(node)
+    return tuple(names)
+
+
+@frozen
+class AlertRoute:
+    """Which events go to which channels.
+
+    Attributes:
+        channels: Channel names.
+        states: States that alert (default: every state).
+        instances: Instance/group names that alert (default: all).
+    """
+
+    channels: tuple[str, ...] = option(list_of(string))
+    states: tuple[str, ...] = option(
+        _state_list, default=("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
+    )
+    instances: tuple[str, ...] = option(list_of(string), default=())
+
+    def matches(self, state: str, name: str) -> bool:
+        """Whether an event in ``state`` for ``name`` takes this route."""
+        return state in self.states and (not self.instances or name in self.instances)
+
+
+@frozen
+class OutboxSettings:
+    """The durable outbox and its delivery policy.
+
+    Attributes:
+        path: The SQLite file (default ``<data_dir>/outbox.sqlite``).
+        ttl: Give up (log and mark expired) on messages older than this.
+        coalesce: Wait this long before sending, so a flap inside it becomes one message.
+        backoff_initial: First retry delay; doubled per attempt, with +-25 % jitter.
+        backoff_max: Longest retry delay.
+    """
+
+    path: str | None = option(optional_path, default=None)
+    ttl: float = option(duration(high=30 * 86400.0), default=6 * 3600.0)
+    coalesce: float = option(duration(high=600.0, allow_zero=True), default=3.0)
+    backoff_initial: float = option(duration(high=3600.0), default=2.0)
+    backoff_max: float = option(duration(high=86400.0), default=300.0)
+
+
+def _templates(node: Node) -> dict[str, Any]:
+    from kakit.alerts.messages import Templates, check_template
+
+    result = {}
+    for language, child in node.mapping("a mapping of languages (en, zh) to templates").items():
+        if language not in ("en", "zh"):
+            raise unknown_key_error(node, language, ["en", "zh"])
+        templates = build(Templates, child)
+        for key in ("title", "text", "markdown"):
+            value = getattr(templates, key)
+            if value is not None:
+                try:
+                    check_template(value)
+                except ValueError as exc:
+                    raise child.value[key].error(f"a template: {exc}", show_value=False) from None
+        result[language] = templates
+    return result
+
+
+def _checks(node: Node) -> dict[str, CheckSpec]:
+    from kakit.checks.spec import checks_section
+
+    return checks_section(node)
+
+
+def _states(node: Node) -> dict[str, dict[str, Any]]:
+    from kakit.hooks.spec import states_section
+
+    return states_section(node)
+
+
+def _hook_settings(node: Node) -> HookSettings:
+    from kakit.hooks.spec import HookSettings
+
+    settings: HookSettings = record(HookSettings)(node)
+    return settings
+
+
+def _channels(node: Node) -> dict[str, ChannelSpec]:
+    from kakit.config.channels import channels_section
+
+    return channels_section(node)
+
+
+@frozen
+class Config:
+    """The whole validated configuration.
+
+    Attributes:
+        version: The file format version (1).
+        source: The file it came from, or None for built-in defaults.
+        paths: State and data directories.
+        log: Logging sinks.
+        checks: Checks defined in the file, by name, laid over their presets and validated
+            (presets the file does not mention are built by :meth:`check`).
+        node: The name alerts use for this node (default: the host name).
+        states: Hook options by keepalived state, then by hook name, in run order.
+        hooks: The ``hooks`` section (None when absent: see :meth:`hook_settings`).
+        channels: Alert channels by name.
+
+    ``checks`` and ``channels`` are plain dicts when parsed; from the cache, mappings that
+    unpickle each entry on first use (:class:`kakit.config.cache.PickledSection`).
+        alerts: Which events go to which channels.
+        outbox: The durable outbox and its delivery policy.
+        templates: Alert templates by language.
+    """
+
+    version: int = option(integer(1, 1), default=1)
+    source: str | None = option(default=None, internal=True)
+    paths: Paths = option(record(Paths), default=Paths())
+    log: LogSettings = option(record(LogSettings), default=LogSettings())
+    checks: Mapping[str, CheckSpec] = option(_checks, default={})
+    node: str | None = option(optional_string, default=None)
+    states: dict[str, dict[str, Any]] = option(_states, default={})
+    hooks: HookSettings | None = option(_hook_settings, default=None)
+    channels: Mapping[str, ChannelSpec] = option(_channels, default={})
+    alerts: tuple[AlertRoute, ...] = option(list_of(record(AlertRoute)), default=())
+    outbox: OutboxSettings = option(record(OutboxSettings), default=OutboxSettings())
+    templates: dict[str, Any] = option(_templates, default={})
+
+    def hook_settings(self) -> HookSettings:
+        """The ``hooks`` section (defaults when absent)."""
+        if self.hooks is not None:
+            return self.hooks
+        from kakit.hooks.spec import HookSettings
+
+        return HookSettings()
+
+    def node_name(self) -> str:
+        """The name alerts use for this node: ``node``, else the host name."""
+        return self.node or os.uname().nodename
+
+    def outbox_path(self) -> str:
+        """Where the outbox database lives."""
+        return self.outbox.path or os.path.join(self.paths.data_dir, "outbox.sqlite")
+
+    def channels_for(self, state: str, name: str) -> list[str]:
+        """Channel names an event goes to, each once, in configuration order."""
+        found: list[str] = []
+        for route in self.alerts:
+            if route.matches(state, name):
+                found.extend(channel for channel in route.channels if channel not in found)
+        return found
+
+    def check_names(self) -> list[str]:
+        """Names ``kacheck`` accepts: configured checks and built-in presets."""
+        from kakit.checks.presets import presets
+
+        return sorted({*self.checks, *presets()})
+
+    def check(self, name: str) -> CheckSpec:
+        """The named check: from the file (already laid over its preset), else the preset.
+
+        Raises:
+            ConfigError: No configured check or preset has that name.
+        """
+        spec = self.checks.get(name)
+        if spec is None:
+            from kakit.checks.spec import check_spec
+
+            spec = check_spec(name)
+        if spec is None:
+            where = f" in {self.source}" if self.source else " (no configuration file)"
+            known = ", ".join(self.check_names())
+            raise ConfigError(f"unknown check {name!r}{where}; known checks: {known}")
+        return spec
