@@ -9,7 +9,8 @@ from __future__ import annotations
 from kakit import notifiers
 from kakit.core.converters import string
 from kakit.core.record import frozen, option
-from kakit.notifiers.base import Message, Notifier, PermanentError, RetryableError
+from kakit.exceptions import PermanentError, RetryableError
+from kakit.notifiers.base import Message, Notifier, NotifierOptions
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,11 +20,12 @@ if TYPE_CHECKING:
 
 
 @frozen
-class FakeOptions:
+class FakeOptions(NotifierOptions):
     """Settings of the fake channel.
 
     Attributes:
         label: Free text, unused (proves options are passed through).
+        timeout: Seconds a send may take (the fake answers at once).
     """
 
     label: str = option(string, default="fake")
