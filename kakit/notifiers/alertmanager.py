@@ -129,11 +129,7 @@ class AlertmanagerNotifier(HttpNotifier):
         }
 
     def build(self, message: Message, attempt: Attempt) -> HttpRequest:
-        """POST ``[alert]`` to ``/api/v2/alerts`` (any 2xx is success).
-
-        Raises:
-            PermanentError: A header's secret cannot be read.
-        """
+        """POST ``[alert]`` to ``/api/v2/alerts`` (any 2xx is success)."""
         opts = self.options
         attempt.hide(*url_secrets(opts.url))
         headers = attempt.headers(opts.headers)

@@ -10,15 +10,9 @@ from __future__ import annotations
 
 from kakit.core.converters import boolean, choice, list_of, string
 from kakit.core.record import frozen, option
-from kakit.notifiers.common import marker, mobile
-from kakit.notifiers.http import (
-    HttpRequest,
-    RobotNotifier,
-    SignedRobotOptions,
-    fit_json,
-    refuse_code,
-    retry_code,
-)
+from kakit.notifiers.common import mobile
+from kakit.notifiers.http import HttpRequest, fit_json
+from kakit.notifiers.robot import RobotNotifier, SignedRobotOptions, refuse_code, retry_code
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -116,25 +110,19 @@ class DingtalkNotifier(RobotNotifier):
         title = message.title.strip() or "kakit"
         return {"msgtype": "markdown", "markdown": {"title": title, "text": body}, "at": at}
 
-    def body(self, message: Message) -> tuple[bytes, bool]:
-        """The exact request body, shortened to ``max_bytes``; and whether it was shortened."""
+    def body(self, message: Message) -> tuple[bytes, str]:
+        """The exact request body, shortened to ``max_bytes``; and the note saying so."""
         text = message.markdown if self.options.msgtype == "markdown" else message.text
         return fit_json(
             lambda part: self.payload(message, part),
             text,
             self.options.max_bytes,
-            marker(message.language),
+            message.language,
         )
 
     def build(self, message: Message, attempt: Attempt) -> HttpRequest:
-        """The robot URL, signed (``timestamp``/``sign`` query parameters) when a secret is set.
-
-        Raises:
-            PermanentError: The URL or the secret cannot be read.
-        """
-        opts = self.options
-        url = self.reveal_url(opts.url, attempt)
-        params = opts.signature(attempt, sign, per_second=1000)
-        content, shortened = self.body(message)
-        note = f" (text shortened to fit {opts.max_bytes} bytes)" if shortened else ""
+        """The robot URL, signed (``timestamp``/``sign`` query parameters) when a secret is set."""
+        url = self.reveal_url(self.options.url, attempt)
+        params = self.options.signature(attempt, sign, per_second=1000)
+        content, note = self.body(message)
         return HttpRequest(url, content, params=params, note=note)

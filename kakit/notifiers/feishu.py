@@ -8,15 +8,8 @@ Lark is the same API on ``open.larksuite.com``: only the URL differs.
 from __future__ import annotations
 
 from kakit.core.record import frozen
-from kakit.notifiers.common import marker
-from kakit.notifiers.http import (
-    HttpRequest,
-    RobotNotifier,
-    SignedRobotOptions,
-    fit_json,
-    refuse_code,
-    retry_code,
-)
+from kakit.notifiers.http import HttpRequest, fit_json
+from kakit.notifiers.robot import RobotNotifier, SignedRobotOptions, refuse_code, retry_code
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,11 +69,7 @@ class FeishuNotifier(RobotNotifier):
     codes_only_with_200 = False
 
     def build(self, message: Message, attempt: Attempt) -> HttpRequest:
-        """The text message, signed in the body (``timestamp``/``sign``) when a secret is set.
-
-        Raises:
-            PermanentError: The URL or the secret cannot be read.
-        """
+        """The text message, signed in the body (``timestamp``/``sign``) when a secret is set."""
         opts = self.options
         url = self.reveal_url(opts.url, attempt)
         signature = opts.signature(attempt, sign)
@@ -88,8 +77,5 @@ class FeishuNotifier(RobotNotifier):
         def payload(text: str) -> dict[str, Any]:
             return {**signature, "msg_type": "text", "content": {"text": text}}
 
-        content, shortened = fit_json(
-            payload, message.text, opts.max_bytes, marker(message.language)
-        )
-        note = f" (text shortened to fit {opts.max_bytes} bytes)" if shortened else ""
+        content, note = fit_json(payload, message.text, opts.max_bytes, message.language)
         return HttpRequest(url, content, note=note)

@@ -60,11 +60,7 @@ class SlackNotifier(HttpNotifier):
     rate_limit = (60, 60.0)
 
     def build(self, message: Message, attempt: Attempt) -> HttpRequest:
-        """The message's markdown as mrkdwn, to the webhook URL (its path is the credential).
-
-        Raises:
-            PermanentError: The URL cannot be read.
-        """
+        """The message's markdown as mrkdwn, to the webhook URL (its path is the credential)."""
         url = self.reveal_url(self.options.url, attempt)
         return HttpRequest(url, dumps({"text": to_mrkdwn(message.markdown)}))
 

@@ -90,11 +90,7 @@ class TelegramNotifier(HttpNotifier):
     rate_limit = (20, 60.0)
 
     def build(self, message: Message, attempt: Attempt) -> HttpRequest:
-        """``sendMessage`` (the token in the path), the text HTML-escaped and cut to fit.
-
-        Raises:
-            PermanentError: The token cannot be read.
-        """
+        """``sendMessage`` (the token in the path), the text HTML-escaped and cut to fit."""
         opts = self.options
         token = attempt.reveal(opts.token())
         text = message.text

@@ -173,11 +173,7 @@ class WebhookNotifier(HttpNotifier):
         return render(self.options.template, message_values(message))
 
     def build(self, message: Message, attempt: Attempt) -> HttpRequest:
-        """The body to the URL, with the configured headers.
-
-        Raises:
-            PermanentError: The URL or a header's secret cannot be read.
-        """
+        """The body to the URL, with the configured headers."""
         opts = self.options
         url = self.reveal_url(opts.url, attempt)
         headers = attempt.headers(opts.headers)

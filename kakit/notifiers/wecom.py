@@ -11,7 +11,8 @@ from __future__ import annotations
 from kakit.core.converters import choice, list_of, string
 from kakit.core.record import frozen, option
 from kakit.notifiers.common import marker, mobile, shorten
-from kakit.notifiers.http import HttpRequest, RobotNotifier, UrlOptions, dumps, retry_code
+from kakit.notifiers.http import HttpRequest, UrlOptions, dumps
+from kakit.notifiers.robot import RobotNotifier, retry_code
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -91,11 +92,7 @@ class WecomNotifier(RobotNotifier):
         return {"msgtype": "text", "text": text}, content != message.text
 
     def build(self, message: Message, attempt: Attempt) -> HttpRequest:
-        """The robot URL (its ``key`` is the credential) and the payload.
-
-        Raises:
-            PermanentError: The URL cannot be read.
-        """
+        """The robot URL (its ``key`` is the credential) and the payload."""
         url = self.reveal_url(self.options.url, attempt)
         payload, shortened = self.payload(message)
         return HttpRequest(url, dumps(payload), note=" (content shortened)" if shortened else "")

@@ -56,9 +56,9 @@ class TestShorten:
     def test_fit_json_is_tight(self) -> None:
         """The body fits and is not much shorter than the limit, despite JSON escaping."""
         text = 'line "quoted"\n' * 2000
-        body, shortened = fit_json(lambda t: {"text": t}, text, 5000, "\n…")
-        assert shortened and 4980 <= len(body) <= 5000
-        assert json.loads(body)["text"].endswith("\n…")
+        body, note = fit_json(lambda t: {"text": t}, text, 5000, "en")
+        assert note == " (text shortened to fit 5000 bytes)" and 4980 <= len(body) <= 5000
+        assert json.loads(body)["text"].endswith("\n… (truncated)")
 
 
 class TestRetryAfter:

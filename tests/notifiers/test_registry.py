@@ -14,7 +14,8 @@ from kakit.core.record import fields
 from kakit.core.secrets import Secret
 from kakit.exceptions import ConfigError
 from kakit.notifiers.base import Notifier, NotifierOptions
-from kakit.notifiers.http import HttpNotifier, RobotNotifier
+from kakit.notifiers.http import HttpNotifier
+from kakit.notifiers.robot import RobotNotifier
 from tests.notifiers.runner import make
 
 TYPES = sorted(notifiers.REGISTRY)
