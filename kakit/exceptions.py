@@ -5,12 +5,17 @@
      +-- ConfigError(ValueError)    bad configuration: names file, line, key path, value (exit 2)
      +-- CheckError                 a check could not run at all (exit 1: keepalived fails over)
      +-- StateError(OSError)        state/data directory, lock or latch file unusable (exit 1)
-     +-- NotifyError                an alert could not be delivered (base)
-     |    +-- DeliveryError         one send to a channel failed (base)
+     +-- NotifyError                an alert could not be delivered (a base, for except)
+     |    +-- DeliveryError         one send to a channel failed (a base, for except)
      |         +-- RetryableError   a later attempt may succeed (5xx, 429, refused connection...)
      |         |    +-- NotifierTimeout(TimeoutError)  the channel did not answer in time
      |         +-- PermanentError   retrying cannot help: bad token, signature, recipient...
      +-- HookError                  a state hook (sysctl, firewall, run) failed
+
+The two notifier bases are there to be caught; the classes under them are raised by the
+channels: RetryableError, NotifierTimeout (the channel's own timeout ran out: retried like any
+RetryableError, and also a TimeoutError) and PermanentError. The delivery worker retries the
+first two and marks the message failed on the last.
 
 Library errors (OSError, yaml, httpx, icmplib, psutil) are translated into this tree where they
 cross into kakit code, with ``raise ... from exc``, so every message reaching an operator is one

@@ -8,6 +8,7 @@ channels register through the ``kakit.notifiers`` entry-point group
 from __future__ import annotations
 
 from kakit.core.registry import Registry
+from kakit.exceptions import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,8 +36,25 @@ def type_names() -> list[str]:
 def load(type_name: str) -> type[Notifier]:
     """The class implementing channel type ``type_name``.
 
+    A plugin is checked against the contract here, when the configuration is loaded, rather
+    than failing in the delivery worker: the class derives from ``Notifier`` and its options
+    from ``NotifierOptions`` (which carry the ``timeout`` the worker relies on).
+
     Raises:
-        ConfigError: Unknown type (the caller adds the location).
+        ConfigError: Unknown type, or a class that breaks the contract (the caller adds the
+            location).
     """
-    cls: type[Notifier] = _registry.load(type_name)
-    return cls
+    from kakit.notifiers.base import Notifier, NotifierOptions
+
+    found = _registry.load(type_name)
+    if (
+        isinstance(found, type)
+        and issubclass(found, Notifier)
+        and isinstance(getattr(found, "options_class", None), type)
+        and issubclass(found.options_class, NotifierOptions)
+    ):
+        return found
+    raise ConfigError(
+        f"a channel type whose class derives from Notifier and whose options_class from"
+        f" NotifierOptions ({type_name!r} is {found!r})"
+    )

@@ -196,8 +196,8 @@ class RobotNotifier(HttpNotifier):
             meaning: The code's row in the channel's table, None for a code it does not know:
                 permanent, unless the HTTP status itself says "try later" (429, 5xx).
         """
-        if meaning is None or not meaning.retry:
-            meaning = BUSY_CODE if retryable_status(response.status_code) else meaning
+        if (meaning is None or not meaning.retry) and retryable_status(response.status_code):
+            meaning = BUSY_CODE
         meaning = meaning or UNKNOWN_CODE
         text = f"{said} ({meaning.hint})"
         if not meaning.retry:

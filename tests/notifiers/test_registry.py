@@ -6,14 +6,15 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from kakit import notifiers
 from kakit.config import Config
-from kakit.core.record import fields
+from kakit.core.record import fields, frozen
 from kakit.core.secrets import Secret
 from kakit.exceptions import ConfigError
-from kakit.notifiers.base import Notifier, NotifierOptions
+from kakit.notifiers.base import Message, Notifier, NotifierOptions
 from kakit.notifiers.http import HttpNotifier
 from kakit.notifiers.robot import RobotNotifier
 from tests.notifiers.runner import make
@@ -31,6 +32,28 @@ FAMILY: dict[str, tuple[type[Notifier], float, tuple[int, float] | None]] = {
     "webhook": (HttpNotifier, 5.0, None),
     "wecom": (RobotNotifier, 5.0, (20, 60.0)),
 }
+
+
+@frozen
+class LegacyOptions:
+    """Options that do not derive from NotifierOptions (no timeout).
+
+    Attributes:
+        url: Where to send.
+    """
+
+    url: str = "https://x.example/"
+
+
+class LegacyNotifier(Notifier):
+    """A plugin written before the contract declared the timeout."""
+
+    type_name = "legacy"
+    options_class = LegacyOptions  # type: ignore[assignment]
+
+    async def send(self, message: Message, client: httpx.AsyncClient) -> str:
+        """Never called."""
+        raise AssertionError("not sent")
 
 
 class TestRegistry:
@@ -53,6 +76,18 @@ class TestRegistry:
         assert issubclass(cls, base) and issubclass(cls.options_class, NotifierOptions)
         assert fields(cls.options_class)["timeout"].default == timeout
         assert cls.rate_limit == rate_limit
+
+    @pytest.mark.parametrize(
+        "target",
+        ["kakit.testing:FakeOptions", "tests.notifiers.test_registry:LegacyNotifier"],
+    )
+    def test_plugin_breaking_the_contract(
+        self, target: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A plugin that is no Notifier, or whose options lack the timeout, fails at load."""
+        monkeypatch.setitem(notifiers.REGISTRY, "legacy", target)
+        with pytest.raises(ConfigError, match="derives from Notifier and whose options_class"):
+            notifiers.load("legacy")
 
     def test_label_and_timeout(self) -> None:
         """A channel names itself by type and name, and its timeout is the option's."""
