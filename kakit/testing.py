@@ -9,7 +9,7 @@ from __future__ import annotations
 from kakit import notifiers
 from kakit.core.converters import string
 from kakit.core.record import frozen, option
-from kakit.exceptions import PermanentError, RetryableError
+from kakit.exceptions import NotifierTimeout, PermanentError, RetryableError
 from kakit.notifiers.base import Message, Notifier, NotifierOptions
 
 TYPE_CHECKING = False
@@ -35,7 +35,8 @@ class FakeNotifier(Notifier):
     """Records sends in ``FakeNotifier.sent[channel]``; fails as scripted in ``failures``.
 
     ``failures[channel]`` is a list consumed one entry per send: ``"retry"`` raises
-    RetryableError, ``"permanent"`` raises PermanentError, ``None`` lets the send succeed.
+    RetryableError, ``"timeout"`` NotifierTimeout, ``"permanent"`` PermanentError, ``None``
+    lets the send succeed.
     """
 
     type_name = "fake"
@@ -51,6 +52,8 @@ class FakeNotifier(Notifier):
         outcome = script.pop(0) if script else None
         if outcome == "retry":
             raise RetryableError(f"{self.name}: scripted temporary failure")
+        if outcome == "timeout":
+            raise NotifierTimeout(f"{self.name}: scripted timeout")
         if outcome == "permanent":
             raise PermanentError(f"{self.name}: scripted permanent failure")
         FakeNotifier.sent.setdefault(self.name, []).append(message)
