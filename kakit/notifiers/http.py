@@ -23,7 +23,7 @@ from abc import abstractmethod
 from kakit.core.record import frozen, option
 from kakit.core.secrets import secret_ref
 from kakit.notifiers.base import Attempt, Notifier, NotifierOptions
-from kakit.notifiers.common import endpoint, url_secrets
+from kakit.notifiers.common import endpoint, marker, shorten, url_secrets
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -78,8 +78,6 @@ def fit_json(
     Returns:
         The body, and the note for the answer: empty, or that the text was shortened.
     """
-    from kakit.notifiers.common import marker, shorten
-
     body = dumps(build(text))
     if len(body) <= max_bytes:
         return body, ""
