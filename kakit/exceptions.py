@@ -5,10 +5,17 @@
      +-- ConfigError(ValueError)    bad configuration: names file, line, key path, value (exit 2)
      +-- CheckError                 a check could not run at all (exit 1: keepalived fails over)
      +-- StateError(OSError)        state/data directory, lock or latch file unusable (exit 1)
-     +-- NotifyError                an alert could not be delivered
-     |    +-- DeliveryError         the channel answered with an error
-     |    +-- NotifierTimeout       the channel did not answer in time
+     +-- NotifyError                an alert could not be delivered (a base, for except)
+     |    +-- DeliveryError         one send to a channel failed (a base, for except)
+     |         +-- RetryableError   a later attempt may succeed (5xx, 429, refused connection...)
+     |         |    +-- NotifierTimeout(TimeoutError)  the channel did not answer in time
+     |         +-- PermanentError   retrying cannot help: bad token, signature, recipient...
      +-- HookError                  a state hook (sysctl, firewall, run) failed
+
+The two notifier bases are there to be caught; the classes under them are raised by the
+channels: RetryableError, NotifierTimeout (the channel's own timeout ran out: retried like any
+RetryableError, and also a TimeoutError) and PermanentError. The delivery worker retries the
+first two and marks the message failed on the last.
 
 Library errors (OSError, yaml, httpx, icmplib, psutil) are translated into this tree where they
 cross into kakit code, with ``raise ... from exc``, so every message reaching an operator is one
@@ -58,11 +65,27 @@ class NotifyError(KakitError):
 
 
 class DeliveryError(NotifyError):
-    """The channel answered, with an error."""
+    """One send to a channel failed; the subclass says whether a retry can help."""
 
 
-class NotifierTimeout(NotifyError, TimeoutError):
-    """The channel did not answer within its deadline."""
+class RetryableError(DeliveryError):
+    """The channel failed in a way a later attempt may fix (5xx, 429, refused connection).
+
+    Attributes:
+        retry_after: Seconds the platform asked us to wait, if it said.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotifierTimeout(RetryableError, TimeoutError):
+    """The channel did not answer within its timeout (retryable)."""
+
+
+class PermanentError(DeliveryError):
+    """The channel refused in a way retrying cannot fix (bad token, signature, recipient)."""
 
 
 class HookError(KakitError):

@@ -9,7 +9,8 @@ from __future__ import annotations
 from kakit import notifiers
 from kakit.core.converters import string
 from kakit.core.record import frozen, option
-from kakit.notifiers.base import Message, Notifier, PermanentError, RetryableError
+from kakit.exceptions import NotifierTimeout, PermanentError, RetryableError
+from kakit.notifiers.base import Message, Notifier, NotifierOptions
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,11 +20,12 @@ if TYPE_CHECKING:
 
 
 @frozen
-class FakeOptions:
+class FakeOptions(NotifierOptions):
     """Settings of the fake channel.
 
     Attributes:
         label: Free text, unused (proves options are passed through).
+        timeout: Seconds a send may take (the fake answers at once).
     """
 
     label: str = option(string, default="fake")
@@ -33,7 +35,8 @@ class FakeNotifier(Notifier):
     """Records sends in ``FakeNotifier.sent[channel]``; fails as scripted in ``failures``.
 
     ``failures[channel]`` is a list consumed one entry per send: ``"retry"`` raises
-    RetryableError, ``"permanent"`` raises PermanentError, ``None`` lets the send succeed.
+    RetryableError, ``"timeout"`` NotifierTimeout, ``"permanent"`` PermanentError, ``None``
+    lets the send succeed.
     """
 
     type_name = "fake"
@@ -49,6 +52,8 @@ class FakeNotifier(Notifier):
         outcome = script.pop(0) if script else None
         if outcome == "retry":
             raise RetryableError(f"{self.name}: scripted temporary failure")
+        if outcome == "timeout":
+            raise NotifierTimeout(f"{self.name}: scripted timeout")
         if outcome == "permanent":
             raise PermanentError(f"{self.name}: scripted permanent failure")
         FakeNotifier.sent.setdefault(self.name, []).append(message)

@@ -99,7 +99,7 @@ class ChannelDrainer:
         label = f"{group[-1].event.name} {group[-1].event.state}" + (
             f" (+{len(group) - 1} collapsed)" if len(group) > 1 else ""
         )
-        timeout = float(getattr(notifier.options, "timeout", 10.0)) + SEND_MARGIN
+        timeout = notifier.timeout + SEND_MARGIN
         try:
             async with asyncio.timeout(timeout):
                 answer = await notifier.send(message, worker.client)
@@ -109,25 +109,26 @@ class ChannelDrainer:
                 f"outbox: {label} to {self.channel}: permanent failure, not retried: {exc}"
             )
             return True
-        except (RetryableError, TimeoutError, KakitError) as exc:
-            if isinstance(exc, KakitError) and not isinstance(exc, RetryableError):
-                # A configuration problem met at send time (unreadable secret file).
-                worker.outbox.mark_failed(ids, str(exc))
-                logger.error(f"outbox: {label} to {self.channel}: {exc}")
-                return True
+        except (RetryableError, TimeoutError) as exc:
+            # RetryableError includes the channel's own NotifierTimeout; a bare TimeoutError is
+            # this worker's deadline, which only a channel ignoring its timeout reaches.
             reason = str(exc) or f"no answer within {timeout:g} s"
             attempts = max(row.attempts for row in group) + 1
             delay = backoff(
                 attempts, worker.config.outbox.backoff_initial, worker.config.outbox.backoff_max
             )
-            hinted = getattr(exc, "retry_after", None)
-            if hinted:
-                delay = max(delay, float(hinted))
+            if isinstance(exc, RetryableError) and exc.retry_after:
+                delay = max(delay, exc.retry_after)
             worker.outbox.mark_retry(ids, time.time() + delay, reason)
             logger.warning(
                 f"outbox: {label} to {self.channel}: attempt {attempts} failed: {reason}; retrying in {delay:.0f} s"
             )
             return False
+        except KakitError as exc:
+            # A configuration problem met at send time (a plugin's own error).
+            worker.outbox.mark_failed(ids, str(exc))
+            logger.error(f"outbox: {label} to {self.channel}: {exc}")
+            return True
         worker.outbox.mark_sent(group[-1].id, ids[:-1], answer, self.channel)
         logger.info(f"outbox: {label} delivered to {self.channel}: {answer}")
         return True

@@ -16,6 +16,7 @@ from kakit.exceptions import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, Generic, TypeVar
 
     M = TypeVar("M")
@@ -35,12 +36,22 @@ class Registry(Generic[M]):
         builtins: ``name -> "package.module:Class"`` of the built-in members.
         group: The entry-point group for plugins (``kakit.checks``).
         kind: What a member is, for messages (``check types``).
+        contract: Checks a loaded class against the family's contract and returns what is
+            wrong with it, or None. A plugin that breaks the contract is then refused when the
+            configuration is loaded, not when it first runs.
     """
 
-    def __init__(self, builtins: dict[str, str], group: str, kind: str) -> None:
+    def __init__(
+        self,
+        builtins: dict[str, str],
+        group: str,
+        kind: str,
+        contract: Callable[[Any], str | None] | None = None,
+    ) -> None:
         self.builtins = builtins
         self.group = group
         self.kind = kind
+        self.contract = contract
         self._loaded: dict[str, M] = {}
 
     def _plugins(self) -> dict[str, str]:
@@ -69,6 +80,9 @@ class Registry(Generic[M]):
         # __import__ rather than importlib.import_module: importing importlib costs ~1 ms per run.
         module = __import__(module_name, fromlist=[class_name])
         cls: M = getattr(module, class_name)
+        problem = self.contract(cls) if self.contract is not None else None
+        if problem is not None:
+            raise ConfigError(f"{self.kind[:-1]} {name!r} ({target}) {problem}")
         self._loaded[name] = cls
         return cls
 
@@ -79,11 +93,11 @@ class Registry(Generic[M]):
             ConfigError: The value is not the name of a known member.
         """
         name = type_node.value
-        if isinstance(name, str):
+        if isinstance(name, str) and name in {*self.builtins, *self._plugins()}:
             try:
                 return self.load(name)
-            except ConfigError:
-                pass
+            except ConfigError as exc:
+                raise type_node.error(str(exc), show_value=False) from None
         raise type_node.error(f"one of the {self.kind} {', '.join(self.names())}")
 
     def build(

@@ -24,6 +24,28 @@ REGISTRY: dict[str, str] = {
     "wecom": "kakit.notifiers.wecom:WecomNotifier",
 }
 
-registry: Registry[type[Notifier]] = Registry(REGISTRY, "kakit.notifiers", "channel types")
+
+def _contract(found: object) -> str | None:
+    """A channel class derives from Notifier, its options from NotifierOptions.
+
+    The delivery worker relies on both (``send``, and the ``timeout`` every options record
+    declares), so a plugin that breaks them is refused when the configuration is loaded.
+    """
+    from kakit.notifiers.base import Notifier, NotifierOptions
+
+    options = getattr(found, "options_class", None)
+    if (
+        isinstance(found, type)
+        and issubclass(found, Notifier)
+        and isinstance(options, type)
+        and issubclass(options, NotifierOptions)
+    ):
+        return None
+    return "does not derive from Notifier with options derived from NotifierOptions"
+
+
+registry: Registry[type[Notifier]] = Registry(
+    REGISTRY, "kakit.notifiers", "channel types", contract=_contract
+)
 load = registry.load
 type_names = registry.names

@@ -16,28 +16,18 @@ from __future__ import annotations
 
 from kakit.core.converters import duration, string_map
 from kakit.core.record import frozen, option
-from kakit.core.secrets import Secret, secret_map
-from kakit.notifiers.base import Notifier
-from kakit.notifiers.common import (
-    JSON_CONTENT_TYPE,
-    dumps,
-    endpoint,
-    http_url,
-    request,
-    reveal,
-    status_error,
-    url_secrets,
-    who,
-)
+from kakit.core.secrets import secret_map
+from kakit.notifiers.base import NotifierOptions
+from kakit.notifiers.common import http_url, url_secrets
+from kakit.notifiers.http import HttpNotifier, HttpRequest, dumps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
     from typing import Any
 
-    import httpx
-
-    from kakit.notifiers.base import Message
+    from kakit.core.secrets import Secret
+    from kakit.notifiers.base import Attempt, Message
 
 ALERTNAME = "KeepalivedStateChange"
 #: Labels kakit sets itself; configured labels may not replace them.
@@ -59,7 +49,7 @@ def rfc3339(when: datetime) -> str:
 
 
 @frozen
-class AlertmanagerOptions:
+class AlertmanagerOptions(NotifierOptions):
     """Settings of an Alertmanager channel.
 
     Attributes:
@@ -74,7 +64,6 @@ class AlertmanagerOptions:
     url: str = option(http_url)
     labels: dict[str, str] = option(string_map, default={})
     headers: dict[str, str | Secret] = option(secret_map, default={}, secret=True)
-    timeout: float = option(duration(high=60.0), default=5.0)
     resolve_after: float = option(duration(high=30 * 86400.0), default=300.0)
 
     def __post_init__(self) -> None:
@@ -88,7 +77,7 @@ class AlertmanagerOptions:
             raise ValueError(f"labels other than {', '.join(taken)} (kakit sets those itself)")
 
 
-class AlertmanagerNotifier(Notifier):
+class AlertmanagerNotifier(HttpNotifier):
     """Posts one alert per message to Alertmanager's ``/api/v2/alerts``."""
 
     type_name = "alertmanager"
@@ -126,32 +115,10 @@ class AlertmanagerNotifier(Notifier):
             "endsAt": rfc3339(ends),
         }
 
-    async def send(self, message: Message, client: httpx.AsyncClient) -> str:
-        """POST ``[alert]``.
-
-        Raises:
-            RetryableError: Transport error, timeout, 408, 429, 5xx.
-            PermanentError: Other statuses (400 for an alert Alertmanager refuses).
-        """
+    def build(self, message: Message, attempt: Attempt) -> HttpRequest:
+        """POST ``[alert]`` to ``/api/v2/alerts`` (any 2xx is success)."""
         opts = self.options
-        label = who(self)
-        secrets = url_secrets(opts.url)
-        headers = {"Content-Type": JSON_CONTENT_TYPE}
-        for key, value in opts.headers.items():
-            if isinstance(value, Secret):
-                value = reveal(label, value)
-                secrets.append(value)
-            headers[key] = value
-        response = await request(
-            client,
-            label,
-            "POST",
-            f"{opts.url}/api/v2/alerts",
-            seconds=opts.timeout,
-            secrets=secrets,
-            content=dumps([self.alert(message)]),
-            headers=headers,
-        )
-        if response.status_code != 200:
-            raise status_error(label, response, secrets)
-        return f"HTTP 200 from {endpoint(opts.url)}"
+        attempt.hide(*url_secrets(opts.url))
+        headers = attempt.headers(opts.headers)
+        content = dumps([self.alert(message)])
+        return HttpRequest(f"{opts.url}/api/v2/alerts", content, headers=headers)

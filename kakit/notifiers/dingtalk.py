@@ -10,56 +10,43 @@ from __future__ import annotations
 
 from kakit.core.converters import boolean, choice, list_of, string
 from kakit.core.record import frozen, option
-from kakit.notifiers.base import Notifier, PermanentError, RetryableError
-from kakit.notifiers.common import (
-    JSON_CONTENT_TYPE,
-    TRUNCATED,
-    SignedRobotOptions,
-    endpoint,
-    fit_json,
-    json_answer,
-    mobile,
-    redact,
-    request,
-    reveal,
-    snippet,
-    status_error,
-    url_secrets,
-    who,
-)
+from kakit.notifiers.common import mobile
+from kakit.notifiers.http import HttpRequest, fit_json
+from kakit.notifiers.robot import RobotNotifier, SignedRobotOptions, refuse_code, retry_code
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    import httpx
+    from kakit.notifiers.base import Attempt, Message
 
-    from kakit.notifiers.base import Message
-
-#: Rate limited: "send too fast, exceed 20 times per minute" and its newer code.
-THROTTLE_CODES = frozenset({130101, 410100})
-#: "系统繁忙": transient.
-BUSY_CODES = frozenset({-1})
-#: Security or configuration errors: retrying cannot help until someone fixes the robot.
-PERMANENT_CODES = {
-    310000: "check the robot's security settings: signing secret, keywords, IP allowlist, clock",
-    300001: "the access token is unknown",
-    300005: "the access token is unknown or the group is external",
-    400013: "the group was dissolved",
-    400102: "the robot is stopped",
-    400106: "the robot does not exist",
-    400402: "a required message field is missing",
-    460101: "the message is too long",
-}
 #: DingTalk throttles a robot for 10 minutes after 20 messages in a minute.
 THROTTLE_RETRY_AFTER = 60.0
+#: What DingTalk's errcodes mean, beyond 0 (docs/alerts.md section 1). Security and
+#: configuration errors are permanent: retrying cannot help until someone fixes the robot.
+CODES = {
+    # "send too fast, exceed 20 times per minute" and its newer code.
+    130101: retry_code("robot rate limited", THROTTLE_RETRY_AFTER),
+    410100: retry_code("robot rate limited", THROTTLE_RETRY_AFTER),
+    -1: retry_code("platform busy"),  # 系统繁忙
+    310000: refuse_code(
+        "check the robot's security settings: signing secret, keywords, IP allowlist, clock"
+    ),
+    300001: refuse_code("the access token is unknown"),
+    300005: refuse_code("the access token is unknown or the group is external"),
+    400013: refuse_code("the group was dissolved"),
+    400102: refuse_code("the robot is stopped"),
+    400106: refuse_code("the robot does not exist"),
+    400402: refuse_code("a required message field is missing"),
+    460101: refuse_code("the message is too long"),
+}
 
 
 def sign(secret: str, timestamp_ms: int) -> str:
     """DingTalk's 加签: base64(HMAC-SHA256(key=secret, msg=timestamp + "\\n" + secret)).
 
     The result is the raw base64 text; it must be percent-encoded exactly once, as a query
-    parameter (``request(params=...)`` does that).
+    parameter (``HttpRequest(params=...)`` does that).
     """
     import base64
     import hashlib
@@ -99,13 +86,15 @@ class DingtalkOptions(SignedRobotOptions):
     is_at_all: bool = option(boolean, default=False)
 
 
-class DingtalkNotifier(Notifier):
+class DingtalkNotifier(RobotNotifier):
     """Posts to a DingTalk custom robot; success is ``errcode`` 0."""
 
     type_name = "dingtalk"
     options_class = DingtalkOptions
     options: DingtalkOptions
     rate_limit = (20, 60.0)
+    platform = "DingTalk"
+    codes = CODES
 
     def payload(self, message: Message, body: str) -> dict[str, Any]:
         """The JSON payload carrying ``body`` (the text or markdown, mentions appended)."""
@@ -121,66 +110,19 @@ class DingtalkNotifier(Notifier):
         title = message.title.strip() or "kakit"
         return {"msgtype": "markdown", "markdown": {"title": title, "text": body}, "at": at}
 
-    def body(self, message: Message) -> tuple[bytes, bool]:
-        """The exact request body, shortened to ``max_bytes``; and whether it was shortened."""
+    def body(self, message: Message) -> tuple[bytes, str]:
+        """The exact request body, shortened to ``max_bytes``; and the note saying so."""
         text = message.markdown if self.options.msgtype == "markdown" else message.text
-        marker = TRUNCATED.get(message.language, TRUNCATED["en"])
         return fit_json(
-            lambda part: self.payload(message, part), text, self.options.max_bytes, marker
+            lambda part: self.payload(message, part),
+            text,
+            self.options.max_bytes,
+            message.language,
         )
 
-    async def send(self, message: Message, client: httpx.AsyncClient) -> str:
-        """Post the message (signed when a secret is set) and check ``errcode``.
-
-        Raises:
-            RetryableError: Transport error, timeout, 5xx, 429, throttled (130101/410100) or
-                busy (-1).
-            PermanentError: Bad token, signature, keywords, IP, body; other 4xx.
-        """
-        import time
-
-        opts = self.options
-        label = who(self)
-        url = reveal(label, opts.url)
-        secrets = url_secrets(url)
-        params: dict[str, str] = {}
-        key_ref = opts.signing_secret()
-        if key_ref is not None:
-            key = reveal(label, key_ref)
-            secrets.append(key)
-            timestamp = int(time.time() * 1000)
-            params = {"timestamp": str(timestamp), "sign": sign(key, timestamp)}
-        content, shortened = self.body(message)
-        response = await request(
-            client,
-            label,
-            "POST",
-            url,
-            seconds=opts.timeout,
-            secrets=secrets,
-            content=content,
-            headers={"Content-Type": JSON_CONTENT_TYPE},
-            params=params,
-        )
-        if response.status_code != 200:
-            raise status_error(label, response, secrets)
-        answer = json_answer(response)
-        if not isinstance(answer, dict) or not isinstance(answer.get("errcode"), int):
-            said = snippet(redact(response.text, secrets))
-            raise PermanentError(
-                f"{label}: {endpoint(url)} answered HTTP 200 without a DingTalk errcode: {said!r}"
-            )
-        code: int = answer["errcode"]
-        errmsg = redact(str(answer.get("errmsg", "")), secrets)
-        if code == 0:
-            note = f" (text shortened to fit {opts.max_bytes} bytes)" if shortened else ""
-            return f"errcode 0 {errmsg}{note}"
-        if code in THROTTLE_CODES:
-            raise RetryableError(
-                f"{label}: errcode {code} {errmsg} (robot rate limited)",
-                retry_after=THROTTLE_RETRY_AFTER,
-            )
-        if code in BUSY_CODES:
-            raise RetryableError(f"{label}: errcode {code} {errmsg} (platform busy)")
-        hint = PERMANENT_CODES.get(code, "unexpected error code")
-        raise PermanentError(f"{label}: errcode {code} {errmsg} ({hint})")
+    def build(self, message: Message, attempt: Attempt) -> HttpRequest:
+        """The robot URL, signed (``timestamp``/``sign`` query parameters) when a secret is set."""
+        url = self.reveal_url(self.options.url, attempt)
+        params = self.options.signature(attempt, sign, per_second=1000)
+        content, note = self.body(message)
+        return HttpRequest(url, content, params=params, note=note)

@@ -23,8 +23,7 @@ from kakit.core.converters import (
 )
 from kakit.core.record import frozen, option
 from kakit.core.secrets import either, optional_secret, secret_file
-from kakit.notifiers.base import Notifier, PermanentError, RetryableError
-from kakit.notifiers.common import redact, reveal, snippet, who
+from kakit.notifiers.base import Attempt, Notifier, NotifierOptions
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
 
     from kakit.core.converters import Node
     from kakit.core.secrets import Secret
+    from kakit.exceptions import DeliveryError
     from kakit.notifiers.base import Message
 
 
@@ -65,7 +65,7 @@ def bare_address(text: str) -> str:
 
 
 @frozen
-class EmailOptions:
+class EmailOptions(NotifierOptions):
     """Settings of an email channel.
 
     Attributes:
@@ -124,44 +124,35 @@ class EmailOptions:
         return either(self.password, self.password_file, "password")
 
 
-def translate(
-    label: str, where: str, exc: SMTPException, secrets: list[str]
-) -> RetryableError | PermanentError:
+def translate(attempt: Attempt, where: str, exc: SMTPException) -> DeliveryError:
     """The kakit error for an aiosmtplib error (docs/alerts.md section 5), secrets redacted.
 
     Retried: connection failures, timeouts, disconnects and 4xx answers (temporary by SMTP's
     own definition). Not retried: 5xx answers (including refused AUTH), and extensions the
     server does not offer (STARTTLS, AUTH): the configuration must change.
     """
-    retryable, text = classify(label, where, exc)
-    text = redact(text, secrets)
-    return RetryableError(text) if retryable else PermanentError(text)
-
-
-def classify(label: str, where: str, exc: SMTPException) -> tuple[bool, str]:
-    """Whether retrying ``exc`` can help, and the message."""
     import aiosmtplib
 
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        refused = "; ".join(
-            f"{r.recipient} ({r.code} {snippet(r.message)})" for r in exc.recipients
-        )
-        temporary = bool(exc.recipients) and all(400 <= r.code < 500 for r in exc.recipients)
-        text = f"{label}: {where} refused every recipient: {refused}"
-        return temporary, text
     if isinstance(exc, aiosmtplib.SMTPTimeoutError):
-        return True, f"{label}: {where} did not answer in time: {snippet(str(exc))}"
+        return attempt.timed_out(f"{where} did not answer in time: {attempt.quote(str(exc))}")
     if isinstance(exc, aiosmtplib.SMTPConnectError | aiosmtplib.SMTPServerDisconnected):
-        return True, f"{label}: cannot talk to {where}: {snippet(str(exc))}"
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        step = (
-            "refused the login"
-            if isinstance(exc, aiosmtplib.SMTPAuthenticationError)
-            else "answered"
+        return attempt.retryable(f"cannot talk to {where}: {attempt.quote(str(exc))}")
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        refused = "; ".join(
+            f"{r.recipient} ({r.code} {attempt.quote(r.message)})" for r in exc.recipients
         )
-        text = f"{label}: {where} {step}: {exc.code} {snippet(exc.message)}"
-        return 400 <= exc.code < 500, text
-    return False, f"{label}: {where}: {snippet(str(exc))}"
+        text = f"{where} refused every recipient: {refused}"
+    elif isinstance(exc, aiosmtplib.SMTPResponseException):
+        codes = [exc.code]
+        login = isinstance(exc, aiosmtplib.SMTPAuthenticationError)
+        step = "refused the login" if login else "answered"
+        text = f"{where} {step}: {exc.code} {attempt.quote(exc.message)}"
+    else:
+        codes, text = [], f"{where}: {attempt.quote(str(exc))}"
+    if codes and all(400 <= code < 500 for code in codes):
+        return attempt.retryable(text)
+    return attempt.permanent(text)
 
 
 class EmailNotifier(Notifier):
@@ -192,30 +183,23 @@ class EmailNotifier(Notifier):
         """Send the mail (``client`` is not used).
 
         Raises:
-            RetryableError: Connection refused, TLS failure, timeout, disconnect, 4xx answers.
+            RetryableError: Connection refused, TLS failure, disconnect, 4xx answers;
+                NotifierTimeout when the conversation took longer than ``timeout``.
             PermanentError: 5xx answers, refused login, every recipient refused, missing
-                STARTTLS/AUTH support, unreadable password file.
+                STARTTLS/AUTH support, unreadable password or CA file.
         """
         import asyncio
 
         import aiosmtplib
 
         opts = self.options
-        label = who(self)
+        attempt = Attempt(self)
         where = f"{opts.host}:{opts.effective_port}"
         password_ref = opts.password_ref()
-        password = reveal(label, password_ref) if password_ref is not None else None
-        secrets = [password] if password else []
+        password = attempt.reveal(password_ref) if password_ref is not None else None
         tls_context = None
         if opts.ca_file is not None and opts.validate_certs:
-            import ssl
-
-            try:
-                tls_context = ssl.create_default_context(cafile=opts.ca_file)
-            except OSError as exc:
-                raise PermanentError(
-                    f"{label}: cannot read ca_file {opts.ca_file}: {exc.strerror or exc}"
-                ) from exc
+            tls_context = self.trust(opts.ca_file)
         try:
             async with asyncio.timeout(opts.timeout):
                 refused, answer = await aiosmtplib.send(
@@ -231,18 +215,16 @@ class EmailNotifier(Notifier):
                     timeout=opts.timeout,
                 )
         except aiosmtplib.SMTPException as exc:
-            raise translate(label, where, exc, secrets) from exc
+            raise translate(attempt, where, exc) from exc
         except TimeoutError as exc:
-            raise RetryableError(
-                f"{label}: {where} did not finish within {opts.timeout:g} s"
-            ) from exc
+            raise attempt.timed_out(f"{where} did not finish within {opts.timeout:g} s") from exc
         except OSError as exc:
             # TLS handshake and socket errors that aiosmtplib lets through.
-            raise RetryableError(f"{label}: cannot talk to {where}: {snippet(str(exc))}") from exc
-        result = f"accepted by {where}: {snippet(redact(answer, secrets))}"
+            raise attempt.retryable(f"cannot talk to {where}: {attempt.quote(str(exc))}") from exc
+        result = f"accepted by {where}: {attempt.quote(answer)}"
         if refused:
             names = "; ".join(
-                f"{rcpt} ({response.code} {snippet(response.message)})"
+                f"{rcpt} ({response.code} {attempt.quote(response.message)})"
                 for rcpt, response in refused.items()
             )
             result += f"; refused recipients: {names}"

@@ -8,40 +8,26 @@ Lark is the same API on ``open.larksuite.com``: only the URL differs.
 from __future__ import annotations
 
 from kakit.core.record import frozen
-from kakit.notifiers.base import Notifier, PermanentError, RetryableError
-from kakit.notifiers.common import (
-    JSON_CONTENT_TYPE,
-    TRUNCATED,
-    SignedRobotOptions,
-    endpoint,
-    fit_json,
-    json_answer,
-    redact,
-    request,
-    retry_after,
-    reveal,
-    snippet,
-    status_error,
-    url_secrets,
-    who,
-)
+from kakit.notifiers.http import HttpRequest, fit_json
+from kakit.notifiers.robot import RobotNotifier, SignedRobotOptions, refuse_code, retry_code
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    import httpx
+    from kakit.notifiers.base import Attempt, Message
 
-    from kakit.notifiers.base import Message
-
-#: Signature/timestamp, IP allowlist and keyword failures: configuration, not luck.
-PERMANENT_CODES = {
-    19021: "check the signing secret and this host's clock",
-    19022: "this host's address is not in the bot's IP allowlist",
-    19024: "the message lacks the bot's keywords",
+#: What Feishu's codes mean, beyond 0 (docs/alerts.md section 2). Any code that comes with
+#: HTTP 429 or 5xx is retryable too.
+CODES = {
+    # Signature/timestamp, IP allowlist and keyword failures: configuration, not luck.
+    19021: refuse_code("check the signing secret and this host's clock"),
+    19022: refuse_code("this host's address is not in the bot's IP allowlist"),
+    19024: refuse_code("the message lacks the bot's keywords"),
+    # "too many request" and the frequency limit.
+    9499: retry_code("rate limited or busy"),
+    11232: retry_code("rate limited or busy"),
 }
-#: "too many request" and the frequency limit.
-RETRYABLE_CODES = frozenset({9499, 11232})
 
 
 def sign(secret: str, timestamp: int) -> str:
@@ -67,71 +53,29 @@ class FeishuOptions(SignedRobotOptions):
     """
 
 
-class FeishuNotifier(Notifier):
+class FeishuNotifier(RobotNotifier):
     """Posts a text message to a Feishu/Lark bot; success is ``code`` 0."""
 
     type_name = "feishu"
     options_class = FeishuOptions
     options: FeishuOptions
     rate_limit = (100, 60.0)
+    platform = "Feishu"
+    # The legacy API answered StatusCode/StatusMessage.
+    code_keys = ("code", "StatusCode")
+    message_keys = ("msg", "StatusMessage")
+    codes = CODES
+    # Feishu puts its code in the body also on some 4xx answers.
+    codes_only_with_200 = False
 
-    async def send(self, message: Message, client: httpx.AsyncClient) -> str:
-        """Post the message (signed in the body when a secret is set) and check ``code``.
-
-        Raises:
-            RetryableError: Transport error, timeout, 5xx, 429, codes 9499/11232.
-            PermanentError: Signature, IP, keyword or token errors; other 4xx.
-        """
-        import time
-
+    def build(self, message: Message, attempt: Attempt) -> HttpRequest:
+        """The text message, signed in the body (``timestamp``/``sign``) when a secret is set."""
         opts = self.options
-        label = who(self)
-        url = reveal(label, opts.url)
-        secrets = url_secrets(url)
-        signature: dict[str, str] = {}
-        key_ref = opts.signing_secret()
-        if key_ref is not None:
-            key = reveal(label, key_ref)
-            secrets.append(key)
-            timestamp = int(time.time())
-            signature = {"timestamp": str(timestamp), "sign": sign(key, timestamp)}
+        url = self.reveal_url(opts.url, attempt)
+        signature = opts.signature(attempt, sign)
 
         def payload(text: str) -> dict[str, Any]:
             return {**signature, "msg_type": "text", "content": {"text": text}}
 
-        marker = TRUNCATED.get(message.language, TRUNCATED["en"])
-        content, shortened = fit_json(payload, message.text, opts.max_bytes, marker)
-        response = await request(
-            client,
-            label,
-            "POST",
-            url,
-            seconds=opts.timeout,
-            secrets=secrets,
-            content=content,
-            headers={"Content-Type": JSON_CONTENT_TYPE},
-        )
-        answer = json_answer(response)
-        if not isinstance(answer, dict):
-            answer = {}
-        # Feishu puts the code in the body, also on some 4xx answers; the legacy API used
-        # StatusCode/StatusMessage.
-        code = answer.get("code", answer.get("StatusCode"))
-        if not isinstance(code, int):
-            if response.status_code != 200:
-                raise status_error(label, response, secrets)
-            said = snippet(redact(response.text, secrets))
-            raise PermanentError(
-                f"{label}: {endpoint(url)} answered HTTP 200 without a Feishu code: {said!r}"
-            )
-        msg = redact(str(answer.get("msg", answer.get("StatusMessage", ""))), secrets)
-        if code == 0:
-            note = f" (text shortened to fit {opts.max_bytes} bytes)" if shortened else ""
-            return f"code 0 {msg}{note}"
-        if code in RETRYABLE_CODES or response.status_code == 429 or response.status_code >= 500:
-            raise RetryableError(
-                f"{label}: code {code} {msg} (rate limited or busy)",
-                retry_after=retry_after(response),
-            )
-        hint = PERMANENT_CODES.get(code, "unexpected error code")
-        raise PermanentError(f"{label}: code {code} {msg} ({hint})")
+        content, note = fit_json(payload, message.text, opts.max_bytes, message.language)
+        return HttpRequest(url, content, note=note)

@@ -8,29 +8,14 @@ carries ``Retry-After``. The message's markdown is rewritten into Slack's mrkdwn
 
 from __future__ import annotations
 
-from kakit.core.converters import duration
-from kakit.core.record import frozen, option
-from kakit.core.secrets import secret_ref
-from kakit.notifiers.base import Notifier, PermanentError
-from kakit.notifiers.common import (
-    JSON_CONTENT_TYPE,
-    check_url,
-    dumps,
-    redact,
-    request,
-    reveal,
-    snippet,
-    status_error,
-    url_secrets,
-    who,
-)
+from kakit.core.record import frozen
+from kakit.notifiers.http import HttpNotifier, HttpRequest, UrlOptions, dumps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import httpx
 
-    from kakit.core.secrets import Secret
-    from kakit.notifiers.base import Message
+    from kakit.notifiers.base import Attempt, Message
 
 
 def to_mrkdwn(markdown: str) -> str:
@@ -56,22 +41,16 @@ def to_mrkdwn(markdown: str) -> str:
 
 
 @frozen
-class SlackOptions:
-    """Settings of a Slack incoming-webhook channel.
+class SlackOptions(UrlOptions):
+    """Settings of a Slack incoming-webhook channel (all of them from UrlOptions).
 
     Attributes:
         url: The webhook URL (``https://hooks.slack.com/services/...``; a secret).
         timeout: Seconds for the request.
     """
 
-    url: Secret = option(secret_ref, secret=True)
-    timeout: float = option(duration(high=60.0), default=5.0)
 
-    def __post_init__(self) -> None:
-        check_url(self.url)
-
-
-class SlackNotifier(Notifier):
+class SlackNotifier(HttpNotifier):
     """Posts ``{"text": ...}`` to a Slack incoming webhook; success is ``200 ok``."""
 
     type_name = "slack"
@@ -80,30 +59,21 @@ class SlackNotifier(Notifier):
     # Slack allows about one message a second per webhook, with short bursts.
     rate_limit = (60, 60.0)
 
-    async def send(self, message: Message, client: httpx.AsyncClient) -> str:
-        """Post the message.
+    def build(self, message: Message, attempt: Attempt) -> HttpRequest:
+        """The message's markdown as mrkdwn, to the webhook URL (its path is the credential)."""
+        url = self.reveal_url(self.options.url, attempt)
+        return HttpRequest(url, dumps({"text": to_mrkdwn(message.markdown)}))
+
+    def read(self, response: httpx.Response, request: HttpRequest, attempt: Attempt) -> str:
+        """Success is HTTP 200 with the body ``ok``.
 
         Raises:
-            RetryableError: Transport error, timeout, 5xx, 429 (with ``Retry-After``).
-            PermanentError: Other 4xx (invalid token, archived channel...).
+            RetryableError: 5xx, 429 (with ``Retry-After``).
+            PermanentError: Other 4xx (invalid token, archived channel...), another 200 body.
         """
-        opts = self.options
-        label = who(self)
-        url = reveal(label, opts.url)
-        secrets = url_secrets(url)
-        response = await request(
-            client,
-            label,
-            "POST",
-            url,
-            seconds=opts.timeout,
-            secrets=secrets,
-            content=dumps({"text": to_mrkdwn(message.markdown)}),
-            headers={"Content-Type": JSON_CONTENT_TYPE},
-        )
         if response.status_code != 200:
-            raise status_error(label, response, secrets)
-        said = snippet(redact(response.text, secrets))
+            raise self.status_error(response, attempt)
+        said = attempt.quote(response.text)
         if said != "ok":
-            raise PermanentError(f"{label}: HTTP 200 but the answer is {said!r}, not 'ok'")
+            raise attempt.permanent(f"HTTP 200 but the answer is {said!r}, not 'ok'")
         return "HTTP 200 ok"

@@ -8,24 +8,12 @@ names the wait in ``parameters.retry_after``. The text is HTML-escaped (only ``&
 
 from __future__ import annotations
 
-from kakit.core.converters import boolean, duration
+from kakit.core.converters import boolean
 from kakit.core.record import frozen, option
 from kakit.core.secrets import either, optional_secret, secret_file
-from kakit.notifiers.base import Notifier, PermanentError, RetryableError
-from kakit.notifiers.common import (
-    JSON_CONTENT_TYPE,
-    TRUNCATED,
-    dumps,
-    http_url,
-    json_answer,
-    redact,
-    request,
-    retry_after,
-    reveal,
-    snippet,
-    status_error,
-    who,
-)
+from kakit.notifiers.base import NotifierOptions
+from kakit.notifiers.common import http_url, marker
+from kakit.notifiers.http import HttpNotifier, HttpRequest, dumps, json_answer, retry_after
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +21,7 @@ if TYPE_CHECKING:
 
     from kakit.core.converters import Node
     from kakit.core.secrets import Secret
-    from kakit.notifiers.base import Message
+    from kakit.notifiers.base import Attempt, Message
 
 DEFAULT_API_URL = "https://api.telegram.org"
 #: Telegram's limit on a message, in characters after entity parsing.
@@ -62,7 +50,7 @@ def html_escape(text: str) -> str:
 
 
 @frozen
-class TelegramOptions:
+class TelegramOptions(NotifierOptions):
     """Settings of a Telegram bot channel.
 
     Attributes:
@@ -79,7 +67,6 @@ class TelegramOptions:
     bot_token_file: Secret | None = option(secret_file, default=None, secret=True)
     api_url: str = option(http_url, default=DEFAULT_API_URL)
     disable_notification: bool = option(boolean, default=False)
-    timeout: float = option(duration(high=60.0), default=5.0)
 
     def __post_init__(self) -> None:
         if either(self.bot_token, self.bot_token_file, "bot_token") is None:
@@ -93,7 +80,7 @@ class TelegramOptions:
         return found
 
 
-class TelegramNotifier(Notifier):
+class TelegramNotifier(HttpNotifier):
     """Sends the message through a Telegram bot; success is ``"ok": true``."""
 
     type_name = "telegram"
@@ -102,55 +89,47 @@ class TelegramNotifier(Notifier):
     # A bot may post about 20 messages a minute to one group.
     rate_limit = (20, 60.0)
 
-    async def send(self, message: Message, client: httpx.AsyncClient) -> str:
-        """Call ``sendMessage``.
-
-        Raises:
-            RetryableError: Transport error, timeout, 5xx, 429 (with ``retry_after``).
-            PermanentError: 400, 401, 403, 404 and other refusals.
-        """
+    def build(self, message: Message, attempt: Attempt) -> HttpRequest:
+        """``sendMessage`` (the token in the path), the text HTML-escaped and cut to fit."""
         opts = self.options
-        label = who(self)
-        token = reveal(label, opts.token())
-        secrets = [token]
-        marker = TRUNCATED.get(message.language, TRUNCATED["en"])
+        token = attempt.reveal(opts.token())
         text = message.text
         if len(text) > MAX_CHARS:
-            text = text[: MAX_CHARS - len(marker)] + marker
+            cut = marker(message.language)
+            text = text[: MAX_CHARS - len(cut)] + cut
         payload = {
             "chat_id": opts.chat_id,
             "text": html_escape(text),
             "parse_mode": "HTML",
             "disable_notification": opts.disable_notification,
         }
-        response = await request(
-            client,
-            label,
-            "POST",
-            f"{opts.api_url}/bot{token}/sendMessage",
-            seconds=opts.timeout,
-            secrets=secrets,
-            content=dumps(payload),
-            headers={"Content-Type": JSON_CONTENT_TYPE},
-        )
+        return HttpRequest(f"{opts.api_url}/bot{token}/sendMessage", dumps(payload))
+
+    def read(self, response: httpx.Response, request: HttpRequest, attempt: Attempt) -> str:
+        """Success is HTTP 200 with ``"ok": true``.
+
+        Raises:
+            RetryableError: 5xx, 429 (with ``parameters.retry_after``).
+            PermanentError: 400, 401, 403, 404 and other refusals; an answer that is not JSON
+                with a status that is not retryable.
+        """
         answer = json_answer(response)
         if not isinstance(answer, dict):
-            raise status_error(label, response, secrets)
-        if response.status_code == 200 and answer.get("ok") is True:
+            raise self.status_error(response, attempt)
+        status = response.status_code
+        if status == 200 and answer.get("ok") is True:
             result = answer.get("result")
             message_id = result.get("message_id") if isinstance(result, dict) else None
             return "ok" + (f" message_id {message_id}" if message_id is not None else "")
-        status = response.status_code
         code = answer.get("error_code", status)
-        description = snippet(redact(str(answer.get("description", "")), secrets))
-        said = f"{label}: error {code}: {description}"
+        said = f"error {code}: {attempt.quote(str(answer.get('description', '')))}"
         if code == 429 or status == 429:
             parameters = answer.get("parameters")
             wait = parameters.get("retry_after") if isinstance(parameters, dict) else None
             seconds = float(wait) if isinstance(wait, int | float) else retry_after(response)
-            raise RetryableError(said, retry_after=seconds)
+            raise attempt.retryable(said, seconds)
         if status >= 500:
-            raise RetryableError(said, retry_after=retry_after(response))
+            raise attempt.retryable(said, retry_after(response))
         if status in PERMANENT_STATUSES:
-            raise PermanentError(said)
-        raise PermanentError(f"{said} (HTTP {status})")
+            raise attempt.permanent(said)
+        raise attempt.permanent(f"{said} (HTTP {status})")

@@ -15,31 +15,18 @@ client of its own per send instead of using the worker's shared one.
 from __future__ import annotations
 
 from kakit.alerts.alert import BODY_PLACEHOLDERS
-from kakit.core.converters import absolute_path, boolean, choice, duration, optional, plain
+from kakit.core.converters import absolute_path, boolean, choice, optional, plain
 from kakit.core.record import frozen, option
-from kakit.core.secrets import Secret, secret_map, secret_ref
-from kakit.notifiers.base import Notifier
-from kakit.notifiers.common import (
-    JSON_CONTENT_TYPE,
-    check_url,
-    dumps,
-    endpoint,
-    request,
-    reveal,
-    status_error,
-    url_secrets,
-    who,
-)
+from kakit.core.secrets import secret_map
+from kakit.notifiers.http import HttpNotifier, HttpRequest, UrlOptions, dumps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager
     from typing import Any
 
-    import httpx
-
     from kakit.core.converters import Node
-    from kakit.notifiers.base import Message
+    from kakit.core.secrets import Secret
+    from kakit.notifiers.base import Attempt, Message
 
 #: The names a template may use: the rendered texts and the alert's fields.
 PLACEHOLDERS = BODY_PLACEHOLDERS
@@ -128,7 +115,7 @@ def render(body: Any, values: dict[str, Any]) -> Any:
 
 
 @frozen
-class WebhookOptions:
+class WebhookOptions(UrlOptions):
     """Settings of a generic JSON webhook channel.
 
     Attributes:
@@ -142,21 +129,19 @@ class WebhookOptions:
         ca_file: A CA bundle to verify it with (a private CA).
     """
 
-    url: Secret = option(secret_ref, secret=True)
     method: str = option(choice("POST", "PUT"), default="POST")
     headers: dict[str, str | Secret] = option(secret_map, default={}, secret=True)
     template: Any = option(optional(template), default=None)
-    timeout: float = option(duration(high=60.0), default=5.0)
     verify: bool = option(boolean, default=True)
     ca_file: str | None = option(optional(absolute_path), default=None)
 
     def __post_init__(self) -> None:
-        check_url(self.url)
+        super().__post_init__()
         if self.ca_file is not None and not self.verify:
             raise ValueError("ca_file only with verify: true")
 
 
-class WebhookNotifier(Notifier):
+class WebhookNotifier(HttpNotifier):
     """Sends the message as JSON; any 2xx is success."""
 
     type_name = "webhook"
@@ -174,61 +159,13 @@ class WebhookNotifier(Notifier):
             }
         return render(self.options.template, message_values(message))
 
-    def _client(
-        self, shared: httpx.AsyncClient, label: str
-    ) -> AbstractAsyncContextManager[httpx.AsyncClient]:
-        """The worker's shared client, or a client of our own for ``verify``/``ca_file``."""
-        import contextlib
-
+    def build(self, message: Message, attempt: Attempt) -> HttpRequest:
+        """The body to the URL, with the configured headers."""
         opts = self.options
-        if opts.verify and opts.ca_file is None:
-            return contextlib.nullcontext(shared)
-        import httpx
+        url = self.reveal_url(opts.url, attempt)
+        headers = attempt.headers(opts.headers)
+        return HttpRequest(url, dumps(self.body(message)), method=opts.method, headers=headers)
 
-        verify: Any = False
-        if opts.ca_file is not None:
-            import ssl
-
-            try:
-                verify = ssl.create_default_context(cafile=opts.ca_file)
-            except OSError as exc:
-                from kakit.notifiers.base import PermanentError
-
-                raise PermanentError(
-                    f"{label}: cannot read ca_file {opts.ca_file}: {exc.strerror or exc}"
-                ) from exc
-        return httpx.AsyncClient(verify=verify, trust_env=False)
-
-    async def send(self, message: Message, client: httpx.AsyncClient) -> str:
-        """Send the body.
-
-        Raises:
-            RetryableError: Transport or TLS error, timeout, 408, 429 (honouring
-                ``Retry-After``), 5xx.
-            PermanentError: Other statuses (4xx, redirects), an unreadable secret.
-        """
-        opts = self.options
-        label = who(self)
-        url = reveal(label, opts.url)
-        secrets = url_secrets(url)
-        headers = {"Content-Type": JSON_CONTENT_TYPE}
-        for key, value in opts.headers.items():
-            if isinstance(value, Secret):
-                value = reveal(label, value)
-                secrets.append(value)
-            headers[key] = value
-        content = dumps(self.body(message))
-        async with self._client(client, label) as chosen:
-            response = await request(
-                chosen,
-                label,
-                opts.method,
-                url,
-                seconds=opts.timeout,
-                secrets=secrets,
-                content=content,
-                headers=headers,
-            )
-        if not 200 <= response.status_code < 300:
-            raise status_error(label, response, secrets)
-        return f"HTTP {response.status_code} from {endpoint(url)}"
+    def verify(self) -> bool | str:
+        """``ca_file`` when set, else ``verify``."""
+        return self.options.ca_file or self.options.verify

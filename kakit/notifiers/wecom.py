@@ -8,46 +8,31 @@ messages; markdown mentions user ids as ``<@userid>``.
 
 from __future__ import annotations
 
-from kakit.core.converters import choice, duration, list_of, string
+from kakit.core.converters import choice, list_of, string
 from kakit.core.record import frozen, option
-from kakit.core.secrets import secret_ref
-from kakit.notifiers.base import Notifier, PermanentError, RetryableError
-from kakit.notifiers.common import (
-    JSON_CONTENT_TYPE,
-    TRUNCATED,
-    check_url,
-    dumps,
-    endpoint,
-    json_answer,
-    mobile,
-    redact,
-    request,
-    reveal,
-    shorten,
-    snippet,
-    status_error,
-    url_secrets,
-    who,
-)
+from kakit.notifiers.common import marker, mobile, shorten
+from kakit.notifiers.http import HttpRequest, UrlOptions, dumps
+from kakit.notifiers.robot import RobotNotifier, retry_code
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    import httpx
-
-    from kakit.core.secrets import Secret
-    from kakit.notifiers.base import Message
+    from kakit.notifiers.base import Attempt, Message
 
 #: Content limits in bytes of UTF-8, by msgtype.
 MAX_CONTENT_BYTES = {"markdown": 4096, "text": 2048}
-#: "api freq out of limit" (20 messages a minute per robot) and "system busy".
-RETRYABLE_CODES = frozenset({45009, -1})
+#: WeCom throttles a robot after 20 messages a minute.
 THROTTLE_RETRY_AFTER = 60.0
+#: The retryable errcodes; every other one is permanent (invalid key, content too long...).
+CODES = {
+    45009: retry_code("rate limited", THROTTLE_RETRY_AFTER),  # api freq out of limit
+    -1: retry_code("platform busy"),  # system busy
+}
 
 
 @frozen
-class WecomOptions:
+class WecomOptions(UrlOptions):
     """Settings of a WeCom group robot channel.
 
     Attributes:
@@ -60,14 +45,12 @@ class WecomOptions:
         timeout: Seconds for the request.
     """
 
-    url: Secret = option(secret_ref, secret=True)
     msgtype: str = option(choice("markdown", "text"), default="markdown")
     mentioned_mobile_list: tuple[str, ...] = option(list_of(mobile), default=())
     mentioned_list: tuple[str, ...] = option(list_of(string), default=())
-    timeout: float = option(duration(high=60.0), default=5.0)
 
     def __post_init__(self) -> None:
-        check_url(self.url)
+        super().__post_init__()
         if self.msgtype == "markdown" and self.mentioned_mobile_list:
             raise ValueError(
                 "msgtype text with mentioned_mobile_list (markdown mentions user ids through"
@@ -75,30 +58,32 @@ class WecomOptions:
             )
 
 
-class WecomNotifier(Notifier):
+class WecomNotifier(RobotNotifier):
     """Posts to a WeCom group robot; success is ``errcode`` 0."""
 
     type_name = "wecom"
     options_class = WecomOptions
     options: WecomOptions
     rate_limit = (20, 60.0)
+    platform = "WeCom"
+    codes = CODES
 
     def payload(self, message: Message) -> tuple[dict[str, Any], bool]:
         """The JSON payload, content shortened to the msgtype's limit; and whether it was."""
         opts = self.options
-        marker = TRUNCATED.get(message.language, TRUNCATED["en"])
+        cut = marker(message.language)
         if opts.msgtype == "markdown":
             tags = " ".join(
                 "@all" if user == "@all" else f"<@{user}>" for user in opts.mentioned_list
             )
             suffix = f"\n{tags}" if tags else ""
             room = MAX_CONTENT_BYTES["markdown"] - len(suffix.encode("utf-8"))
-            content = shorten(message.markdown, room, marker)
+            content = shorten(message.markdown, room, cut)
             return (
                 {"msgtype": "markdown", "markdown": {"content": content + suffix}},
                 content != message.markdown,
             )
-        content = shorten(message.text, MAX_CONTENT_BYTES["text"], marker)
+        content = shorten(message.text, MAX_CONTENT_BYTES["text"], cut)
         text: dict[str, Any] = {"content": content}
         if opts.mentioned_list:
             text["mentioned_list"] = list(opts.mentioned_list)
@@ -106,43 +91,8 @@ class WecomNotifier(Notifier):
             text["mentioned_mobile_list"] = list(opts.mentioned_mobile_list)
         return {"msgtype": "text", "text": text}, content != message.text
 
-    async def send(self, message: Message, client: httpx.AsyncClient) -> str:
-        """Post the message and check ``errcode``.
-
-        Raises:
-            RetryableError: Transport error, timeout, 5xx, 429, 45009 (rate limited), -1.
-            PermanentError: Any other errcode (invalid key, too long...) or 4xx.
-        """
-        opts = self.options
-        label = who(self)
-        url = reveal(label, opts.url)
-        secrets = url_secrets(url)
+    def build(self, message: Message, attempt: Attempt) -> HttpRequest:
+        """The robot URL (its ``key`` is the credential) and the payload."""
+        url = self.reveal_url(self.options.url, attempt)
         payload, shortened = self.payload(message)
-        response = await request(
-            client,
-            label,
-            "POST",
-            url,
-            seconds=opts.timeout,
-            secrets=secrets,
-            content=dumps(payload),
-            headers={"Content-Type": JSON_CONTENT_TYPE},
-        )
-        if response.status_code != 200:
-            raise status_error(label, response, secrets)
-        answer = json_answer(response)
-        if not isinstance(answer, dict) or not isinstance(answer.get("errcode"), int):
-            said = snippet(redact(response.text, secrets))
-            raise PermanentError(
-                f"{label}: {endpoint(url)} answered HTTP 200 without a WeCom errcode: {said!r}"
-            )
-        code: int = answer["errcode"]
-        errmsg = snippet(redact(str(answer.get("errmsg", "")), secrets))
-        if code == 0:
-            return f"errcode 0 {errmsg}" + (" (content shortened)" if shortened else "")
-        if code in RETRYABLE_CODES:
-            raise RetryableError(
-                f"{label}: errcode {code} {errmsg} (rate limited or busy)",
-                retry_after=THROTTLE_RETRY_AFTER if code == 45009 else None,
-            )
-        raise PermanentError(f"{label}: errcode {code} {errmsg}")
+        return HttpRequest(url, dumps(payload), note=" (content shortened)" if shortened else "")

@@ -87,6 +87,14 @@ class TestDelivery:
         assert FakeNotifier.attempts["ops"] == 5
         assert {status for _, _, status in statuses(config)} == {"sent"}
 
+    def test_channel_timeout_is_retried(self, config: Config) -> None:
+        """A channel that timed out is tried again, not marked failed."""
+        enqueue(config, "VI_1", "MASTER", time.time() - 10, hooks=[])
+        FakeNotifier.failures["ops"] = ["timeout"]
+        run_worker(config)
+        assert FakeNotifier.attempts["ops"] == 2
+        assert statuses(config) == [("VI_1", "MASTER", "sent")]
+
     def test_flap_collapsed_into_one_message(self, config: Config) -> None:
         """MASTER -> BACKUP -> MASTER still undelivered becomes one alert that says so."""
         now = time.time() - 10

@@ -1,4 +1,4 @@
-"""The notifier family as a whole: registry, naming, option docs, cheap imports."""
+"""The notifier family as a whole: registry, contract, naming, option docs, cheap imports."""
 
 from __future__ import annotations
 
@@ -6,16 +6,54 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from kakit import notifiers
 from kakit.config import Config
-from kakit.core.record import fields
+from kakit.core.record import fields, frozen
 from kakit.core.secrets import Secret
 from kakit.exceptions import ConfigError
-from kakit.notifiers.base import Notifier
+from kakit.notifiers.base import Message, Notifier, NotifierOptions
+from kakit.notifiers.http import HttpNotifier
+from kakit.notifiers.robot import RobotNotifier
+from tests.notifiers.runner import make
 
 TYPES = sorted(notifiers.REGISTRY)
+
+#: Per channel type: its base class, default timeout and client-side rate limit.
+FAMILY: dict[str, tuple[type[Notifier], float, tuple[int, float] | None]] = {
+    "alertmanager": (HttpNotifier, 5.0, None),
+    "dingtalk": (RobotNotifier, 5.0, (20, 60.0)),
+    "email": (Notifier, 10.0, None),
+    "feishu": (RobotNotifier, 5.0, (100, 60.0)),
+    "slack": (HttpNotifier, 5.0, (60, 60.0)),
+    "telegram": (HttpNotifier, 5.0, (20, 60.0)),
+    "webhook": (HttpNotifier, 5.0, None),
+    "wecom": (RobotNotifier, 5.0, (20, 60.0)),
+}
+
+
+@frozen
+class LegacyOptions:
+    """Options that do not derive from NotifierOptions (no timeout).
+
+    Attributes:
+        url: Where to send.
+    """
+
+    url: str = "https://x.example/"
+
+
+class LegacyNotifier(Notifier):
+    """A plugin written before the contract declared the timeout."""
+
+    type_name = "legacy"
+    options_class = LegacyOptions  # type: ignore[assignment]
+
+    async def send(self, message: Message, client: httpx.AsyncClient) -> str:
+        """Never called."""
+        raise AssertionError("not sent")
 
 
 class TestRegistry:
@@ -29,6 +67,36 @@ class TestRegistry:
         assert cls.type_name == type_name
         assert cls.__name__.endswith("Notifier")
         assert cls.options_class.__name__ == cls.__name__.removesuffix("Notifier") + "Options"
+
+    @pytest.mark.parametrize("type_name", TYPES)
+    def test_contract(self, type_name: str) -> None:
+        """Its base class, a timeout option with its default, and its rate limit."""
+        base, timeout, rate_limit = FAMILY[type_name]
+        cls = notifiers.load(type_name)
+        assert issubclass(cls, base) and issubclass(cls.options_class, NotifierOptions)
+        assert fields(cls.options_class)["timeout"].default == timeout
+        assert cls.rate_limit == rate_limit
+
+    @pytest.mark.parametrize(
+        "target",
+        ["kakit.testing:FakeOptions", "tests.notifiers.test_registry:LegacyNotifier"],
+    )
+    def test_plugin_breaking_the_contract(
+        self, target: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A plugin that is no Notifier, or whose options lack the timeout, fails at load."""
+        monkeypatch.setitem(notifiers.REGISTRY, "legacy", target)
+        with pytest.raises(
+            ConfigError,
+            match="does not derive from Notifier with options derived from NotifierOptions",
+        ):
+            notifiers.load("legacy")
+
+    def test_label_and_timeout(self) -> None:
+        """A channel names itself by type and name, and its timeout is the option's."""
+        notifier = make("webhook", {"url": "https://x.example/hook", "timeout": "2500ms"}, "ops")
+        assert notifier.label == "webhook channel 'ops'"
+        assert notifier.timeout == 2.5
 
     @pytest.mark.parametrize("type_name", TYPES)
     def test_options_documented(self, type_name: str) -> None:

@@ -3,63 +3,67 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from kakit.notifiers.slack import to_mrkdwn
 from tests.fakes.http import Answer
 from tests.fakes.webhook import WebhookSink, slack_sink
-from tests.notifiers.runner import Case, deliver, fail, make, ok, params, retry, run_case, sample
+from tests.notifiers.runner import Case, Ctx, fail, invalid, ok, params, retry, run_case, sample
 
 PATH = "/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
 
 
-def url(server: WebhookSink) -> str:
-    """The webhook URL (its path is the credential)."""
-    return f"{server.url}{PATH}"
+def hook(c: Ctx) -> dict[str, Any]:
+    """Options for the webhook URL of the running sink (its path is the credential)."""
+    return {"url": f"{c.server.url}{PATH}"}
 
 
-def token(server: WebhookSink) -> list[str]:
-    """What no Slack error message may contain."""
-    return ["XXXXXXXXXXXXXXXXXXXXXXXX", PATH]
+def text_payload(c: Ctx, _: object) -> None:
+    """The body is {"text": mrkdwn}."""
+    assert c.server.bodies == [{"text": "*MASTER*"}]
 
 
 CASES = [
-    Case("ok", lambda s: {"url": url(s)}, ok("HTTP 200 ok")),
+    Case(
+        "ok",
+        hook,
+        ok("HTTP 200 ok"),
+        message=sample(markdown="**MASTER**"),
+        check=text_payload,
+    ),
     Case(
         "rate-limited",
-        lambda s: {"url": url(s)},
+        hook,
         retry("HTTP 429", after=30.0),
         script=lambda s: s.answer_next(Answer.text("rate_limited", 429, **{"Retry-After": "30"})),
-        secrets=token,
     ),
     Case(
         "invalid-token",
-        lambda s: {"url": url(s)},
+        hook,
         fail("HTTP 403 Forbidden: invalid_token"),
         script=lambda s: s.answer_next(Answer.text("invalid_token", 403)),
-        secrets=token,
     ),
     Case(
         "no-service",
-        lambda s: {"url": url(s)},
+        hook,
         fail("HTTP 404 Not Found: no_service"),
         script=lambda s: s.answer_next(Answer.text("no_service", 404)),
-        secrets=token,
     ),
     Case(
-        "server-error",
-        lambda s: {"url": url(s)},
+        "server-error-echoing-url",
+        hook,
         retry("HTTP 500", after=None),
-        script=lambda s: s.fail_next(1, 500),
-        secrets=token,
+        script=lambda s: s.fail_next(1, 500, f"failed: {s.url}{PATH}".encode()),
     ),
     Case(
         "unexpected-200",
-        lambda s: {"url": url(s)},
+        hook,
         fail("not 'ok'"),
         script=lambda s: s.answer_next(Answer.text("<html>login</html>")),
     ),
+    Case("url-not-http", lambda c: {"url": "hooks.slack.com" + PATH}, invalid("url to start")),
 ]
 
 
@@ -83,11 +87,6 @@ class TestSlackNotifier:
     """Delivery to a Slack incoming webhook."""
 
     @pytest.mark.parametrize("case", params(CASES))
-    def test_table(self, hook: WebhookSink, case: Case) -> None:
-        """Each case ends as its table row says, and its errors leak no webhook path."""
-        run_case("slack", case, hook)
-
-    def test_payload(self, hook: WebhookSink) -> None:
-        """The body is {"text": mrkdwn}."""
-        deliver(make("slack", {"url": url(hook)}), sample(markdown="**MASTER**"))
-        assert hook.bodies == [{"text": "*MASTER*"}]
+    def test_table(self, hook: WebhookSink, ctx: Ctx, case: Case) -> None:
+        """Each row ends as it says, and its errors leak no webhook path."""
+        run_case("slack", case, ctx, hook)

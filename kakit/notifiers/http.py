@@ -1,0 +1,308 @@
+"""The base of the HTTP channels: one JSON request per send, through an injected httpx client.
+
+A channel derives from :class:`HttpNotifier` and writes only what differs: ``build`` (URL,
+body, headers, signature) and, when the platform says more than an HTTP status, ``read``. What
+they share is here once: the request with httpx's errors translated, the status classification
+(408, 429 and 5xx retryable, honouring ``Retry-After``), JSON bodies cut to a size limit, and
+the choice of client. The IM robots, which answer with error codes, build on
+:class:`kakit.notifiers.robot.RobotNotifier`.
+
+The client is the seam: the delivery worker passes one shared ``httpx.AsyncClient`` (one
+connection pool for every channel), tests pass one over a local server or an
+``httpx.MockTransport``. A channel that verifies TLS differently (``verify: false``,
+``ca_file``) cannot share that pool and opens a client of its own per send.
+
+httpx and json are imported inside the functions: the keepalived notify path imports the channel
+modules to validate the configuration and must not pay for them.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+from kakit.core.record import frozen, option
+from kakit.core.secrets import secret_ref
+from kakit.notifiers.base import Attempt, Notifier, NotifierOptions
+from kakit.notifiers.common import endpoint, marker, shorten, url_secrets
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from contextlib import AbstractAsyncContextManager
+    from typing import Any, final
+
+    import httpx
+
+    from kakit.core.secrets import Secret
+    from kakit.exceptions import PermanentError, RetryableError
+    from kakit.notifiers.base import Message
+else:
+
+    def final(func: object) -> object:
+        # typing.final only informs the type checker; importing typing costs start-up time.
+        return func
+
+
+#: DingTalk requires the charset ("必须将字符集编码设置成UTF-8"); the others accept it.
+JSON_CONTENT_TYPE = "application/json;charset=utf-8"
+
+
+def check_url(secret: Secret, what: str = "url") -> None:
+    """Refuse an inline URL that is not http(s) (a reference is checked when it is read).
+
+    Raises:
+        ValueError: Worded to follow "expected" in the ConfigError; it does not repeat the
+            value, which holds the token.
+    """
+    if secret.kind == "inline" and not secret.ref.strip().startswith(("https://", "http://")):
+        raise ValueError(f"{what} to start with https:// or http://")
+
+
+def dumps(payload: Any) -> bytes:
+    """Compact UTF-8 JSON, the exact bytes sent (so size limits can be checked on them)."""
+    import json
+
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def fit_json(
+    build: Callable[[str], Any], text: str, max_bytes: int, language: str
+) -> tuple[bytes, str]:
+    """The JSON body ``build(text)``, with ``text`` shortened as little as needed to fit.
+
+    JSON escaping makes the body grow unevenly with the text (a newline costs two bytes, a
+    quote two), so the longest fitting cut is found by bisection on the text's byte budget.
+    A cut text ends with the marker of the message's ``language``. When even an empty text
+    does not fit, the smallest body is returned and the platform will refuse it.
+
+    Returns:
+        The body, and the note for the answer: empty, or that the text was shortened.
+    """
+    body = dumps(build(text))
+    if len(body) <= max_bytes:
+        return body, ""
+    cut = marker(language)
+    low, high = 0, len(text.encode("utf-8"))
+    best = dumps(build(shorten(text, 0, cut)))
+    while low < high:
+        middle = (low + high + 1) // 2
+        candidate = dumps(build(shorten(text, middle, cut)))
+        if len(candidate) <= max_bytes:
+            low, best = middle, candidate
+        else:
+            high = middle - 1
+    return best, f" (text shortened to fit {max_bytes} bytes)"
+
+
+def json_answer(response: httpx.Response) -> Any:
+    """The response body as JSON, or None when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), if any."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    import time
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def retryable_status(status: int) -> bool:
+    """Whether an HTTP status says "try later": 408, 429 and every 5xx."""
+    return status in (408, 429) or status >= 500
+
+
+class HttpRequest:
+    """The request a channel wants sent for one message.
+
+    Args:
+        url: The full URL (it may hold the token; messages show only :func:`endpoint`).
+        content: The body, usually :func:`dumps` of the payload.
+        method: ``POST`` or ``PUT``.
+        headers: Headers besides ``Content-Type: application/json`` (which they may replace).
+        params: Query parameters *added* to the URL's own query (httpx's ``params=`` would
+            replace it and drop DingTalk's ``access_token``); encoded exactly once.
+        note: Appended to the answer on success (``(text shortened to fit 20000 bytes)``).
+    """
+
+    __slots__ = ("content", "headers", "method", "note", "params", "url")
+
+    def __init__(
+        self,
+        url: str,
+        content: bytes,
+        *,
+        method: str = "POST",
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        note: str = "",
+    ) -> None:
+        self.url = url
+        self.content = content
+        self.method = method
+        self.headers = {"Content-Type": JSON_CONTENT_TYPE, **(headers or {})}
+        self.params = dict(params or {})
+        self.note = note
+
+
+@frozen
+class UrlOptions(NotifierOptions):
+    """Settings of a channel addressed by one URL that holds its credential.
+
+    Attributes:
+        url: The webhook URL with its token (a secret).
+        timeout: Seconds for the request.
+    """
+
+    url: Secret = option(secret_ref, secret=True)
+
+    def __post_init__(self) -> None:
+        check_url(self.url)
+
+
+class HttpNotifier(Notifier):
+    """Base of the channels that send one HTTP request per message.
+
+    Subclasses implement :meth:`build`, and :meth:`read` when success takes more than a 2xx
+    status; a channel with TLS options overrides :meth:`verify`.
+    """
+
+    async def send(self, message: Message, client: httpx.AsyncClient) -> str:
+        """Build the request, send it, read the answer.
+
+        Raises:
+            RetryableError: Transport or TLS error, 408, 429, 5xx, or what :meth:`read` finds
+                retryable; NotifierTimeout when no answer came within :attr:`timeout`.
+            PermanentError: An unreadable secret or CA file, an unusable URL, any other status,
+                or what :meth:`read` finds permanent.
+        """
+        attempt = Attempt(self)
+        request = self.build(message, attempt)
+        async with self.client(client) as chosen:
+            response = await self.request(chosen, request, attempt)
+        return self.read(response, request, attempt)
+
+    @abstractmethod
+    def build(self, message: Message, attempt: Attempt) -> HttpRequest:
+        """The request carrying ``message``; secrets are revealed through ``attempt``.
+
+        Raises:
+            PermanentError: A secret (URL, token, signing key, header value) cannot be read.
+        """
+
+    def read(self, response: httpx.Response, request: HttpRequest, attempt: Attempt) -> str:
+        """The platform's answer in a few words; by default any 2xx status is success.
+
+        Raises:
+            RetryableError: 408, 429, 5xx.
+            PermanentError: Any other status.
+        """
+        if not 200 <= response.status_code < 300:
+            raise self.status_error(response, attempt)
+        return f"HTTP {response.status_code} from {endpoint(request.url)}{request.note}"
+
+    def verify(self) -> bool | str:
+        """How the server's certificate is checked: ``True`` against the system CAs (the
+        shared client), ``False`` not at all, or a path: against that CA bundle."""
+        return True
+
+    @final
+    def reveal_url(self, secret: Secret, attempt: Attempt) -> str:
+        """The URL's value; it and its parts that may be credentials are redacted from errors.
+
+        Raises:
+            PermanentError: The URL's file or variable cannot be read.
+        """
+        url = attempt.reveal(secret)
+        attempt.hide(*url_secrets(url))
+        return url
+
+    @final
+    def client(self, shared: httpx.AsyncClient) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        """The worker's shared client, or a client of this send's own when :meth:`verify` asks
+        for other TLS settings than the shared pool's.
+
+        Raises:
+            PermanentError: The CA file cannot be read.
+        """
+        verify = self.verify()
+        if verify is True:
+            import contextlib
+
+            return contextlib.nullcontext(shared)
+        import httpx
+
+        context = self.trust(verify) if isinstance(verify, str) else False
+        return httpx.AsyncClient(verify=context, trust_env=False)
+
+    @final
+    async def request(
+        self, client: httpx.AsyncClient, request: HttpRequest, attempt: Attempt
+    ) -> httpx.Response:
+        """Send ``request`` once with httpx's errors translated (nothing is retried here).
+
+        The channel's :attr:`timeout` is given to httpx for this request (connect, read, write
+        and pool wait each), so one shared client serves channels with different timeouts.
+
+        Raises:
+            NotifierTimeout: No answer within the timeout.
+            RetryableError: Connection refused, TLS failure, broken connection.
+            PermanentError: The URL cannot be requested at all (bad scheme or syntax).
+        """
+        import httpx
+
+        where = endpoint(request.url)
+        seconds = self.timeout
+        try:
+            target = httpx.URL(request.url)
+            if request.params:
+                target = target.copy_merge_params(request.params)
+            return await client.request(
+                request.method,
+                target,
+                content=request.content,
+                headers=request.headers,
+                timeout=seconds,
+            )
+        except httpx.TimeoutException as exc:
+            raise attempt.timed_out(
+                f"no answer from {where} within {seconds:g} s ({type(exc).__name__})"
+            ) from exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise attempt.permanent(f"cannot request {where}: {attempt.redact(str(exc))}") from exc
+        except httpx.HTTPError as exc:
+            reason = attempt.redact(str(exc)) or type(exc).__name__
+            raise attempt.retryable(f"request to {where} failed: {reason}") from exc
+
+    @final
+    def status_error(
+        self, response: httpx.Response, attempt: Attempt, detail: str | None = None
+    ) -> RetryableError | PermanentError:
+        """The error for a status that is not success: 408, 429 and 5xx retryable (honouring
+        ``Retry-After``), the rest permanent.
+
+        Args:
+            response: The answer.
+            attempt: The send (for the label and the secrets to redact).
+            detail: What the platform said, when the channel parsed it (default: the body).
+        """
+        status = response.status_code
+        said = attempt.quote(response.text if detail is None else detail)
+        text = f"HTTP {status} {response.reason_phrase}" + (f": {said}" if said else "")
+        if retryable_status(status):
+            return attempt.retryable(text, retry_after(response))
+        return attempt.permanent(text)
