@@ -7,7 +7,6 @@ they run.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -94,60 +93,24 @@ def config_check(config_path: str | None) -> None:
     click.echo(
         yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True).rstrip()
     )
+    from kakit.config.trust import unsafe_programs
+
+    problems = []
     for where, program, problem in unsafe_programs(loaded):
-        click.echo(
-            f"Warning: {where}: {program}: {problem} (root runs it: anyone who can replace it "
-            "gets root; keepalived's enable_script_security refuses such scripts)",
-            err=True,
-        )
-    problems = check_secrets(loaded)
+        if problem.startswith("not found"):
+            click.echo(f"Warning: {where}: {program}: {problem}", err=True)
+        else:
+            problems.append(
+                f"{where}: refusing to run {program}: {problem} (anyone who can replace it "
+                "gets root; kacheck and kanotify refuse it as keepalived's script security does)"
+            )
+    problems += check_secrets(loaded)
     if problems:
         for problem in problems:
             click.echo(f"Error: {problem}", err=True)
         sys.exit(2)
     source = loaded.source or "built-in defaults (no configuration file)"
     click.echo(f"# {source}: OK", err=True)
-
-
-def unsafe_programs(config: Any) -> list[tuple[str, str, str]]:
-    """The programs the configuration makes root run that someone else could replace.
-
-    Looks at every configured check's ``command``, ``restart_command`` and ``config_test``
-    and every state's ``run`` hooks; a bare program name is looked up on ``PATH`` as the
-    check would.
-
-    Returns:
-        ``(key path, program, why)`` for each unsafe or missing program, in file order.
-    """
-    import shutil
-
-    from kakit.checks.command import CommandOptions
-    from kakit.checks.service import ServiceOptions
-    from kakit.core.trust import why_untrusted
-
-    named: list[tuple[str, tuple[str, ...] | None]] = []
-    for name in config.checks:
-        for probe in config.check(name).probes:
-            options = probe.options
-            if isinstance(options, CommandOptions):
-                named.append((f"checks.{name}.argv", options.argv))
-            elif isinstance(options, ServiceOptions):
-                named.append((f"checks.{name}.restart_command", options.restart_command))
-                named.append((f"checks.{name}.config_test", options.config_test))
-    for state, hooks in config.states.items():
-        run = hooks.get("run")
-        if run is not None:
-            named.extend((f"states.{state}.run", command) for command in run.run)
-    found = []
-    for where, command in named:
-        if not command:
-            continue
-        program = command[0]
-        path = program if "/" in program else shutil.which(program)
-        problem = "not found on PATH" if path is None else why_untrusted(os.path.abspath(path))
-        if problem is not None:
-            found.append((where, program, problem))
-    return found
 
 
 @kakit.group()

@@ -100,10 +100,11 @@ class TestConfigCheckSecrets:
 class TestConfigCheckPrograms:
     """Programs the configuration makes root run are checked like keepalived checks scripts."""
 
-    def test_unsafe_program_paths_are_warned_about(
+    def test_unsafe_program_is_an_error_and_missing_a_warning(
         self, runner: CliRunner, tmp_path: Path, write_config: Callable[[str], Path]
     ) -> None:
-        """A restart command in a world-writable directory and a missing run hook are named."""
+        """A restart command in a world-writable directory is an error (exit 2) naming the
+        directory and its mode; a missing run hook program is a warning."""
         shared = tmp_path / "shared"
         shared.mkdir()
         shared.chmod(0o777)
@@ -120,13 +121,14 @@ class TestConfigCheckPrograms:
             """
         )
         result = runner.invoke(kakit, ["config", "check", "-c", str(path)])
-        assert result.exit_code == 0, result.output
-        warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
-        assert [line.split(" (root runs it")[0] for line in warnings] == [
-            f"Warning: checks.web.restart_command: {restart}: "
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.splitlines()
+        assert [line.split(" (anyone who")[0] for line in lines if line.startswith("Error:")] == [
+            f"Error: checks.web.restart_command: refusing to run {restart}: "
             f"{shared} is writable by everyone (mode 0777)",
-            f"Warning: states.MASTER.run: {tmp_path}/promote: "
-            f"{tmp_path}/promote: No such file or directory",
+        ]
+        assert [line for line in lines if line.startswith("Warning:")] == [
+            f"Warning: states.MASTER.run: {tmp_path}/promote: not found",
         ]
 
     def test_safe_programs_give_no_warning(

@@ -87,11 +87,12 @@ def default_restart_command(unit: str) -> tuple[str, ...]:
     Raises:
         CheckError: Neither is available; the operator must set ``restart_command``.
     """
-    import shutil
 
     if os.path.isdir(SYSTEMD_MARKER):
         return ("systemctl", "restart", unit)
-    if shutil.which("service"):
+    from kakit.core.programs import find_program
+
+    if find_program("service"):
         return ("service", unit, "restart")
     raise CheckError(f"no systemd and no `service` command to restart {unit}: set restart_command")
 

@@ -43,6 +43,11 @@ __all__ = [
 ]
 
 
+#: A kakit configuration is a few KiB; a file far larger is a mistake or an attack (YAML that
+#: expands, a 200 000-check file that takes a minute to validate and fills /run with its cache).
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def config_path(explicit: str | None = None) -> tuple[str | None, bool]:
     """The configuration file to read and whether it must exist.
 
@@ -70,27 +75,49 @@ def load_config(explicit: str | None = None, *, cache: bool = True) -> Config:
     """
     path, required = config_path(explicit)
     if path is None:
-        return Config()
+        return _safe_paths(Config())
     if "\0" in path:
         raise ConfigError(f"{path!r}: a file name cannot contain a NUL byte")
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
             mode = os.fstat(handle.fileno()).st_mode & 0o777
     except FileNotFoundError:
         if required:
             raise ConfigError(f"{path}: configuration file not found") from None
-        return Config()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise ConfigError(f"{path}: cannot read configuration file: {reason}") from exc
+        return _safe_paths(Config())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration file: {exc.strerror or exc}") from exc
+    from kakit.core.trust import require_safe
+
+    require_safe(path, "configuration file")
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; a kakit configuration is a few KiB"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     if cache:
         from kakit.config import cache as configcache
 
         cached = configcache.load(path, text, mode)
         if cached is not None:
-            return cached
-    config = parse_config(text, path)
+            return _safe_paths(cached)
+    config = _safe_paths(parse_config(text, path))
     if cache:
         configcache.store(path, text, mode, config)
+    return config
+
+
+def _safe_paths(config: Config) -> Config:
+    """Refuse (as root) directories and files kakit writes that someone else could change."""
+    from kakit.core.trust import require_safe
+
+    require_safe(config.paths.state_dir, "state directory (paths.state_dir)")
+    require_safe(config.paths.data_dir, "data directory (paths.data_dir)")
+    require_safe(os.path.dirname(config.outbox_path()), "outbox directory")
+    if config.log.file:
+        require_safe(config.log.file, "log file (log.file)")
     return config

@@ -49,6 +49,11 @@ def load(source: str, text: str, mode: int) -> Config | None:
     directory = cache_dir()
     if directory is None:
         return None
+    from kakit.core.trust import why_unsafe
+
+    # Unpickling runs code: only a cache in a directory that only root can change is read.
+    if os.geteuid() == 0 and why_unsafe(os.path.abspath(directory)) is not None:
+        return None
     try:
         fd = os.open(_cache_file(directory, source), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -130,7 +135,7 @@ def store(source: str, text: str, mode: int, config: Config) -> None:
 
     from kakit.core.fsutil import atomic_write, ensure_dir
     from kakit.core.record import replace
-    from kakit.exceptions import StateError
+    from kakit.exceptions import ConfigError, StateError
 
     try:
         sections = {
@@ -141,5 +146,5 @@ def store(source: str, text: str, mode: int, config: Config) -> None:
         data = ((__version__, mode, text), rest, sections)
         ensure_dir(directory, 0o700)
         atomic_write(_cache_file(directory, source), _pickle.dumps(data, protocol=5), 0o600)
-    except (StateError, _pickle.PicklingError, TypeError, AttributeError):
-        pass
+    except (StateError, ConfigError, _pickle.PicklingError, TypeError, AttributeError):
+        pass  # an unusable cache directory (ConfigError: someone else could write it) is no cache

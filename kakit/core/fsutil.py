@@ -16,12 +16,18 @@ def ensure_dir(path: str, mode: int = 0o755) -> str:
     """Create ``path`` (with ``mode``) and its parents (0755) if missing.
 
     The mode is set with chmod after mkdir: keepalived runs scripts with umask 0177, which would
-    otherwise leave a new directory without its search bit (0600).
+    otherwise leave a new directory without its search bit (0600). Running as root, a directory
+    that a non-root user owns or can write (or sits below one) is refused: whoever can write
+    there can delete a latch, replace a state file or plant a symlink where root writes.
 
     Raises:
         StateError: The directory cannot be created, or the path is not a directory.
+        ConfigError: Running as root, and someone else could change the directory.
     """
     if os.path.isdir(path):
+        from kakit.core.trust import require_safe
+
+        require_safe(path, "directory")
         return path
     parent = os.path.dirname(os.path.normpath(path))
     if parent and parent != path:

@@ -48,9 +48,17 @@ class Secret:
                     f"{self.where}: environment variable {self.ref} is not set or empty"
                 )
         else:
+            from kakit.core.trust import require_safe
+
+            # A secret file someone else can write is a way to make root send their text (or
+            # read a file of their choosing into an alert): refused like an unsafe program.
+            try:
+                require_safe(self.ref, "secret file")
+            except ConfigError as exc:
+                raise ConfigError(f"{self.where}: {exc}") from None
             try:
                 with open(self.ref, encoding="utf-8") as handle:
-                    value = handle.read()
+                    value = handle.read(65536)
             except OSError as exc:
                 raise ConfigError(
                     f"{self.where}: cannot read secret file {self.ref}: {exc.strerror or exc}"

@@ -9,8 +9,11 @@ means nothing (always 0777), but its owner does: whoever owns the link decides w
 
 kakit runs programs named in its configuration (a service's ``restart_command`` and
 ``config_test``, a ``command`` check, ``run`` hooks) as the root that keepalived runs it as, so
-the same rule tells which of them a local user could swap for their own. ``kakit config check``
-reports such paths; the lab checks its console scripts with it before keepalived would.
+the same rule tells which of them a local user could swap for their own. The rule applies as
+well to every file root *reads* and trusts (the configuration, secret files) and every
+directory root *writes* in (state, data, logs): a user who can replace the configuration or
+delete a latch controls the node as surely as one who replaces a program. Running as root,
+kakit refuses all of these (:func:`require_safe`); ``kakit config check`` lists them.
 """
 
 from __future__ import annotations
@@ -61,6 +64,51 @@ def _unsafe(component: str, info: os.stat_result) -> str | None:
     if mode & stat.S_IWGRP and info.st_gid != 0:
         return f"{component} is writable by group {_group(info.st_gid)} (mode {mode:04o})"
     return None
+
+
+def why_unsafe(path: str) -> str | None:
+    """Why a file or directory that root reads or writes could be changed by someone else.
+
+    Every existing component of the path, and of the path its links resolve to, must pass the
+    rule above; components that do not exist yet are fine (root will create them).
+
+    Returns:
+        One line naming the component at fault and its owner or mode; None when safe.
+    """
+    if not path.startswith("/"):
+        return f"{path} is not an absolute path"
+    real = os.path.realpath(path)
+    for candidate in (path, real) if real != path else (path,):
+        for component in _components(candidate):
+            try:
+                info = os.lstat(component)
+            except FileNotFoundError:
+                break
+            except OSError as exc:
+                return f"{component}: {exc.strerror or exc}"
+            problem = _unsafe(component, info)
+            if problem is not None:
+                return problem
+    return None
+
+
+def require_safe(path: str, what: str) -> None:
+    """Refuse ``path`` when running as root and someone else could change it.
+
+    Args:
+        path: The file or directory.
+        what: What it is, for the message (``configuration file``, ``state directory``).
+
+    Raises:
+        ConfigError: Running as root and :func:`why_unsafe` names a problem (exit 2).
+    """
+    if os.geteuid() != 0:
+        return
+    problem = why_unsafe(os.path.abspath(path))
+    if problem is not None:
+        from kakit.exceptions import ConfigError
+
+        raise ConfigError(f"refusing {what} {path}: {problem}")
 
 
 def why_untrusted(path: str) -> str | None:

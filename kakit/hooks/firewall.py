@@ -36,6 +36,8 @@ host firewall is iptables).
 
 from __future__ import annotations
 
+import os
+
 from kakit.core.converters import Node, build, integer, list_of, optional, record
 from kakit.core.events import STATES
 from kakit.core.record import frozen, option
@@ -266,9 +268,21 @@ def _run(argv: list[str], stdin: str | None = None) -> tuple[int, str]:
     """
     import subprocess
 
+    from kakit.core.programs import child_environment, find_program
+
+    program = find_program(argv[0])
+    if program is None:
+        raise HookError(f"firewall: {argv[0]} is not installed in the system directories")
+    if os.geteuid() == 0:
+        from kakit.core.trust import why_untrusted
+
+        problem = why_untrusted(program)
+        if problem is not None:
+            raise HookError(f"firewall: refusing to run {program}: {problem}")
     try:
         proc = subprocess.run(
-            argv,
+            [program, *argv[1:]],
+            env=child_environment(),
             # Always a pipe: without input the tool sees EOF, never kanotify's own stdin.
             input=stdin or "",
             stdout=subprocess.DEVNULL,

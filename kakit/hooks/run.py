@@ -93,6 +93,7 @@ class RunHook:
     def __init__(self, options: RunOptions, settings: HookSettings) -> None:
         self.commands = options.run
         self.timeout = settings.run_timeout
+        self.pass_env = settings.run_pass_env
 
     def __call__(self, change: StateChange) -> HookOutcome:
         """Run every command with the event in its environment.
@@ -102,7 +103,12 @@ class RunHook:
         """
         import os
 
-        env = {**os.environ, **event_environment(change)}
+        from kakit.core.programs import child_environment
+
+        # Only what the configuration passes on explicitly: kakit's own environment may hold
+        # {env: ...} secrets of the alert channels.
+        passed = {name: os.environ[name] for name in self.pass_env if name in os.environ}
+        env = child_environment({**passed, **event_environment(change)})
         for index, command in enumerate(self.commands):
             status, error = run_program(command, env, self.timeout)
             if status == 0:

@@ -19,7 +19,7 @@ the one piece every hook shares: each hook is built with it.
 
 from __future__ import annotations
 
-from kakit.core.converters import Node, choice, duration, unknown_key_error
+from kakit.core.converters import Node, choice, duration, list_of, unknown_key_error
 from kakit.core.events import STATES
 from kakit.core.record import frozen, option
 from kakit.exceptions import ConfigError
@@ -36,6 +36,20 @@ _CHAIN_EXPECTED = (
     "a chain name of 1 to 28 letters, digits and _ starting with a letter, "
     f"other than {', '.join(BUILTIN_CHAINS)}"
 )
+
+
+def env_name(node: Node) -> str:
+    """The name of an environment variable (letters, digits and underscores)."""
+    value = node.value
+    if (
+        not isinstance(value, str)
+        or not value
+        or value[0].isdigit()
+        or not value.isascii()
+        or not value.replace("_", "a").isalnum()
+    ):
+        raise node.error("an environment variable name such as HTTP_PROXY")
+    return value
 
 
 def chain_name(node: Node) -> str:
@@ -61,11 +75,14 @@ class HookSettings:
         chain: The iptables chain kakit owns in the filter table; lowercased, the name of
             kakit's nftables table (``KAKIT`` gives ``inet kakit``).
         run_timeout: Seconds each ``run`` command may take before its process group is killed.
+        run_pass_env: Names of kakit's environment variables that ``run`` commands receive
+            (they get none otherwise, besides the locale, a system ``PATH`` and ``KAKIT_*``).
     """
 
     firewall: str = option(choice("iptables", "nftables"), default="iptables")
     chain: str = option(chain_name, default="KAKIT")
     run_timeout: float = option(duration(high=3600.0), default=5.0)
+    run_pass_env: tuple[str, ...] = option(list_of(env_name), default=())
 
 
 def states_section(node: Node) -> dict[str, dict[str, Any]]:

@@ -143,6 +143,9 @@ def _run(config: Config, args: Arguments) -> int:
     spec = config.check(args.positional[0])
     if len(args.positional) == 2:
         spec = _apply_path_argument(spec, args.positional[1])  # type: ignore[assignment]
+    from kakit.config.trust import refuse_unsafe_programs
+
+    refuse_unsafe_programs(config, check=spec, hooks=False)
     if args.watch:
         from kakit.kacheck.runner import CheckRunner
         from kakit.kacheck.watch import watch

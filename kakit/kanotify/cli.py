@@ -92,8 +92,11 @@ def _run(config: Config, args: Arguments) -> int:
                 "--instance/--group only go with the single-STATE form (notify_master & co.)"
             )
         event = parse_notify_args(words)
+    from kakit.config.trust import refuse_unsafe_programs
     from kakit.kanotify.handle import handle_event
 
+    # Before anything is applied or recorded: exit 2 leaves the node as it was.
+    refuse_unsafe_programs(config)
     return handle_event(config, event)
 
 

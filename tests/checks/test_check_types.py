@@ -57,6 +57,12 @@ class Resources:
         )
         self.thread.start()
         self.sleeper = subprocess.Popen(["sleep", "60"])
+        # Until the child has exec'd, /proc shows it as a copy of this Python: wait for the
+        # name the process check looks for (a busy machine can take a while to get there).
+        comm = Path(f"/proc/{self.sleeper.pid}/comm")
+        deadline = time.monotonic() + 10
+        while comm.read_text().strip() != "sleep" and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def close(self) -> None:
         self.http.shutdown()

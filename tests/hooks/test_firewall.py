@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
+from kakit.core import programs
 from kakit.core.events import StateEvent
 from kakit.exceptions import ConfigError, HookError
 from kakit.hooks.base import StateChange
@@ -205,14 +207,24 @@ class TestRendering:
             hook(change)
         assert str(caught.value) == "firewall: unknown state 'X\"\\n-A INPUT', rules left unchanged"
 
-    def test_missing_tool(self, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-        """A missing firewall program is reported as HookError naming it."""
-        monkeypatch.setenv("PATH", str(tmp_path))
+    def test_missing_tool_and_path_ignored(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """The tool is looked up in the system directories only: an iptables first on $PATH is
+        not run, and a missing tool is a HookError naming it."""
+        planted = tmp_path / "bin"
+        planted.mkdir()
+        marker = tmp_path / "ran"
+        (planted / "iptables").write_text(f"#!/bin/sh\ntouch {marker}\n")
+        (planted / "iptables").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{planted}:/usr/sbin:/usr/bin")
+        monkeypatch.setattr(programs, "SYSTEM_DIRS", (str(tmp_path / "empty"),))
         hook = firewall_hook(AcceptRule(protocol="vrrp"))
         change = StateChange(event=StateEvent(kind="INSTANCE", name="VI_1", state="MASTER"))
         with pytest.raises(HookError) as caught:
             hook(change)
-        assert str(caught.value) == "firewall: cannot run iptables: No such file or directory"
+        assert str(caught.value) == "firewall: iptables is not installed in the system directories"
+        assert not marker.exists()
 
 
 @pytest.mark.lab
@@ -379,7 +391,7 @@ exit {restore_status}
 
 @pytest.fixture(name="fake_iptables")
 def _fake_iptables(tmp_path, monkeypatch):
-    """Put fake iptables/iptables-restore first on PATH; returns a function to configure them."""
+    """Fake iptables/iptables-restore as the system's; returns a function to configure them."""
 
     def install(check_status: int, restore_status: int = 0, error: str = "") -> object:
         log = tmp_path / "calls.log"
@@ -391,7 +403,7 @@ def _fake_iptables(tmp_path, monkeypatch):
                 )
             )
             tool.chmod(0o755)
-        monkeypatch.setenv("PATH", str(tmp_path))
+        monkeypatch.setattr(programs, "SYSTEM_DIRS", (str(tmp_path),))
         return log
 
     return install
