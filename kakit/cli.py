@@ -250,3 +250,21 @@ def outbox_purge(statuses: tuple[Status, ...], older_than: str, config_path: str
     except KakitError as exc:
         raise KakitCommandError(exc) from exc
     click.echo(f"{count} message(s) purged")
+
+
+@outbox.command("repair")
+@config_option
+def outbox_repair(config_path: str | None) -> None:
+    """Move a damaged outbox aside (kept) and start a new one with every message still readable."""
+    from kakit.alerts.outbox import repair
+
+    loaded = _load(config_path)
+    path = loaded.outbox_path()
+    try:
+        aside, events, messages = repair(path)
+    except KakitError as exc:
+        raise KakitCommandError(exc) from exc
+    click.echo(f"{path}: moved aside to {aside} (kept); new outbox with {events} event(s) and")
+    click.echo(
+        f"{messages} undelivered message(s) recovered; run `kakit outbox retry` to send them"
+    )

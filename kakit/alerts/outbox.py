@@ -191,7 +191,7 @@ class Outbox:
                 self._upgrade()
         except (OSError, sqlite3.Error) as exc:
             self.db.close()
-            raise StateError(f"cannot open outbox {path}: {exc}") from exc
+            raise damaged(path, exc) from exc
 
     def _upgrade(self) -> None:
         """Create or migrate the schema, once, under the write lock."""
@@ -240,12 +240,18 @@ class Outbox:
             raise
         self.db.execute("COMMIT")
 
+    def _read(self, sql: str, params: Iterable[object] | dict[str, object] = ()) -> sqlite3.Cursor:
+        try:
+            return self.db.execute(sql, params if isinstance(params, dict) else tuple(params))
+        except sqlite3.DatabaseError as exc:
+            raise damaged(self.path, exc) from exc
+
     def _write(self, sql: str, params: Iterable[object] | dict[str, object] = ()) -> sqlite3.Cursor:
         try:
             with self._transaction():
                 return self.db.execute(sql, params if isinstance(params, dict) else tuple(params))
         except sqlite3.Error as exc:
-            raise StateError(f"outbox {self.path}: {exc}") from exc
+            raise damaged(self.path, exc) from exc
 
     # -- the notify side ---------------------------------------------------------------------
 
@@ -307,7 +313,7 @@ class Outbox:
 
     def newest_event(self, kind: str, name: str) -> tuple[int, StateEvent] | None:
         """The most recently received event of this instance (by receive order), with its id."""
-        row = self.db.execute(
+        row = self._read(
             "SELECT e.id, e.time, e.kind, e.name, e.state, e.priority, e.boot, e.mono FROM events e"
             f" WHERE e.kind = :kind AND e.name = :name ORDER BY {_NEWEST_FIRST} LIMIT 1",
             {"kind": kind, "name": name, "boot": self.boot},
@@ -320,7 +326,7 @@ class Outbox:
             before = "(e.boot != :boot OR e.mono < :mono)"
         else:
             before = "(e.boot != :boot AND e.time < :time)"
-        row = self.db.execute(
+        row = self._read(
             f"SELECT e.state FROM events e WHERE e.kind = :kind AND e.name = :name AND {before}"
             f" ORDER BY {_NEWEST_FIRST} LIMIT 1",
             {
@@ -379,7 +385,7 @@ class Outbox:
                             (now + delay(row.crashes + 1), now, row.id),
                         )
         except sqlite3.Error as exc:
-            raise StateError(f"outbox {self.path}: {exc}") from exc
+            raise damaged(self.path, exc) from exc
         return failed
 
     def expire(self, now: float, ttl: float) -> list[MessageRow]:
@@ -400,12 +406,12 @@ class Outbox:
                         (now, *[row.id for row in rows]),
                     )
         except sqlite3.Error as exc:
-            raise StateError(f"outbox {self.path}: {exc}") from exc
+            raise damaged(self.path, exc) from exc
         return rows
 
     def due_channels(self, now: float) -> list[str]:
         """Channels with at least one pending message due now."""
-        rows = self.db.execute(
+        rows = self._read(
             "SELECT DISTINCT channel FROM messages WHERE status = 'pending' AND next_attempt <= ? ORDER BY channel",
             (now,),
         )
@@ -413,7 +419,7 @@ class Outbox:
 
     def next_due(self) -> float | None:
         """When the next pending or held message is due, or None when there is none."""
-        row = self.db.execute(
+        row = self._read(
             "SELECT MIN(CASE WHEN status = 'held' THEN created + ? ELSE next_attempt END) AS due"
             " FROM messages WHERE status IN ('pending', 'held')",
             (HELD_GRACE,),
@@ -426,19 +432,20 @@ class Outbox:
         All undelivered alerts of one instance on one channel are collapsed into one message, so
         the worker only ever needs this group (two indexed queries, whatever the backlog).
         """
-        params = {"channel": channel, "boot": self.boot}
-        head = self.db.execute(
+        params: dict[str, object] = {"channel": channel, "boot": self.boot}
+        head = self._read(
             _MESSAGE_SELECT
             + f" WHERE m.channel = :channel AND m.status = 'pending' ORDER BY {_EVENT_ORDER}, m.id LIMIT 1",
             params,
         ).fetchone()
         if head is None:
             return []
-        rows = self.db.execute(
+        group: dict[str, object] = {**params, "kind": head["kind"], "name": head["name"]}
+        rows = self._read(
             _MESSAGE_SELECT
             + " WHERE m.channel = :channel AND m.status = 'pending' AND e.kind = :kind AND e.name = :name"
             f" ORDER BY {_EVENT_ORDER}, m.id",
-            {**params, "kind": head["kind"], "name": head["name"]},
+            group,
         )
         return [MessageRow(row) for row in rows]
 
@@ -472,7 +479,7 @@ class Outbox:
                     )
                 self.db.execute("INSERT INTO sends (channel, time) VALUES (?, ?)", (channel, now))
         except sqlite3.Error as exc:
-            raise StateError(f"outbox {self.path}: {exc}") from exc
+            raise damaged(self.path, exc) from exc
 
     def mark_retry(self, ids: list[int], next_attempt: float, error: str) -> None:
         """Put messages back to pending for a later attempt."""
@@ -490,7 +497,7 @@ class Outbox:
 
     def sends_since(self, channel: str, since: float) -> list[float]:
         """Times of successful sends on ``channel`` after ``since`` (client-side rate limit)."""
-        rows = self.db.execute(
+        rows = self._read(
             "SELECT time FROM sends WHERE channel = ? AND time > ? ORDER BY time", (channel, since)
         )
         return [float(row["time"]) for row in rows]
@@ -502,7 +509,7 @@ class Outbox:
     ) -> list[MessageRow]:
         """Messages, newest first, optionally only with the given statuses."""
         where = f" WHERE m.status IN ({','.join('?' * len(statuses))})" if statuses else ""
-        rows = self.db.execute(
+        rows = self._read(
             _MESSAGE_SELECT + where + " ORDER BY e.time DESC, m.id DESC LIMIT ?",
             (*(statuses or ()), limit),
         )
@@ -545,8 +552,119 @@ class Outbox:
                 )
                 self.db.execute("DELETE FROM sends WHERE time < ?", (cutoff - 3600,))
         except sqlite3.Error as exc:
-            raise StateError(f"outbox {self.path}: {exc}") from exc
+            raise damaged(self.path, exc) from exc
         return cursor.rowcount
+
+
+def damaged(path: str, exc: Exception) -> StateError:
+    """The error for a database SQLite cannot use; a damaged file says how to get out."""
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return StateError(
+            f"outbox {path} is damaged ({exc}): `kakit outbox repair` moves it aside, keeps it, "
+            "and starts a new outbox with every message it can still read"
+        )
+    return StateError(f"outbox {path}: {exc}")
+
+
+def repair(path: str) -> tuple[str, int, int]:
+    """Move a damaged outbox aside and start a new one with what can still be read from it.
+
+    Events and their undelivered messages are copied row by row (a damaged page loses the rows
+    on it, not the rest); messages that were delivered, merged or failed are not carried over.
+    The damaged file stays next to the new one, renamed, so nothing is silently dropped.
+
+    Returns:
+        ``(where the damaged file now is, events salvaged, messages salvaged)``.
+
+    Raises:
+        StateError: The file cannot be moved or the new outbox cannot be created.
+    """
+    aside = f"{path}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+    try:
+        os.rename(path, aside)
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.rename(path + suffix, aside + suffix)
+    except OSError as exc:
+        raise StateError(f"cannot move {path} aside: {exc.strerror or exc}") from exc
+    events: dict[int, sqlite3.Row] = {}
+    messages: list[sqlite3.Row] = []
+    try:
+        old = sqlite3.connect(f"file:{aside}?mode=ro", uri=True)
+        old.row_factory = sqlite3.Row
+        events = {row["id"]: row for row in _salvage(old, "events")}
+        messages = [
+            row
+            for row in _salvage(old, "messages")
+            if row["status"] in ("held", "pending", "sending") and row["event_id"] in events
+        ]
+        old.close()
+    except sqlite3.Error:
+        pass  # nothing readable: the new outbox starts empty, the damaged file is kept
+    with Outbox(path) as box, box._transaction():
+        for event_id, row in events.items():
+            box.db.execute(
+                "INSERT INTO events (id, time, kind, name, state, priority, node, hooks, stale, boot, mono)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event_id,
+                    row["time"],
+                    row["kind"],
+                    row["name"],
+                    row["state"],
+                    row["priority"],
+                    row["node"],
+                    row["hooks"],
+                    row["stale"],
+                    _column(row, "boot", ""),
+                    _column(row, "mono", 0.0),
+                ),
+            )
+        now = time.time()
+        for row in messages:
+            box.db.execute(
+                "INSERT INTO messages (id, event_id, channel, status, attempts, created, next_attempt, updated)"
+                " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
+                (
+                    row["id"],
+                    row["event_id"],
+                    row["channel"],
+                    row["attempts"],
+                    row["created"],
+                    now,
+                    now,
+                ),
+            )
+    return aside, len(events), len(messages)
+
+
+def _salvage(db: sqlite3.Connection, table: str) -> list[sqlite3.Row]:
+    """Every row of ``table`` that can be read, skipping damaged ranges."""
+    rows: list[sqlite3.Row] = []
+    try:
+        (top,) = db.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()
+    except sqlite3.Error:
+        top = 1_000_000
+    start, step = 0, 256
+    while start <= (top or 0):
+        try:
+            rows.extend(
+                db.execute(
+                    f"SELECT * FROM {table} WHERE rowid BETWEEN ? AND ?", (start, start + step - 1)
+                )
+            )
+        except sqlite3.Error:
+            for rowid in range(start, start + step):
+                try:
+                    rows.extend(db.execute(f"SELECT * FROM {table} WHERE rowid = ?", (rowid,)))
+                except sqlite3.Error:
+                    continue
+        start += step
+    return rows
+
+
+def _column(row: sqlite3.Row, name: str, default: object) -> object:
+    return row[name] if name in row.keys() else default  # noqa: SIM118 - `in row` tests values
 
 
 def _event(row: sqlite3.Row) -> StateEvent:

@@ -134,3 +134,61 @@ class TestTestAlert:
             timeout=60,
         )
         assert result.returncode == 2 and "unknown channel 'pager' (known: sink)" in result.stderr
+
+
+def pending_alerts(config_path: Path, count: int) -> str:
+    """Store ``count`` pending alerts (no worker); returns the outbox path."""
+    config = parse_config(config_path.read_text(), str(config_path))
+    with Outbox(config.outbox_path()) as box:
+        for index in range(count):
+            event_id = box.add_event(
+                StateEvent(kind="INSTANCE", name=f"VI_{index}", state="MASTER", time=time.time()),
+                "lb1",
+                ["sink"],
+                time.time(),
+            )
+            box.finish_hooks(event_id, [], stale=False)
+        box.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return config.outbox_path()
+
+
+class TestDamagedOutbox:
+    """A damaged outbox is diagnosed in one line, and repair keeps what can be read."""
+
+    def test_garbage_file(self, tmp_path: Path, sink: WebhookSink) -> None:
+        """A file that is not a database: list says so and names the way out; repair starts afresh."""
+        config = write_config(tmp_path, sink)
+        path = Path(pending_alerts(config, 1))
+        path.write_bytes(b"\x00garbage" * 512)
+        runner = CliRunner()
+        listed = runner.invoke(kakit, ["outbox", "list", "-c", str(config)])
+        assert listed.exit_code == 1
+        assert "is damaged" in listed.output and "kakit outbox repair" in listed.output
+        assert "Traceback" not in listed.output
+        repaired = runner.invoke(kakit, ["outbox", "repair", "-c", str(config)])
+        assert repaired.exit_code == 0, repaired.output
+        assert "0 undelivered message(s) recovered" in repaired.output
+        kept = [p for p in path.parent.iterdir() if ".damaged-" in p.name]
+        assert [p.read_bytes()[:8] for p in kept] == [b"\x00garbage"]
+        again = runner.invoke(kakit, ["outbox", "list", "-c", str(config)])
+        assert (again.exit_code, again.output.strip()) == (0, "outbox is empty")
+
+    def test_damaged_page_keeps_the_other_rows(self, tmp_path: Path, sink: WebhookSink) -> None:
+        """A damaged page loses its rows only: the readable pending alerts are recovered and sent."""
+        config = write_config(tmp_path, sink)
+        path = Path(pending_alerts(config, 300))
+        data = bytearray(path.read_bytes())
+        page, pages = 4096, len(data) // 4096
+        for index in range(pages // 2, pages, 3):  # every third page of the second half
+            data[page * index : page * (index + 1)] = b"\xff" * page
+        path.write_bytes(bytes(data))
+        runner = CliRunner()
+        listed = runner.invoke(kakit, ["outbox", "list", "-c", str(config)])
+        assert (listed.exit_code, "is damaged" in listed.output) == (1, True), listed.output
+        repaired = runner.invoke(kakit, ["outbox", "repair", "-c", str(config)])
+        assert repaired.exit_code == 0, repaired.output
+        recovered = int(repaired.output.split("and\n")[1].split(" ")[0])
+        assert recovered > 0
+        retried = runner.invoke(kakit, ["outbox", "retry", "-c", str(config)])
+        assert retried.exit_code == 0
+        wait_for(lambda: len(sink.requests) == recovered, "every recovered alert delivered")
