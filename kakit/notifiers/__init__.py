@@ -1,9 +1,8 @@
 """The notifier family: alert channel types by their YAML ``type:`` name.
 
 Built-in types (:data:`REGISTRY`: class names, each in the module named after its type) are
-imported only when a channel of that type is used. Third-party
-channels register through the ``kakit.notifiers`` entry-point group
-(``name = "package.module:Class"``).
+imported only when a channel of that type is used. Third-party channels register through the
+``kakit.notifiers`` entry-point group (``name = "package.module:Class"``).
 """
 
 from __future__ import annotations
