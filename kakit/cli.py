@@ -8,7 +8,8 @@ they run.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
@@ -19,7 +20,7 @@ from kakit.exceptions import KakitError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from kakit.alerts.outbox import Status
+    from kakit.alerts.outbox import Outbox, Status
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,6 +43,15 @@ def KakitCommandError(error: KakitError) -> click.ClickException:
     return cls(str(error))
 
 
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Let a KakitError raised in the block out as the click exception of its exit code."""
+    try:
+        yield
+    except KakitError as exc:
+        raise KakitCommandError(exc) from exc
+
+
 def config_option(func: F) -> F:
     """The shared ``-c/--config`` option."""
     return click.option(
@@ -53,13 +63,28 @@ def config_option(func: F) -> F:
     )(func)
 
 
+def status_option(choices: tuple[str, ...], help_text: str) -> Callable[[F], F]:
+    """The repeatable ``--status`` option of the outbox commands (into ``statuses``)."""
+    return click.option(
+        "--status", "statuses", multiple=True, type=click.Choice(choices), help=help_text
+    )
+
+
 def _load(config_path: str | None, *, cache: bool = True) -> Any:
     from kakit.config import load_config
 
-    try:
+    with _reported():
         return load_config(config_path, cache=cache)
-    except KakitError as exc:
-        raise KakitCommandError(exc) from exc
+
+
+@contextmanager
+def _outbox(config_path: str | None) -> Iterator[tuple[Any, Outbox]]:
+    """The loaded configuration and its open outbox, KakitErrors reported."""
+    from kakit.alerts.outbox import Outbox
+
+    loaded = _load(config_path)
+    with _reported(), Outbox(loaded.outbox_path()) as box:
+        yield loaded, box
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,14 +107,12 @@ def config_check(config_path: str | None) -> None:
     from kakit.config.show import check_secrets, effective
 
     loaded = _load(config_path, cache=False)  # validate the file itself, every time
-    try:
+    with _reported():
         data = effective(loaded)
         if loaded.states:
             from kakit.hooks import build_plan
 
             build_plan(loaded)  # constructs every hook: what only the back end can judge
-    except KakitError as exc:
-        raise KakitCommandError(exc) from exc
     click.echo(
         yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True).rstrip()
     )
@@ -125,10 +148,8 @@ def latch_list(config_path: str | None) -> None:
     from kakit.kacheck.latch import list_latches
 
     loaded = _load(config_path)
-    try:
+    with _reported():
         found = list_latches(loaded.paths.data_dir)
-    except KakitError as exc:
-        raise KakitCommandError(exc) from exc
     if not found:
         click.echo("no latched checks")
         return
@@ -144,10 +165,8 @@ def latch_clear(name: str, config_path: str | None) -> None:
     from kakit.kacheck.latch import clear
 
     loaded = _load(config_path)
-    try:
+    with _reported():
         cleared = clear(loaded.paths.data_dir, name)
-    except KakitError as exc:
-        raise KakitCommandError(exc) from exc
     if not cleared:
         click.echo(f"{name}: not latched", err=True)
         sys.exit(1)
@@ -164,26 +183,15 @@ def outbox() -> None:
 
 
 @outbox.command("list")
-@click.option(
-    "--status",
-    "statuses",
-    multiple=True,
-    type=click.Choice(STATUSES),
-    help="Only these statuses (repeatable).",
-)
+@status_option(STATUSES, "Only these statuses (repeatable).")
 @click.option("--limit", default=50, show_default=True, help="Newest N messages.")
 @config_option
 def outbox_list(statuses: tuple[Status, ...], limit: int, config_path: str | None) -> None:
     """Show alerts in the outbox, newest first."""
     from kakit.alerts.alert import iso_time
-    from kakit.alerts.outbox import Outbox
 
-    loaded = _load(config_path)
-    try:
-        with Outbox(loaded.outbox_path()) as box:
-            rows = box.messages(statuses or None, limit)
-    except KakitError as exc:
-        raise KakitCommandError(exc) from exc
+    with _outbox(config_path) as (_loaded, box):
+        rows = box.messages(statuses or None, limit)
     if not rows:
         click.echo(
             "outbox is empty" if not statuses else f"no messages with status {', '.join(statuses)}"
@@ -203,35 +211,22 @@ def outbox_list(statuses: tuple[Status, ...], limit: int, config_path: str | Non
 def outbox_retry(ids: tuple[int, ...], config_path: str | None) -> None:
     """Send failed or expired alerts again (all of them, or the given IDs), starting now."""
     from kakit.alerts.detach import spawn_worker
-    from kakit.alerts.outbox import Outbox
 
-    loaded = _load(config_path)
-    try:
-        with Outbox(loaded.outbox_path()) as box:
-            count = box.retry(list(ids) or None)
-    except KakitError as exc:
-        raise KakitCommandError(exc) from exc
+    with _outbox(config_path) as (loaded, box):
+        count = box.retry(list(ids) or None)
     click.echo(f"{count} message(s) queued for delivery")
     if count:
         spawn_worker(loaded.source)
 
 
 @outbox.command("purge")
-@click.option(
-    "--status",
-    "statuses",
-    multiple=True,
-    type=click.Choice(DONE_STATUSES),
-    help="Default: sent, merged, expired, failed.",
-)
+@status_option(DONE_STATUSES, "Default: sent, merged, expired, failed.")
 @click.option(
     "--older-than", default="7d", show_default=True, help="Age such as 7d, 12h, 30m (0 for all)."
 )
 @config_option
 def outbox_purge(statuses: tuple[Status, ...], older_than: str, config_path: str | None) -> None:
     """Delete finished alerts from the outbox. Pending alerts are never purged."""
-    from kakit.alerts.outbox import Outbox
-
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
         seconds = (
@@ -243,12 +238,8 @@ def outbox_purge(statuses: tuple[Status, ...], older_than: str, config_path: str
         raise click.BadParameter(
             f"expected an age such as 7d, 12h or 30m, got {older_than!r}", param_hint="--older-than"
         ) from None
-    loaded = _load(config_path)
-    try:
-        with Outbox(loaded.outbox_path()) as box:
-            count = box.purge(statuses or DONE_STATUSES, seconds)
-    except KakitError as exc:
-        raise KakitCommandError(exc) from exc
+    with _outbox(config_path) as (_loaded, box):
+        count = box.purge(statuses or DONE_STATUSES, seconds)
     click.echo(f"{count} message(s) purged")
 
 

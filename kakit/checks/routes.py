@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 
+from kakit.core.record import frozen
 from kakit.exceptions import CheckError
 
 RTF_UP = 0x1
@@ -19,18 +20,13 @@ IPV4_ROUTES = "/proc/net/route"
 IPV6_ROUTES = "/proc/net/ipv6_route"
 
 
+@frozen
 class Route:
     """A default route: gateway address, interface and metric."""
 
-    __slots__ = ("gateway", "interface", "metric")
-
-    def __init__(self, gateway: str, interface: str, metric: int) -> None:
-        self.gateway = gateway
-        self.interface = interface
-        self.metric = metric
-
-    def __repr__(self) -> str:
-        return f"Route({self.gateway} dev {self.interface} metric {self.metric})"
+    gateway: str
+    interface: str
+    metric: int
 
 
 def parse_ipv4_routes(text: str) -> list[Route]:
@@ -47,7 +43,7 @@ def parse_ipv4_routes(text: str) -> list[Route]:
         if flags & (RTF_UP | RTF_GATEWAY) != RTF_UP | RTF_GATEWAY or flags & RTF_REJECT:
             continue
         address = ".".join(str(octet) for octet in struct.pack("<L", int(gateway, 16)))
-        routes.append(Route(address, iface, int(metric)))
+        routes.append(Route(gateway=address, interface=iface, metric=int(metric)))
     return sorted(routes, key=lambda route: route.metric)
 
 
@@ -66,7 +62,7 @@ def parse_ipv6_routes(text: str) -> list[Route]:
         if flags & (RTF_UP | RTF_GATEWAY) != RTF_UP | RTF_GATEWAY or flags & RTF_REJECT:
             continue
         address = str(ipaddress.IPv6Address(bytes.fromhex(nexthop)))
-        routes.append(Route(address, iface, int(metric, 16)))
+        routes.append(Route(gateway=address, interface=iface, metric=int(metric, 16)))
     return sorted(routes, key=lambda route: route.metric)
 
 

@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import os
 
+from kakit.core.record import frozen
+
 PROC = "/proc"
 
 
+@frozen
 class ProcessInfo:
-    """What kacheck knows about one process."""
+    """What kacheck knows about one process (``state`` is the one-letter code of ``stat``)."""
 
-    __slots__ = ("comm", "pid", "ppid", "state")
-
-    def __init__(self, pid: int, comm: str, state: str, ppid: int) -> None:
-        self.pid = pid
-        self.comm = comm
-        self.state = state
-        self.ppid = ppid
-
-    def __repr__(self) -> str:
-        return f"ProcessInfo(pid={self.pid}, comm={self.comm!r}, state={self.state!r})"
+    pid: int
+    comm: str
+    state: str
+    ppid: int
 
 
 def read_stat(pid: int) -> ProcessInfo | None:
@@ -46,7 +43,7 @@ def read_stat(pid: int) -> ProcessInfo | None:
     rest = raw[close_at + 2 :].split()
     if len(rest) < 2:
         return None
-    return ProcessInfo(pid, comm, rest[0].decode(), int(rest[1]))
+    return ProcessInfo(pid=pid, comm=comm, state=rest[0].decode(), ppid=int(rest[1]))
 
 
 def netns_of(pid: int | str) -> str | None:

@@ -30,7 +30,7 @@ MISSING: object = object()
 
 
 class Option:
-    """How one field of a settings class is read from YAML.
+    """How one field of a settings class is read from YAML (made by :func:`option`).
 
     Args:
         convert: Converter applied to the located YAML node (see :mod:`kakit.core.converters`).
@@ -44,11 +44,11 @@ class Option:
 
     def __init__(
         self,
-        convert: Callable[..., Any] | None = None,
-        default: object = MISSING,
-        secret: bool = False,
-        doc: str = "",
-        internal: bool = False,
+        convert: Callable[..., Any] | None,
+        default: object,
+        secret: bool,
+        doc: str,
+        internal: bool,
     ) -> None:
         self.convert = convert
         self.default = default
@@ -70,7 +70,11 @@ def option(
     doc: str = "",
     internal: bool = False,
 ) -> Any:
-    """Declare a settings field with its converter and default (a field specifier)."""
+    """Declare a settings field with its converter and default (a field specifier).
+
+    Typed ``Any`` so that ``port: int = option(...)`` type-checks; the defaults of an
+    :class:`Option` are the ones here.
+    """
     return Option(convert, default, secret, doc, internal)
 
 
@@ -81,7 +85,7 @@ def _is_classvar(annotation: object) -> bool:
     return isinstance(annotation, str) and annotation.startswith(("ClassVar", "typing.ClassVar"))
 
 
-@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(option, Option))
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(option,))
 def frozen(cls: C) -> C:
     """Turn an annotated class into a frozen, keyword-only value object."""
     fields: dict[str, Option] = {}
@@ -98,7 +102,7 @@ def frozen(cls: C) -> C:
             if name.startswith("_") or _is_classvar(annotation):
                 continue
             value = klass.__dict__.get(name, MISSING)
-            fields[name] = value if isinstance(value, Option) else Option(default=value)
+            fields[name] = value if isinstance(value, Option) else option(default=value)
     for name, spec in fields.items():
         if isinstance(cls.__dict__.get(name), Option):
             # Leave the plain default on the class, like dataclasses do.

@@ -1,7 +1,9 @@
 """Explicit, lazily imported plugin registries (one per family).
 
-A family lists its built-in members by name and ``module:Class`` path; third-party members
-register through an entry-point group. A member's module is imported only when a configuration
+A family lists its built-in members by name and class; each lives in the family's module of the
+same name (``command``: ``CommandCheck`` in ``kakit.checks.command``). Third-party members
+register through the entry-point group named after the family's package, by
+``package.module:Class`` path. A member's module is imported only when a configuration
 uses it: ``kacheck flag`` must not pay for icmplib, and ``kanotify`` not for httpx.
 
 A member class declares ``options_class``, a :func:`kakit.core.record.frozen` record whose fields
@@ -33,8 +35,11 @@ class Registry(Generic[M]):
     """Members of one family by name (``M``: what a member is, e.g. ``type[Check]``).
 
     Args:
-        builtins: ``name -> "package.module:Class"`` of the built-in members.
-        group: The entry-point group for plugins (``kakit.checks``).
+        package: The family's package (``kakit.checks``), which holds each built-in member in
+            the module named after it; also the entry-point group of plugins.
+        builtins: ``name -> "Class"`` of the built-in members (the family's ``REGISTRY``); a
+            value ``"package.module:Class"`` names a class anywhere (what tests and
+            :mod:`kakit.testing` add).
         kind: What a member is, for messages (``check types``).
         contract: Checks a loaded class against the family's contract and returns what is
             wrong with it, or None. A plugin that breaks the contract is then refused when the
@@ -43,13 +48,13 @@ class Registry(Generic[M]):
 
     def __init__(
         self,
+        package: str,
         builtins: dict[str, str],
-        group: str,
         kind: str,
         contract: Callable[[Any], str | None] | None = None,
     ) -> None:
+        self.package = package
         self.builtins = builtins
-        self.group = group
         self.kind = kind
         self.contract = contract
         self._loaded: dict[str, M] = {}
@@ -57,7 +62,7 @@ class Registry(Generic[M]):
     def _plugins(self) -> dict[str, str]:
         from importlib.metadata import entry_points
 
-        return {ep.name: ep.value for ep in entry_points(group=self.group)}
+        return {ep.name: ep.value for ep in entry_points(group=self.package)}
 
     def names(self) -> list[str]:
         """Every known member name, built-in and plugin."""
@@ -73,7 +78,10 @@ class Registry(Generic[M]):
         cached = self._loaded.get(name)
         if cached is not None:
             return cached
-        target = self.builtins.get(name) or self._plugins().get(name)
+        target = self.builtins.get(name)
+        if target is not None and ":" not in target:
+            target = f"{self.package}.{name}:{target}"
+        target = target or self._plugins().get(name)
         if target is None:
             raise ConfigError(f"one of the {self.kind} {', '.join(self.names())}")
         module_name, _, class_name = target.partition(":")

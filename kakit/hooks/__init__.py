@@ -23,13 +23,13 @@ if TYPE_CHECKING:
 
 # In run order: kernel settings first, then the firewall, then the user's programs.
 REGISTRY: dict[str, str] = {
-    "sysctl": "kakit.hooks.sysctl:SysctlHook",
-    "firewall": "kakit.hooks.firewall:FirewallHook",
-    "run": "kakit.hooks.run:RunHook",
+    "sysctl": "SysctlHook",
+    "firewall": "FirewallHook",
+    "run": "RunHook",
 }
 
 # Hooks are plain classes (typed callables), with no common base to name here.
-registry: Registry[Any] = Registry(REGISTRY, "kakit.hooks", "hook types")
+registry: Registry[Any] = Registry(__name__, REGISTRY, "hook types")
 
 
 def build_plan(config: Config) -> HookPlan | None:

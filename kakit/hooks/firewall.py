@@ -354,27 +354,39 @@ class FirewallHook:
         text = iptables_restore_input(
             chain, self.rules, state, add_jump=status != 0 and bool(self.rules)
         )
-        status, error = _run(["iptables-restore", "-w", LOCK_WAIT, "--noflush"], text)
-        if status != 0:
-            raise HookError(f"firewall: iptables-restore failed ({status}): {error}")
-        if not self.rules:
-            return HookOutcome(hook=self.name, summary=f"firewall: chain {chain} flushed")
-        return HookOutcome(
-            hook=self.name,
-            summary=f"firewall: {_count(self.rules)} in {chain} (iptables)",
+        return self._load(
+            ["iptables-restore", "-w", LOCK_WAIT, "--noflush"],
+            text,
+            tool="iptables-restore",
+            emptied=f"chain {chain} flushed",
+            filled=f"{chain} (iptables)",
         )
 
     def _nftables(self, state: str) -> HookOutcome:
         table = self.chain.lower()
-        status, error = _run(["nft", "-f", "-"], nft_script(table, self.rules, state))
-        if status != 0:
-            raise HookError(f"firewall: nft -f failed ({status}): {error}")
-        if not self.rules:
-            return HookOutcome(hook=self.name, summary=f"firewall: table inet {table} removed")
-        return HookOutcome(
-            hook=self.name,
-            summary=f"firewall: {_count(self.rules)} in table inet {table} (nftables)",
+        return self._load(
+            ["nft", "-f", "-"],
+            nft_script(table, self.rules, state),
+            tool="nft -f",
+            emptied=f"table inet {table} removed",
+            filled=f"table inet {table} (nftables)",
         )
+
+    def _load(
+        self, argv: list[str], script: str, *, tool: str, emptied: str, filled: str
+    ) -> HookOutcome:
+        """Feed ``script`` to the back end's loader; the outcome says what kakit's place holds.
+
+        Raises:
+            HookError: The loader failed (the place is left as it was: both loaders apply a
+                script as one transaction).
+        """
+        status, error = _run(argv, script)
+        if status != 0:
+            raise HookError(f"firewall: {tool} failed ({status}): {error}")
+        if not self.rules:
+            return HookOutcome(hook=self.name, summary=f"firewall: {emptied}")
+        return HookOutcome(hook=self.name, summary=f"firewall: {_count(self.rules)} in {filled}")
 
 
 def _count(rules: tuple[AcceptRule, ...]) -> str:

@@ -13,18 +13,17 @@ import time
 
 from kakit.core import smalljson
 from kakit.core.fsutil import atomic_write, ensure_dir, read_text
+from kakit.core.record import frozen
 from kakit.exceptions import StateError
 
 
+@frozen
 class Latch:
-    """One latch as stored on disk."""
+    """One latch as stored on disk: the check, why it latched, and when (epoch seconds)."""
 
-    __slots__ = ("check", "reason", "since")
-
-    def __init__(self, check: str, reason: str, since: float) -> None:
-        self.check = check
-        self.reason = reason
-        self.since = since
+    check: str
+    reason: str
+    since: float
 
     def describe(self) -> str:
         """``latched since 2026-11-22 01:49:20: <reason>``."""
@@ -48,9 +47,9 @@ def get(data_dir: str, check: str) -> Latch | None:
         return None
     try:
         data = smalljson.loads(text)
-        return Latch(check, str(data["reason"]), float(data["since"]))
+        return Latch(check=check, reason=str(data["reason"]), since=float(data["since"]))
     except (ValueError, KeyError, TypeError):
-        return Latch(check, "latch file unreadable (still latched)", 0.0)
+        return Latch(check=check, reason="latch file unreadable (still latched)", since=0.0)
 
 
 def set_latch(data_dir: str, check: str, reason: str) -> Latch:
@@ -59,7 +58,7 @@ def set_latch(data_dir: str, check: str, reason: str) -> Latch:
     if existing is not None:
         return existing
     ensure_dir(latch_dir(data_dir), 0o700)
-    latch = Latch(check, reason, time.time())
+    latch = Latch(check=check, reason=reason, since=time.time())
     atomic_write(
         _path(data_dir, check), smalljson.dumps({"reason": reason, "since": latch.since}), 0o600
     )

@@ -1,8 +1,8 @@
 """The notifier family: alert channel types by their YAML ``type:`` name.
 
-Built-in types are imported by module path only when a channel of that type is used. Third-party
-channels register through the ``kakit.notifiers`` entry-point group
-(``name = "package.module:Class"``).
+Built-in types (:data:`REGISTRY`: class names, each in the module named after its type) are
+imported only when a channel of that type is used. Third-party channels register through the
+``kakit.notifiers`` entry-point group (``name = "package.module:Class"``).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ if TYPE_CHECKING:
     from kakit.notifiers.base import Notifier
 
 REGISTRY: dict[str, str] = {
-    "alertmanager": "kakit.notifiers.alertmanager:AlertmanagerNotifier",
-    "dingtalk": "kakit.notifiers.dingtalk:DingtalkNotifier",
-    "email": "kakit.notifiers.email:EmailNotifier",
-    "feishu": "kakit.notifiers.feishu:FeishuNotifier",
-    "slack": "kakit.notifiers.slack:SlackNotifier",
-    "telegram": "kakit.notifiers.telegram:TelegramNotifier",
-    "webhook": "kakit.notifiers.webhook:WebhookNotifier",
-    "wecom": "kakit.notifiers.wecom:WecomNotifier",
+    "alertmanager": "AlertmanagerNotifier",
+    "dingtalk": "DingtalkNotifier",
+    "email": "EmailNotifier",
+    "feishu": "FeishuNotifier",
+    "slack": "SlackNotifier",
+    "telegram": "TelegramNotifier",
+    "webhook": "WebhookNotifier",
+    "wecom": "WecomNotifier",
 }
 
 
@@ -45,7 +45,6 @@ def _contract(found: object) -> str | None:
 
 
 registry: Registry[type[Notifier]] = Registry(
-    REGISTRY, "kakit.notifiers", "channel types", contract=_contract
+    __name__, REGISTRY, "channel types", contract=_contract
 )
 load = registry.load
-type_names = registry.names

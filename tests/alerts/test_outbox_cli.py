@@ -6,6 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from kakit.alerts.outbox import Outbox
@@ -91,6 +92,19 @@ class TestOutboxCommands:
         assert (
             result.exit_code == 2
             and "expected an age such as 7d, 12h or 30m, got 'soon'" in result.output
+        )
+
+    @pytest.mark.parametrize("command", [["list"], ["retry"], ["purge"]])
+    def test_unreadable_outbox(self, tmp_path: Path, sink: WebhookSink, command: list[str]) -> None:
+        """An outbox that is no database fails the command with one line and exit status 1."""
+        config = write_config(tmp_path, sink)
+        outbox = Path(parse_config(config.read_text(), str(config)).outbox_path())
+        outbox.parent.mkdir(parents=True, exist_ok=True)
+        outbox.write_bytes(b"not a database " * 100)
+        result = CliRunner().invoke(kakit, ["outbox", *command, "-c", str(config)])
+        assert (result.exit_code, result.output) == (
+            1,
+            f"Error: cannot open outbox {outbox}: file is not a database\n",
         )
 
 
