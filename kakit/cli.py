@@ -249,12 +249,9 @@ def outbox_repair(config_path: str | None) -> None:
     """Move a damaged outbox aside (kept) and start a new one with every message still readable."""
     from kakit.alerts.outbox import repair
 
-    loaded = _load(config_path)
-    path = loaded.outbox_path()
-    try:
+    path = _load(config_path).outbox_path()
+    with _reported():
         aside, events, messages = repair(path)
-    except KakitError as exc:
-        raise KakitCommandError(exc) from exc
     click.echo(f"{path}: moved aside to {aside} (kept); new outbox with {events} event(s) and")
     click.echo(
         f"{messages} undelivered message(s) recovered; run `kakit outbox retry` to send them"

@@ -96,7 +96,8 @@ class TestOutboxCommands:
 
     @pytest.mark.parametrize("command", [["list"], ["retry"], ["purge"]])
     def test_unreadable_outbox(self, tmp_path: Path, sink: WebhookSink, command: list[str]) -> None:
-        """An outbox that is no database fails the command with one line and exit status 1."""
+        """An outbox that is no database fails the command with one line, exit status 1, and
+        the way out."""
         config = write_config(tmp_path, sink)
         outbox = Path(parse_config(config.read_text(), str(config)).outbox_path())
         outbox.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +105,8 @@ class TestOutboxCommands:
         result = CliRunner().invoke(kakit, ["outbox", *command, "-c", str(config)])
         assert (result.exit_code, result.output) == (
             1,
-            f"Error: cannot open outbox {outbox}: file is not a database\n",
+            f"Error: outbox {outbox} is damaged (file is not a database): `kakit outbox repair`"
+            " moves it aside, keeps it, and starts a new outbox with every message it can still read\n",
         )
 
 
