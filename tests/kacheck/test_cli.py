@@ -171,3 +171,51 @@ class TestLatch:
             [kakit, "latch", "clear", "maint", "-c", str(config)], capture_output=True, text=True
         )
         assert again.returncode == 1
+
+
+class TestEverySecondPath:
+    """keepalived forks kacheck every interval: what it imports is what every run costs."""
+
+    HEAVY = (
+        "importlib.metadata",  # 35 ms: entry points are read only for a plugin's name
+        "yaml",  # 25 ms: a warm configuration cache avoids it
+        "json",
+        "re",
+        "typing",
+        "dataclasses",
+        "psutil",
+        "asyncio",
+        "httpx",
+        "click",
+        "logging",
+        "socket",
+        "subprocess",
+    )
+
+    @pytest.mark.parametrize("with_config", [False, True])
+    def test_flag_imports_nothing_heavy(
+        self, tmp_path: Path, write_config: Callable[[str], Path], with_config: bool
+    ) -> None:
+        """`kacheck flag` (a preset, or a configured check with the cache warm) stays light."""
+        args = ["flag", str(tmp_path / "down")]
+        if with_config:
+            config = write_config(f"checks:\n  maint: {{type: flag, path: {tmp_path}/down}}\n")
+            args = ["-c", str(config), "maint"]
+        env = {k: v for k, v in os.environ.items() if k != "KAKIT_CONFIG"}
+        # A first run fills the configuration cache, as the previous second's run would have.
+        subprocess.run([kacheck_path(), *args], env=env, cwd=tmp_path, check=True)
+        code = (
+            "import sys\n"
+            "from kakit.kacheck.cli import run\n"
+            f"code = run({args!r})\n"
+            f"print(code, sorted(m for m in {self.HEAVY!r} if m in sys.modules))\n"
+        )
+        out = subprocess.run(
+            [str(Path(kacheck_path()).with_name("python")), "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            check=True,
+        ).stdout
+        assert out.split(" ", 1) == ["0", "[]\n"]
