@@ -2,7 +2,7 @@
 
 A check type is one class, ``<Thing>Check(Check)``, in its own module, with a frozen options
 class. ``run`` is synchronous on purpose: keepalived forks ``kacheck`` every interval and asyncio
-alone costs more than the whole run budget (docs/style.md rule 25). Checks that need to wait
+alone costs more than the whole run budget (docs/benchmarks.md). Checks that need to wait
 (ping replies, a restarted service) do so within ``ctx.remaining()``.
 """
 

@@ -6,8 +6,8 @@ which waits for each reply before sending the next packet so that every lost pac
 run takes at most ``(count - 1) * interval + timeout`` (0.29 s with the defaults), whatever the
 loss, and never outlives the check's ``deadline``.
 
-Loss is computed from the packets actually sent (checks.md: icmplib reports 0 % loss when
-nothing could be sent); no packet sent means 100 % loss.
+Loss is computed from the packets actually sent (icmplib reports 0 % loss when nothing could
+be sent: docs/architecture.md, "ICMP"); no packet sent means 100 % loss.
 """
 
 from __future__ import annotations

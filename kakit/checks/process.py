@@ -2,7 +2,7 @@
 
 The pid file is tried first (a single ``/proc/PID/stat`` read); when it is missing or stale the
 process table is scanned. Only processes in our network namespace count: lab nodes and
-containers share the PID namespace (docs/lab.md).
+containers share the PID namespace (docs/architecture.md, "Processes and containers").
 """
 
 from __future__ import annotations

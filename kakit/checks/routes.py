@@ -2,7 +2,8 @@
 
 ``/proc/net/route`` shows the main table only (policy routing and VRF tables are invisible) and
 holds addresses as host-order hex; ``/proc/net/ipv6_route`` has no header and also lists
-local-table and ``lo`` reject entries that must be skipped (docs/checks.md section 4).
+local-table and ``lo`` reject entries that must be skipped (docs/architecture.md, "Routes
+without a shell").
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Process lookups straight from /proc.
 
 psutil would do, but importing it costs about 50 ms and ``process_iter`` builds an object per
-process; kacheck only needs names, parents and liveness (docs/checks.md section 5).
+process; kacheck only needs names, parents and liveness (docs/architecture.md,
+"Processes and containers").
 
 Lab nodes (and containers) share the PID namespace but not the network namespace, so a process
 belongs to "this node" only when its ``/proc/PID/ns/net`` matches ours: otherwise node n1 would

@@ -7,7 +7,7 @@ like the key, built from the state) and optionally ``every_state = True`` (confi
 state, it runs on every state change). Its ``__init__(options, settings)`` takes those options
 and the shared ``hooks`` section (:class:`kakit.hooks.spec.HookSettings`); ``__call__`` does the
 work. Hooks are synchronous on purpose: they run inside keepalived's ``notify`` call, whose
-budget (150 ms) is smaller than the cost of importing asyncio (docs/style.md rule 25).
+budget (150 ms) is smaller than the cost of importing asyncio (docs/benchmarks.md).
 
 A hook must be idempotent (keepalived may report the same state twice, e.g. at reload) and
 must *report* failure, never skip silently: it raises :class:`HookError`, and the runner

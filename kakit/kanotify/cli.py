@@ -1,6 +1,6 @@
 """``kanotify``: keepalived's ``notify`` target, plus ``kanotify test CHANNEL``.
 
-Forms (keepalived.md section 1)::
+Forms (docs/kanotify.md)::
 
     notify "/usr/local/bin/kanotify -c /etc/kakit/kakit.yaml"
         -> kanotify -c FILE [configured words...] INSTANCE|GROUP NAME STATE PRIORITY

@@ -1,6 +1,6 @@
 """The real Prometheus Alertmanager (Debian ``prometheus-alertmanager``) on 127.0.0.1.
 
-Clustering off, a null receiver, its own storage directory (docs/alerts.md section 9).
+Clustering off, a null receiver, its own storage directory (docs/channels.md, alertmanager).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A DingTalk custom-robot server: tokens, 加签 signatures, keywords, size and rate limits.
 
-It answers like DingTalk does (docs/alerts.md section 1): HTTP 200 with ``errcode``/``errmsg``
+It answers like DingTalk does (docs/architecture.md, "Alert platforms"): HTTP 200 with ``errcode``/``errmsg``
 for every business outcome, the real errcodes and errmsg texts.
 """
 

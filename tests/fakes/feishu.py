@@ -1,6 +1,6 @@
 """A Feishu/Lark custom-bot server: tokens, body signatures, keywords and a rate limit.
 
-Answers HTTP 200 with ``{"code", "msg", "data"}`` like Feishu (docs/alerts.md section 2).
+Answers HTTP 200 with ``{"code", "msg", "data"}`` like Feishu (docs/architecture.md, "Alert platforms").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """aiosmtpd servers on 127.0.0.1: plain, STARTTLS (required) or implicit TLS; AUTH; refusals.
 
 aiosmtpd's ``Controller`` cannot listen on port 0 (its readiness probe connects to the port it
-was given), so a free port is picked first (docs/alerts.md section 5).
+was given), so a free port is picked first (docs/channels.md, email).
 """
 
 from __future__ import annotations
