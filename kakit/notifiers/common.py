@@ -44,11 +44,15 @@ def url_secrets(url: str) -> list[str]:
     User info also gives ``user:password``: httpx turns it into an ``Authorization: Basic``
     header, whose base64 form :func:`secret_forms` then covers.
     """
-    from urllib.parse import parse_qsl, unquote, urlsplit
+    from urllib.parse import unquote, unquote_plus, urlsplit
 
     parts = urlsplit(url)
     found = [url]
-    found.extend(value for _, value in parse_qsl(parts.query) if len(value) >= MIN_SECRET_CHARS)
+    for pair in parts.query.split("&"):
+        # As written, and decoded both ways: a "+" may be a plus sign or a space.
+        raw = pair.partition("=")[2]
+        if len(raw) >= MIN_SECRET_CHARS:
+            found.extend((raw, unquote(raw), unquote_plus(raw)))
     if parts.username is not None or parts.password is not None:
         user, password = unquote(parts.username or ""), unquote(parts.password or "")
         found.extend((user, password, f"{user}:{password}"))
@@ -91,6 +95,7 @@ def secret_forms(value: str) -> list[str]:
                 quote(item, safe=""),
                 quote(item),
                 quote_plus(item),
+                quote_plus(item, safe="/"),
                 escaped,
                 escaped.replace("/", "\\/"),
                 standard,

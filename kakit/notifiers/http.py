@@ -163,8 +163,14 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-async def read_at_most(response: httpx.Response, limit: int) -> bytes:
-    """The first ``limit`` bytes of a streamed response's body as sent (still encoded)."""
+async def body_at_most(response: httpx.Response, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """The first ``limit`` bytes of a streamed response's body, decoded (:func:`decoded`).
+
+    Only the raw stream is read, never more than ``limit`` bytes of it.
+    """
+    if response.is_stream_consumed:
+        # A response made in memory (httpx.MockTransport) arrives read and decoded already.
+        return response.content[:limit]
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_raw():
@@ -172,7 +178,7 @@ async def read_at_most(response: httpx.Response, limit: int) -> bytes:
         size += len(chunk)
         if size >= limit:
             break
-    return b"".join(chunks)[:limit]
+    return decoded(b"".join(chunks)[:limit], response.headers.get("content-encoding", ""), limit)
 
 
 def retryable_status(status: int) -> bool:
@@ -331,7 +337,8 @@ class HttpNotifier(Notifier):
         Raises:
             NotifierTimeout: No complete answer within the timeout.
             RetryableError: Connection refused, TLS failure, broken connection.
-            PermanentError: The URL cannot be requested at all (bad scheme or syntax).
+            PermanentError: The URL cannot be requested at all (bad scheme or syntax), or a
+                header value is not ASCII.
         """
         import asyncio
 
@@ -353,7 +360,7 @@ class HttpNotifier(Notifier):
                 )
                 answer = await client.send(outgoing, stream=True)
                 try:
-                    raw = await read_at_most(answer, MAX_ANSWER_BYTES)
+                    body = await body_at_most(answer)
                 finally:
                     await answer.aclose()
         except (httpx.TimeoutException, TimeoutError) as exc:
@@ -362,6 +369,11 @@ class HttpNotifier(Notifier):
             ) from exc
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             raise attempt.permanent(f"cannot request {where}: {exc}") from exc
+        except UnicodeEncodeError as exc:
+            # httpx sends header values as ASCII; the message names no value (a secret).
+            raise attempt.permanent(
+                f"cannot request {where}: a header value holds characters other than ASCII"
+            ) from exc
         except httpx.HTTPError as exc:
             raise attempt.retryable(
                 f"request to {where} failed: {str(exc) or type(exc).__name__}"
@@ -376,7 +388,7 @@ class HttpNotifier(Notifier):
         return httpx.Response(
             answer.status_code,
             headers=headers,
-            content=decoded(raw, answer.headers.get("content-encoding", "")),
+            content=body,
             request=answer.request,
             extensions=answer.extensions,
         )
