@@ -125,4 +125,5 @@ def refuse_exposed_inline_secrets(config: Config, source: str) -> None:
         raise ConfigError(
             f"{inline[0]}: an inline secret in a file readable by group or others (mode {mode:04o}): "
             f"chmod 600 {source}, or use a *_file key, {{file: ...}} or {{env: ...}}"
+            " (for credentials in a URL: an Authorization header from {file: ...})"
         )
