@@ -23,7 +23,7 @@ import time
 
 from kakit import notifiers
 from kakit.alerts.alert import Alert
-from kakit.alerts.messages import render
+from kakit.alerts.messages import message_key, render
 from kakit.alerts.outbox import MessageRow, Outbox
 from kakit.core.locks import FileLock
 from kakit.core.log import logger
@@ -162,8 +162,14 @@ class Worker:
             hooks=group[-1].hooks,
             late=any(row.stale for row in group),
         )
+        # The key names the row the send is recorded on (a collapsed group's last), so a
+        # re-send of the same group carries the same key.
+        last = group[-1]
         return render(
-            alert, language=spec.language, templates=self.config.templates.get(spec.language)
+            alert,
+            language=spec.language,
+            templates=self.config.templates.get(spec.language),
+            key=message_key(last.node, last.id, last.created),
         )
 
     async def run(self, deadline: float | None) -> None:

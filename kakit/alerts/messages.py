@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from kakit.alerts.alert import Alert
 
-__all__ = ["DEFAULTS", "Templates", "check_template", "iso_time", "render"]
+__all__ = ["DEFAULTS", "Templates", "check_template", "iso_time", "message_key", "render"]
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "en": {
@@ -107,8 +107,34 @@ def text_values(alert: Alert, language: str = "en") -> dict[str, Any]:
     }
 
 
-def render(alert: Alert, *, language: str = "en", templates: Templates | None = None) -> Message:
-    """The message for ``alert`` in ``language``, with the user's templates where given."""
+def message_key(node: str, message_id: int, created: float) -> str:
+    """The identity of one outbox message, the same on every re-send of it:
+    ``kakit-<node>-<message id>-<created, ms>``.
+
+    The creation time keeps keys apart when SQLite reuses an id (after ``kakit outbox purge``
+    removed the newest rows, or with a new outbox file). Characters other than ASCII letters,
+    digits, ``-`` and ``_`` in the node name are percent-encoded, so the key fits both an HTTP
+    header and a mail ``Message-ID``.
+    """
+    safe = "".join(
+        char if char.isascii() and (char.isalnum() or char in "-_") else f"%{byte:02X}"
+        for char in node
+        for byte in char.encode("utf-8")
+    )
+    return f"kakit-{safe}-{message_id}-{round(created * 1000)}"
+
+
+def render(
+    alert: Alert, *, language: str = "en", templates: Templates | None = None, key: str = ""
+) -> Message:
+    """The message for ``alert`` in ``language``, with the user's templates where given.
+
+    Args:
+        alert: What to say.
+        language: ``en`` or ``zh``.
+        templates: The user's templates for that language.
+        key: The message's identity (:func:`message_key`); empty outside the outbox.
+    """
     values = text_values(alert, language)
     chosen = dict(DEFAULTS.get(language, DEFAULTS["en"]))
     if templates is not None:
@@ -125,4 +151,5 @@ def render(alert: Alert, *, language: str = "en", templates: Templates | None = 
         markdown=chosen["markdown"].format_map(values),
         alert=alert,
         language=language,
+        key=key,
     )

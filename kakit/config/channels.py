@@ -75,16 +75,46 @@ def check_routes(config: Config, node: Node | None) -> None:
                 raise item.error(f"names of configured channels (known: {known})")
 
 
+def exposed_secrets(config: Config) -> list[str]:
+    """Where the file itself holds a secret value: each place as ``file:line: key.path``.
+
+    Every option declared ``secret=True`` counts unless it is a ``{file:}``/``{env:}``
+    reference or a ``*_file`` key (header values included: :func:`kakit.core.secrets.secret_map`),
+    and so does a URL with user info in any other option (Alertmanager's ``url``).
+    """
+    from kakit.core.record import fields, is_record
+    from kakit.core.secrets import INLINE, Secret, mask_userinfo
+
+    found: list[str] = []
+
+    def visit(value: Any, where: str, secret: bool) -> None:
+        if isinstance(value, Secret):
+            if value.kind == INLINE:
+                found.append(value.where or where)
+        elif is_record(value) and not isinstance(value, type):
+            for name, spec in fields(value).items():
+                visit(getattr(value, name), f"{where}.{name}", secret or spec.secret)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                visit(item, f"{where}.{key}", secret)
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                visit(item, f"{where}[{index}]", secret)
+        elif isinstance(value, str) and (secret or mask_userinfo(value) != value):
+            found.append(where)
+
+    for name, channel in config.channels.items():
+        visit(channel.options, f"{config.source}: channels.{name}", False)
+    return found
+
+
 def refuse_exposed_inline_secrets(config: Config, source: str) -> None:
     """A secret written inline is only acceptable in a file that group and others cannot read.
 
     Raises:
         ConfigError: An inline secret in a file with any group or other permission bit.
     """
-    from kakit.config.show import channel_secrets
-    from kakit.core.secrets import INLINE
-
-    inline = [secret.where for secret in channel_secrets(config) if secret.kind == INLINE]
+    inline = exposed_secrets(config)
     if not inline:
         return
     try:
@@ -95,4 +125,5 @@ def refuse_exposed_inline_secrets(config: Config, source: str) -> None:
         raise ConfigError(
             f"{inline[0]}: an inline secret in a file readable by group or others (mode {mode:04o}): "
             f"chmod 600 {source}, or use a *_file key, {{file: ...}} or {{env: ...}}"
+            " (for credentials in a URL: an Authorization header from {file: ...})"
         )

@@ -1,6 +1,7 @@
 """The effective configuration as plain data, as ``kakit config check`` prints it.
 
-Secrets are never printed: a secret field shows its reference (``{env: TOKEN}``) or ``***``.
+Secrets are never printed: a secret field shows its reference (``{env: TOKEN}``) or ``***``,
+and the user info of any URL (``http://user:password@host``) is shown as ``***``.
 :func:`check_secrets` reads every secret the channels reference, so that ``config check`` finds
 an unreadable token file before an alert needs it.
 """
@@ -8,7 +9,7 @@ an unreadable token file before an alert needs it.
 from __future__ import annotations
 
 from kakit.core.record import fields, is_record
-from kakit.core.secrets import Secret
+from kakit.core.secrets import Secret, mask_userinfo
 from kakit.exceptions import ConfigError
 
 TYPE_CHECKING = False
@@ -32,6 +33,8 @@ def to_plain(value: Any) -> Any:
         return [to_plain(item) for item in value]
     if isinstance(value, Secret):
         return value.describe()
+    if isinstance(value, str):
+        return mask_userinfo(value)
     return value
 
 

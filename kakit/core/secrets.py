@@ -113,19 +113,38 @@ def secret_file(node: Node) -> Secret | None:
     return Secret("file", node.value, f"{node.where}: {node.path}")
 
 
-def secret_map(node: Node) -> dict[str, str | Secret]:
-    """Converter for headers: each value a plain string or a secret reference."""
-    result: dict[str, str | Secret] = {}
+def secret_map(node: Node) -> dict[str, Secret]:
+    """Converter for headers: every value is a secret, written inline or as a reference.
+
+    Which header carries a credential cannot be told from its name (``X-Api-Key``,
+    ``X-Auth``, ``Authorization``...), so none is assumed harmless: every value is masked,
+    redacted from errors and, written inline, refused in a file that others can read.
+    """
+    result: dict[str, Secret] = {}
     for key, child in node.mapping(
         "a mapping of header names to values or {file:}/{env:} secrets"
     ).items():
-        if isinstance(child.value, dict):
+        if isinstance(child.value, int | float) and not isinstance(child.value, bool):
+            result[key] = Secret(INLINE, str(child.value), f"{child.where}: {child.path}")
+        elif isinstance(child.value, dict | str):
             result[key] = secret_ref(child)
-        elif isinstance(child.value, str | int | float) and not isinstance(child.value, bool):
-            result[key] = str(child.value)
         else:
             raise child.error("a string or a {file:}/{env:} secret")
     return result
+
+
+def mask_userinfo(text: str) -> str:
+    """``text`` with the user info of a URL (``https://user:password@host``) replaced by
+    ``***``; any other text unchanged. A URL's user info is a credential: httpx sends it as
+    ``Authorization: Basic``."""
+    scheme, sep, rest = text.partition("://")
+    if not sep or "@" not in rest:
+        return text
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    _, at, hostport = rest[:end].rpartition("@")
+    if not at:
+        return text
+    return f"{scheme}://***@{hostport}{rest[end:]}"
 
 
 def either(inline: Secret | None, from_file: Secret | None, what: str) -> Secret | None:

@@ -18,8 +18,8 @@ from kakit.core.converters import duration, string_map
 from kakit.core.record import frozen, option
 from kakit.core.secrets import secret_map
 from kakit.notifiers.base import NotifierOptions
-from kakit.notifiers.common import http_url, url_secrets
-from kakit.notifiers.http import HttpNotifier, HttpRequest, dumps
+from kakit.notifiers.common import http_url
+from kakit.notifiers.http import HttpNotifier, HttpRequest, dumps, url_authorization
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,19 +54,21 @@ class AlertmanagerOptions(NotifierOptions):
 
     Attributes:
         url: Alertmanager's base URL (``http://127.0.0.1:9093``); alerts go to
-            ``/api/v2/alerts`` below it.
+            ``/api/v2/alerts`` below it. User info in it (``http://user:password@host``) is
+            a secret: masked, redacted, and inline only in a root-only file.
         labels: Extra labels on every alert (``cluster: edge``).
-        headers: Extra headers (authentication of a proxy); values may be secrets.
+        headers: Extra headers (authentication of a proxy); every value is a secret.
         timeout: Seconds for the request.
         resolve_after: How long the alert stays active: ``endsAt = startsAt + resolve_after``.
     """
 
     url: str = option(http_url)
     labels: dict[str, str] = option(string_map, default={})
-    headers: dict[str, str | Secret] = option(secret_map, default={}, secret=True)
+    headers: dict[str, Secret] = option(secret_map, default={}, secret=True)
     resolve_after: float = option(duration(high=30 * 86400.0), default=300.0)
 
     def __post_init__(self) -> None:
+        url_authorization(self.url, self.headers)
         for name in self.labels:
             if not valid_label_name(name):
                 raise ValueError(
@@ -118,7 +120,6 @@ class AlertmanagerNotifier(HttpNotifier):
     def build(self, message: Message, attempt: Attempt) -> HttpRequest:
         """POST ``[alert]`` to ``/api/v2/alerts`` (any 2xx is success)."""
         opts = self.options
-        attempt.hide(*url_secrets(opts.url))
         headers = attempt.headers(opts.headers)
         content = dumps([self.alert(message)])
         return HttpRequest(f"{opts.url}/api/v2/alerts", content, headers=headers)

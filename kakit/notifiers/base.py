@@ -10,9 +10,12 @@ under its own deadline (the channel's :attr:`Notifier.timeout` plus a margin). A
 The HTTP channels derive from :class:`kakit.notifiers.http.HttpNotifier`, which owns the
 request, its errors and the client; ``email`` derives from :class:`Notifier` directly.
 
-Secrets (tokens, passwords, signing keys) arrive already resolved from ``*_file``/``{file:}``/
-``{env:}`` references and must never be logged: a send reveals them through an
-:class:`Attempt`, whose errors have every revealed value redacted.
+Secrets (tokens, passwords, signing keys, header values, user info in URLs) arrive already
+resolved from ``*_file``/``{file:}``/``{env:}`` references and must never be logged: a send
+reveals them through an :class:`Attempt`, which redacts every revealed value, in every form a
+server may echo it (:func:`kakit.notifiers.common.secret_forms`), from the errors it builds and
+from the answer the send returns. Both are kept: the log, and the outbox's ``last_error`` and
+``answer`` columns that ``kakit outbox list`` shows.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from abc import ABC, abstractmethod
 
 from kakit.core.converters import duration
 from kakit.core.record import frozen, option
-from kakit.core.secrets import Secret
 from kakit.exceptions import ConfigError, NotifierTimeout, PermanentError, RetryableError
 from kakit.notifiers.common import redact, snippet
 
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     import httpx
 
     from kakit.alerts.alert import Alert
+    from kakit.core.secrets import Secret
 else:
 
     def final(func: object) -> object:
@@ -68,6 +71,10 @@ class Message:
         markdown: Markdown body (DingTalk/WeCom/Slack subset safe: headings, bold, lists, quotes).
         alert: What the message says, as data (JSON channels, Alertmanager labels, templates).
         language: ``en`` or ``zh``.
+        key: The message's identity, the same for every re-send of it (``kakit-lb1-42-...``,
+            see :func:`kakit.alerts.messages.message_key`); a channel that can deduplicate
+            sends it (webhook ``Idempotency-Key``, email ``Message-ID``). Empty for a message
+            that is not in the outbox (``kanotify test``, a direct send).
     """
 
     title: str
@@ -75,6 +82,7 @@ class Message:
     markdown: str
     alert: Alert
     language: str = "en"
+    key: str = ""
 
 
 @frozen
@@ -165,9 +173,10 @@ class Notifier(ABC):
 class Attempt:
     """One send: the channel's label and the secret values revealed for it.
 
-    Every error built here names the channel. Text that comes from outside (a platform's answer,
-    a library's error) goes through :meth:`quote` or :meth:`redact` first, which replace those
-    values by ``***``: a token echoed by a platform or a library never reaches a log.
+    Every error built here names the channel and has every revealed value replaced by ``***``
+    (in every form :func:`~kakit.notifiers.common.secret_forms` knows), and so has the answer a
+    send returns (:meth:`redact`): a token echoed by a platform or a library reaches neither
+    the log nor the outbox. Text from outside is also cut to one line by :meth:`quote`.
 
     Args:
         notifier: The channel sending.
@@ -194,16 +203,13 @@ class Attempt:
         """Redact these values too (parts of a URL that may be credentials)."""
         self.secrets.extend(values)
 
-    def headers(self, configured: Mapping[str, str | Secret]) -> dict[str, str]:
-        """Configured headers with their secret values revealed (and remembered).
+    def headers(self, configured: Mapping[str, Secret]) -> dict[str, str]:
+        """Configured headers with their values revealed; every one counts as a secret.
 
         Raises:
             PermanentError: A secret cannot be read.
         """
-        return {
-            key: self.reveal(value) if isinstance(value, Secret) else value
-            for key, value in configured.items()
-        }
+        return {key: self.reveal(value) for key, value in configured.items()}
 
     def redact(self, text: str) -> str:
         """``text`` with every revealed value replaced by ``***``."""
@@ -215,13 +221,13 @@ class Attempt:
         return snippet(redact(text, self.secrets))
 
     def retryable(self, text: str, retry_after: float | None = None) -> RetryableError:
-        """``RetryableError("<label>: <text>")``."""
-        return RetryableError(f"{self.label}: {text}", retry_after)
+        """``RetryableError("<label>: <text>")``, secrets redacted."""
+        return RetryableError(f"{self.label}: {self.redact(text)}", retry_after)
 
     def timed_out(self, text: str) -> NotifierTimeout:
-        """``NotifierTimeout("<label>: <text>")``."""
-        return NotifierTimeout(f"{self.label}: {text}")
+        """``NotifierTimeout("<label>: <text>")``, secrets redacted."""
+        return NotifierTimeout(f"{self.label}: {self.redact(text)}")
 
     def permanent(self, text: str) -> PermanentError:
-        """``PermanentError("<label>: <text>")``."""
-        return PermanentError(f"{self.label}: {text}")
+        """``PermanentError("<label>: <text>")``, secrets redacted."""
+        return PermanentError(f"{self.label}: {self.redact(text)}")

@@ -32,25 +32,99 @@ def marker(language: str) -> str:
     return TRUNCATED.get(language, TRUNCATED["en"])
 
 
+#: Shorter values are not redacted: they cannot be a credential worth hiding, and replacing
+#: every ``1`` or ``ops`` in a message would make it unreadable (``HTTP 40***``).
+MIN_SECRET_CHARS = 4
+
+
 def url_secrets(url: str) -> list[str]:
     """The parts of a URL that may be a credential: the URL itself, query values, user info
-    and long path segments (Slack, Feishu and Telegram keep their tokens in the path)."""
-    from urllib.parse import parse_qsl, unquote, urlsplit
+    and long path segments (Slack, Feishu and Telegram keep their tokens in the path).
+
+    User info also gives ``user:password``: httpx turns it into an ``Authorization: Basic``
+    header, whose base64 form :func:`secret_forms` then covers.
+    """
+    from urllib.parse import unquote, unquote_plus, urlsplit
 
     parts = urlsplit(url)
     found = [url]
-    found.extend(value for _, value in parse_qsl(parts.query) if len(value) >= 4)
-    if parts.password:
-        found.append(unquote(parts.password))
+    for pair in parts.query.split("&"):
+        # As written, and decoded both ways: a "+" may be a plus sign or a space.
+        raw = pair.partition("=")[2]
+        if len(raw) >= MIN_SECRET_CHARS:
+            found.extend((raw, unquote(raw), unquote_plus(raw)))
+    if parts.username is not None or parts.password is not None:
+        user, password = unquote(parts.username or ""), unquote(parts.password or "")
+        found.extend((user, password, f"{user}:{password}"))
     found.extend(unquote(seg) for seg in parts.path.split("/") if len(seg) >= 16)
     return found
 
 
+def secret_forms(value: str) -> list[str]:
+    """The ways a server or a library may echo ``value`` back: as it is, percent-encoded,
+    JSON-escaped, base64 (standard and URL-safe, with or without padding). A header value
+    ``<scheme> <credentials>`` (``Bearer xyz``, ``Basic xyz``) adds the credentials, and Basic
+    also its decoded ``user:password`` and the password."""
+    import base64
+    import binascii
+    from urllib.parse import quote, quote_plus
+
+    values = [value]
+    scheme, _, credentials = value.strip().partition(" ")
+    credentials = credentials.strip()
+    if credentials and scheme.isalnum():
+        values.append(credentials)
+        if scheme.lower() == "basic":
+            try:
+                pair = base64.b64decode(credentials, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                pair = ""
+            if pair:
+                values.extend((pair, pair.partition(":")[2]))
+    forms: list[str] = []
+    for item in values:
+        if len(item) < MIN_SECRET_CHARS:
+            continue
+        data = item.encode("utf-8")
+        standard = base64.b64encode(data).decode("ascii")
+        urlsafe = base64.urlsafe_b64encode(data).decode("ascii")
+        escaped = json_escaped(item)
+        forms.extend(
+            (
+                item,
+                quote(item, safe=""),
+                quote(item),
+                quote_plus(item),
+                quote_plus(item, safe="/"),
+                escaped,
+                escaped.replace("/", "\\/"),
+                standard,
+                standard.rstrip("="),
+                urlsafe,
+                urlsafe.rstrip("="),
+            )
+        )
+    return forms
+
+
+def json_escaped(text: str) -> str:
+    """``text`` as it stands inside a JSON string (ASCII-escaped, as most servers write it)."""
+    import json
+
+    return json.dumps(text)[1:-1]
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret value replaced by ``***`` (longest first)."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    """``text`` with every secret value, in every form of :func:`secret_forms`, replaced by
+    ``***``. Longest first, and regardless of case (a server may write ``%2f`` for ``%2F``);
+    over-redacting a different value that only differs in case costs nothing."""
+    import re
+
+    forms = {form for secret in secrets if secret for form in secret_forms(secret) if form}
+    if not forms or not text:
+        return text
+    pattern = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
+    return re.sub(pattern, "***", text, flags=re.IGNORECASE)
 
 
 def endpoint(url: str | httpx.URL) -> str:

@@ -163,7 +163,8 @@ class EmailNotifier(Notifier):
     options: EmailOptions
 
     def mail(self, message: Message) -> EmailMessage:
-        """The ``EmailMessage``: subject = title, plain-text body = text, Date, Message-ID."""
+        """The ``EmailMessage``: subject = title, plain-text body = text, Date, Message-ID
+        (from the message's key when it has one)."""
         from email.message import EmailMessage
         from email.utils import formatdate, make_msgid
 
@@ -175,7 +176,10 @@ class EmailNotifier(Notifier):
         mail["Date"] = formatdate(localtime=True)
         # An explicit domain: make_msgid() would otherwise resolve this host's FQDN.
         domain = bare_address(opts.sender).rpartition("@")[2]
-        mail["Message-ID"] = make_msgid(idstring="kakit", domain=domain)
+        # The message's key makes every re-send of one alert the same mail, which mail stores
+        # and clients that deduplicate by Message-ID show once.
+        key = message.key
+        mail["Message-ID"] = f"<{key}@{domain}>" if key else make_msgid("kakit", domain)
         mail.set_content(message.text)
         return mail
 
@@ -228,4 +232,4 @@ class EmailNotifier(Notifier):
                 for rcpt, response in refused.items()
             )
             result += f"; refused recipients: {names}"
-        return result
+        return attempt.redact(result)

@@ -4,7 +4,7 @@ A channel derives from :class:`HttpNotifier` and writes only what differs: ``bui
 body, headers, signature) and, when the platform says more than an HTTP status, ``read``. What
 they share is here once: the request with httpx's errors translated, the status classification
 (408, 429 and 5xx retryable, honouring ``Retry-After``), JSON bodies cut to a size limit, and
-the choice of client. The IM robots, which answer with error codes, build on
+the choice of client, and reading at most :data:`MAX_ANSWER_BYTES` of an answer. The IM robots, which answer with error codes, build on
 :class:`kakit.notifiers.robot.RobotNotifier`.
 
 The client is the seam: the delivery worker passes one shared ``httpx.AsyncClient`` (one
@@ -45,6 +45,48 @@ else:
 
 #: DingTalk requires the charset ("必须将字符集编码设置成UTF-8"); the others accept it.
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
+#: Bytes of an answer's body read at most, before and after decompression. Every platform says
+#: what matters in well under 1 KiB (Telegram echoes the message: under 20 KiB); the rest of a
+#: larger body is never read, so a misbehaving endpoint cannot fill the worker's memory.
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+def url_authorization(url: str, headers: Mapping[str, object]) -> None:
+    """Refuse credentials in the URL together with a configured ``Authorization`` header.
+
+    httpx turns user info in a URL into ``Authorization: Basic`` and drops the configured header
+    without a word; neither choice is safe to guess, so both at once is a configuration error.
+
+    Raises:
+        ValueError: Worded to follow "expected" in the ConfigError (no value repeated).
+    """
+    from kakit.core.secrets import mask_userinfo
+
+    if mask_userinfo(url) != url and any(key.lower() == "authorization" for key in headers):
+        raise ValueError(
+            "credentials in the url or an Authorization header, not both (httpx would replace"
+            " the header with the url's)"
+        )
+
+
+def decoded(raw: bytes, encoding: str, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """An answer's body from its first bytes and its ``Content-Encoding``, at most ``limit``
+    bytes. A few KiB of gzip may inflate to gigabytes, so decompression stops at ``limit``;
+    an encoding other than gzip or deflate is not decoded (the status still speaks)."""
+    import zlib
+
+    coding = encoding.strip().lower()
+    if coding in ("", "identity"):
+        return raw[:limit]
+    if coding not in ("gzip", "x-gzip", "deflate"):
+        return b""
+    # 47: a gzip or zlib header, detected; -15: raw deflate, which some servers send as deflate.
+    for wbits in (47, -15):
+        try:
+            return zlib.decompressobj(wbits).decompress(raw, limit)
+        except zlib.error:
+            continue
+    return b""
 
 
 def check_url(secret: Secret, what: str = "url") -> None:
@@ -121,6 +163,24 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+async def body_at_most(response: httpx.Response, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """The first ``limit`` bytes of a streamed response's body, decoded (:func:`decoded`).
+
+    Only the raw stream is read, never more than ``limit`` bytes of it.
+    """
+    if response.is_stream_consumed:
+        # A response made in memory (httpx.MockTransport) arrives read and decoded already.
+        return response.content[:limit]
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return decoded(b"".join(chunks)[:limit], response.headers.get("content-encoding", ""), limit)
+
+
 def retryable_status(status: int) -> bool:
     """Whether an HTTP status says "try later": 408, 429 and every 5xx."""
     return status in (408, 429) or status >= 500
@@ -133,7 +193,8 @@ class HttpRequest:
         url: The full URL (it may hold the token; messages show only :func:`endpoint`).
         content: The body, usually :func:`dumps` of the payload.
         method: ``POST`` or ``PUT``.
-        headers: Headers besides ``Content-Type: application/json`` (which they may replace).
+        headers: Headers besides ``Content-Type: application/json`` and ``Accept-Encoding``
+            (which they may replace).
         params: Query parameters *added* to the URL's own query (httpx's ``params=`` would
             replace it and drop DingTalk's ``access_token``); encoded exactly once.
         note: Appended to the answer on success (``(text shortened to fit 20000 bytes)``).
@@ -154,7 +215,12 @@ class HttpRequest:
         self.url = url
         self.content = content
         self.method = method
-        self.headers = {"Content-Type": JSON_CONTENT_TYPE, **(headers or {})}
+        # Only what :func:`decoded` reads, whatever decoders httpx has installed.
+        self.headers = {
+            "Content-Type": JSON_CONTENT_TYPE,
+            "Accept-Encoding": "gzip, deflate",
+            **(headers or {}),
+        }
         self.params = dict(params or {})
         self.note = note
 
@@ -192,9 +258,15 @@ class HttpNotifier(Notifier):
         """
         attempt = Attempt(self)
         request = self.build(message, attempt)
+        # Whatever the channel built the URL from (Telegram's token, Alertmanager's user info).
+        attempt.hide(*url_secrets(request.url))
+        try:
+            url_authorization(request.url, request.headers)
+        except ValueError as exc:
+            raise attempt.permanent(f"expected {exc}") from None
         async with self.client(client) as chosen:
             response = await self.request(chosen, request, attempt)
-        return self.read(response, request, attempt)
+        return attempt.redact(self.read(response, request, attempt))
 
     @abstractmethod
     def build(self, message: Message, attempt: Attempt) -> HttpRequest:
@@ -255,38 +327,71 @@ class HttpNotifier(Notifier):
     ) -> httpx.Response:
         """Send ``request`` once with httpx's errors translated (nothing is retried here).
 
-        The channel's :attr:`timeout` is given to httpx for this request (connect, read, write
-        and pool wait each), so one shared client serves channels with different timeouts.
+        The channel's :attr:`timeout` bounds the whole exchange, and httpx gets it for each
+        step too, so one shared client serves channels with different timeouts. At most
+        :data:`MAX_ANSWER_BYTES` of the answer's body are read; the connection is then closed.
+
+        Returns:
+            The answer, its body already read (and cut to :data:`MAX_ANSWER_BYTES`).
 
         Raises:
-            NotifierTimeout: No answer within the timeout.
+            NotifierTimeout: No complete answer within the timeout.
             RetryableError: Connection refused, TLS failure, broken connection.
-            PermanentError: The URL cannot be requested at all (bad scheme or syntax).
+            PermanentError: The URL cannot be requested at all (bad scheme or syntax), or a
+                header value is not ASCII.
         """
+        import asyncio
+
         import httpx
 
         where = endpoint(request.url)
         seconds = self.timeout
         try:
-            target = httpx.URL(request.url)
-            if request.params:
-                target = target.copy_merge_params(request.params)
-            return await client.request(
-                request.method,
-                target,
-                content=request.content,
-                headers=request.headers,
-                timeout=seconds,
-            )
-        except httpx.TimeoutException as exc:
+            async with asyncio.timeout(seconds):
+                target = httpx.URL(request.url)
+                if request.params:
+                    target = target.copy_merge_params(request.params)
+                outgoing = client.build_request(
+                    request.method,
+                    target,
+                    content=request.content,
+                    headers=request.headers,
+                    timeout=seconds,
+                )
+                answer = await client.send(outgoing, stream=True)
+                try:
+                    body = await body_at_most(answer)
+                finally:
+                    await answer.aclose()
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise attempt.timed_out(
                 f"no answer from {where} within {seconds:g} s ({type(exc).__name__})"
             ) from exc
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise attempt.permanent(f"cannot request {where}: {attempt.redact(str(exc))}") from exc
+            raise attempt.permanent(f"cannot request {where}: {exc}") from exc
+        except UnicodeEncodeError as exc:
+            # httpx sends header values as ASCII; the message names no value (a secret).
+            raise attempt.permanent(
+                f"cannot request {where}: a header value holds characters other than ASCII"
+            ) from exc
         except httpx.HTTPError as exc:
-            reason = attempt.redact(str(exc)) or type(exc).__name__
-            raise attempt.retryable(f"request to {where} failed: {reason}") from exc
+            raise attempt.retryable(
+                f"request to {where} failed: {str(exc) or type(exc).__name__}"
+            ) from exc
+        # The body as read, decoded here within the limit: the headers that describe the
+        # whole body on the wire no longer apply to it.
+        headers = [
+            (key, value)
+            for key, value in answer.headers.multi_items()
+            if key.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            answer.status_code,
+            headers=headers,
+            content=body,
+            request=answer.request,
+            extensions=answer.extensions,
+        )
 
     @final
     def status_error(

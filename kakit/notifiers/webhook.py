@@ -7,6 +7,11 @@ becomes a list, ``"{test}"`` a boolean); placeholders inside longer strings are 
 Placeholders are checked when the configuration is loaded, so a typo fails ``kakit config
 check``, not the first alert.
 
+Every request carries ``Idempotency-Key: <the message's key>`` (IETF draft
+"The Idempotency-Key HTTP Header Field"), the same on every re-send of one message: a receiver
+that honours it turns the duplicates a retry or a dead worker may cause into one alert. A
+configured ``Idempotency-Key`` header replaces it.
+
 TLS verification is on. ``ca_file`` trusts a private CA; ``verify: false`` is possible but
 should stay a lab setting. Both need their own connection pool, so such a channel opens a
 client of its own per send instead of using the worker's shared one.
@@ -18,7 +23,7 @@ from kakit.alerts.alert import BODY_PLACEHOLDERS
 from kakit.core.converters import absolute_path, boolean, choice, optional, plain
 from kakit.core.record import frozen, option
 from kakit.core.secrets import secret_map
-from kakit.notifiers.http import HttpNotifier, HttpRequest, UrlOptions, dumps
+from kakit.notifiers.http import HttpNotifier, HttpRequest, UrlOptions, dumps, url_authorization
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -121,7 +126,8 @@ class WebhookOptions(UrlOptions):
     Attributes:
         url: Where to send (a plain string or a ``{file:}``/``{env:}`` secret).
         method: ``POST`` (default) or ``PUT``.
-        headers: Extra headers; values may be ``{file:}``/``{env:}`` secrets.
+        headers: Extra headers; every value is a secret (``{file:}``/``{env:}``, or inline
+            in a root-only file).
         template: The JSON body as YAML with ``{field}`` placeholders (default: title, text,
             markdown and every field).
         timeout: Seconds for the request.
@@ -130,7 +136,7 @@ class WebhookOptions(UrlOptions):
     """
 
     method: str = option(choice("POST", "PUT"), default="POST")
-    headers: dict[str, str | Secret] = option(secret_map, default={}, secret=True)
+    headers: dict[str, Secret] = option(secret_map, default={}, secret=True)
     template: Any = option(optional(template), default=None)
     verify: bool = option(boolean, default=True)
     ca_file: str | None = option(optional(absolute_path), default=None)
@@ -139,6 +145,8 @@ class WebhookOptions(UrlOptions):
         super().__post_init__()
         if self.ca_file is not None and not self.verify:
             raise ValueError("ca_file only with verify: true")
+        if self.url.kind == "inline":
+            url_authorization(self.url.ref, self.headers)
 
 
 class WebhookNotifier(HttpNotifier):
@@ -160,10 +168,12 @@ class WebhookNotifier(HttpNotifier):
         return render(self.options.template, message_values(message))
 
     def build(self, message: Message, attempt: Attempt) -> HttpRequest:
-        """The body to the URL, with the configured headers."""
+        """The body to the URL, with the message's ``Idempotency-Key`` and the configured
+        headers."""
         opts = self.options
         url = self.reveal_url(opts.url, attempt)
-        headers = attempt.headers(opts.headers)
+        headers = {"Idempotency-Key": message.key} if message.key else {}
+        headers.update(attempt.headers(opts.headers))
         return HttpRequest(url, dumps(self.body(message)), method=opts.method, headers=headers)
 
     def verify(self) -> bool | str:

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from kakit.alerts.delivery import backoff, deliver
+from kakit.alerts.messages import message_key
 from kakit.alerts.outbox import HELD_GRACE, Outbox
 from kakit.config import Config
 from kakit.core.events import StateEvent
 from kakit.core.log import logger
 from kakit.testing import FakeNotifier, use_fake_notifier
+from tests.fakes.webhook import WebhookSink
+
+#: A header value written inline: a secret like any other.
+API_KEY = "k3y-4c2b9e71"
 
 CHANNELS = """\
 channels:
@@ -182,3 +189,47 @@ class TestBackoff:
         """Each delay lies within +-25 % of min(max, initial * 2^(n-1))."""
         for _ in range(50):
             assert low <= backoff(attempts, 2.0, 300.0) <= high
+
+
+class TestRealChannel:
+    """The worker with a real webhook channel: what it stores and logs, what it sends again."""
+
+    @pytest.fixture(name="hook_config")
+    def _hook_config(self, make_config: Callable[[str], Config], sink: WebhookSink) -> Config:
+        return make_config(
+            f"""\
+            channels:
+              hook: {{type: webhook, url: "{sink.url}/hook", headers: {{X-Api-Key: {API_KEY}}}}}
+            alerts: [{{channels: [hook]}}]
+            outbox: {{coalesce: 0, backoff_initial: 0.01, backoff_max: 0.05}}
+            """
+        )
+
+    def test_retry_carries_the_same_idempotency_key(
+        self, hook_config: Config, sink: WebhookSink
+    ) -> None:
+        """A message sent twice (503, then 200) carries one Idempotency-Key, its outbox key."""
+        enqueue(hook_config, "VI_1", "MASTER", time.time(), channel="hook", hooks=[])
+        sink.fail_next(1, 503)
+        run_worker(hook_config)
+        with Outbox(hook_config.outbox_path()) as box:
+            (row,) = box.messages()
+        keys = [request.headers.get("idempotency-key") for request in sink.requests]
+        assert keys == [message_key("lb1", row.id, row.created)] * 2
+        assert row.status == "sent"
+
+    def test_echoed_secret_kept_nowhere(self, hook_config: Config, sink: WebhookSink) -> None:
+        """A header value echoed by the endpoint, plainly or in base64, reaches neither the
+        outbox's last error (`kakit outbox list`) nor the log."""
+        enqueue(hook_config, "VI_1", "MASTER", time.time(), channel="hook", hooks=[])
+        echoed = f"key {API_KEY} ({base64.b64encode(API_KEY.encode()).decode()}) unknown"
+        sink.fail_next(1, 401, echoed.encode())
+        run_worker(hook_config)
+        with Outbox(hook_config.outbox_path()) as box:
+            (row,) = box.messages()
+        log = Path(hook_config.log.file or "").read_text()
+        assert row.status == "failed" and row.last_error is not None
+        assert "HTTP 401" in row.last_error and "HTTP 401" in log
+        for kept in (row.last_error, log):
+            assert API_KEY not in kept
+            assert base64.b64encode(API_KEY.encode()).decode() not in kept

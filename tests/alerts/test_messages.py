@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kakit.alerts.alert import BODY_PLACEHOLDERS, FIELDS, TEXT_PLACEHOLDERS, Alert
-from kakit.alerts.messages import Templates, check_template, render
+from kakit.alerts.messages import Templates, check_template, message_key, render
 from kakit.core.events import StateEvent
 
 
@@ -86,3 +86,21 @@ class TestOneRecord:
         message = render(alert(lone))
         assert message.alert.as_json()["priority"] is None
         assert "priority: ?" in message.text
+
+
+class TestMessageKey:
+    """The identity a message keeps across re-sends."""
+
+    def test_shape(self) -> None:
+        """kakit-<node>-<message id>-<created in ms>."""
+        assert message_key("lb1", 42, 1795312160.123) == "kakit-lb1-42-1795312160123"
+
+    def test_reused_id_is_another_key(self) -> None:
+        """An id SQLite hands out again (after a purge) makes another key: created differs."""
+        assert message_key("lb1", 42, 1795312160.0) != message_key("lb1", 42, 1795312161.0)
+
+    def test_node_encoded_for_headers_and_message_ids(self) -> None:
+        """A node name with dots, spaces or non-ASCII letters is percent-encoded."""
+        key = message_key("lb1.dc 北", 7, 1.0)
+        assert key == "kakit-lb1%2Edc%20%E5%8C%97-7-1000"
+        assert key.isascii() and " " not in key

@@ -28,6 +28,13 @@ from tests.notifiers.runner import (
 )
 
 AUTH = "Basic a2FraXQ6cHJveHktcGFzcw=="
+#: base64 of kakit:am-Pa55, what httpx makes of user info in the URL.
+URL_AUTH = "a2FraXQ6YW0tUGE1NQ=="
+
+
+def basic_sent(c: Ctx) -> None:
+    """The URL's user info went out as Basic authentication."""
+    assert c.server.requests[0].headers["authorization"] == f"Basic {URL_AUTH}"
 
 
 def alertmanager(**extra: Any) -> Callable[[Ctx], dict[str, Any]]:
@@ -64,6 +71,14 @@ CASES = [
         fail("HTTP 401"),
         script=lambda s: s.fail_next(1, 401, f"{AUTH} rejected".encode()),
         secrets=["a2FraXQ6cHJveHktcGFzcw=="],
+    ),
+    Case(
+        "url-credentials-sent-as-basic-and-redacted",
+        lambda c: {"url": f"http://kakit:am-Pa55@{c.server.url[7:]}"},
+        fail("HTTP 401"),
+        script=lambda s: s.fail_next(1, 401, f"bad Authorization: Basic {URL_AUTH}".encode()),
+        check=lambda c, _: basic_sent(c),
+        secrets=["am-Pa55", URL_AUTH],
     ),
     Case(
         "unreachable",

@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 
+from kakit.exceptions import DeliveryError, NotifierTimeout
 from kakit.notifiers.email import EmailNotifier
+from tests.fakes.endless import endless_smtp
 from tests.fakes.smtp import FakeSmtp
 from tests.notifiers.runner import (
     Case,
     Ctx,
+    deliver,
     fail,
     invalid,
     make,
@@ -228,3 +231,26 @@ class TestEmailNotifier:
         """The password is a secret field and its repr shows no value."""
         notifier = make("email", {"host": "h", "from": "a@b.cn", "to": ["c@d.cn"], **AUTH})
         assert PASSWORD not in repr(notifier.options)
+
+    def test_endless_reply_is_not_read(self) -> None:
+        """A server whose greeting never ends: aiosmtplib gives up after 32 KiB of one reply
+        (its MAX_RESPONSE_LENGTH), so the send fails without reading on until the timeout."""
+        with endless_smtp() as server:
+            notifier = make(
+                "email",
+                {"host": "127.0.0.1", "port": server.port, "from": "a@b.cn", "to": ["c@d.cn"]},
+            )
+            with pytest.raises(DeliveryError) as caught:
+                deliver(notifier)
+            assert not isinstance(caught.value, NotifierTimeout)
+            assert server.finished.wait(10), "the client never closed the connection"
+        assert server.written < 16 << 20
+
+    def test_message_id_from_the_key(self) -> None:
+        """A message with a key is mailed with Message-ID <key@sender's domain> on every send;
+        one without gets a fresh id each time."""
+        notifier = make("email", {"host": "h", "from": "kakit <a@b.cn>", "to": ["c@d.cn"]})
+        assert isinstance(notifier, EmailNotifier)
+        keyed = sample(key="kakit-lb1-42-1795312160000")
+        assert notifier.mail(keyed)["Message-ID"] == "<kakit-lb1-42-1795312160000@b.cn>"
+        assert notifier.mail(sample())["Message-ID"] != notifier.mail(sample())["Message-ID"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -25,6 +28,21 @@ from tests.notifiers.runner import (
 )
 
 HOOK_TOKEN = "hook-token-4f9a1c2e7b"
+INLINE_KEY = "k3y-inline-77c1d"
+#: Characters percent-encoding changes, so an echo in %xx form is not the configured text.
+ODD_TOKEN = "tok/en+1=x y"
+#: Characters JSON escapes (a PHP server also writes / as \/).
+JSON_TOKEN = 'pa"ss/wo\\rd-91'
+
+
+def b64(text: str) -> str:
+    """Standard base64 of ``text``."""
+    return base64.b64encode(text.encode()).decode()
+
+
+def idempotency_keys(c: Ctx, expected: list[str | None]) -> None:
+    """The requests carried these Idempotency-Key headers (None: none)."""
+    assert [request.headers.get("idempotency-key") for request in c.server.requests] == expected
 
 
 def hook(**extra: Any) -> Callable[[Ctx], dict[str, Any]]:
@@ -151,6 +169,67 @@ CASES = [
         retry("HTTP 500"),
         script=lambda s: s.fail_next(1, 500, f"bad key {HOOK_TOKEN}".encode()),
         secrets=[HOOK_TOKEN],
+    ),
+    Case(
+        "401-echoing-inline-header",
+        hook(headers={"X-Api-Key": INLINE_KEY}),
+        fail("HTTP 401"),
+        script=lambda s: s.fail_next(1, 401, f"unknown key {INLINE_KEY}".encode()),
+        secrets=[INLINE_KEY],
+    ),
+    Case(
+        "400-echoing-encoded-url-token",
+        lambda c: {"url": f"{c.server.url}/hook?token={ODD_TOKEN}"},
+        fail("HTTP 400"),
+        script=lambda s: s.fail_next(
+            1, 400, f"bad token {quote(ODD_TOKEN, safe='').lower()} or {ODD_TOKEN}".encode()
+        ),
+        secrets=[ODD_TOKEN, quote(ODD_TOKEN, safe="").lower()],
+    ),
+    Case(
+        "401-echoing-basic-credentials-decoded",
+        hook(headers={"Authorization": f"Basic {b64('kakit:proxy-Pa55')}"}),
+        fail("HTTP 401"),
+        script=lambda s: s.fail_next(1, 401, b"user kakit:proxy-Pa55 refused (proxy-Pa55)"),
+        secrets=["proxy-Pa55", b64("kakit:proxy-Pa55")],
+    ),
+    Case(
+        "422-echoing-json-escaped-header",
+        hook(headers={"X-Token": JSON_TOKEN}),
+        fail("HTTP 422"),
+        script=lambda s: s.answer_next(
+            Answer(422, json.dumps({"got": JSON_TOKEN}).replace("/", "\\/").encode())
+        ),
+        secrets=[JSON_TOKEN, json.dumps(JSON_TOKEN)[1:-1]],
+    ),
+    Case(
+        "non-ascii-header-value",
+        hook(headers={"X-Team": "运维-ops"}),
+        fail("a header value holds characters other than ASCII"),
+        check=nothing_received,
+    ),
+    Case(
+        "url-credentials-and-authorization-header",
+        lambda c: {
+            "url": c.env("KAKIT_TEST_HOOK_URL", f"http://u:pw-from-env@{c.server.url[7:]}/hook"),
+            "headers": {"Authorization": {"env": "KAKIT_TEST_HOOK_URL"}},
+        },
+        fail("credentials in the url or an Authorization header, not both"),
+        check=nothing_received,
+        secrets=["pw-from-env"],
+    ),
+    Case(
+        "idempotency-key",
+        hook(),
+        ok("HTTP 200"),
+        message=sample(key="kakit-lb1-42-1795312160000"),
+        check=lambda c, _: idempotency_keys(c, ["kakit-lb1-42-1795312160000"]),
+    ),
+    Case(
+        "no-key-no-idempotency-key",
+        hook(),
+        ok("HTTP 200"),
+        check=lambda c, _: idempotency_keys(c, [None]),
     ),
     Case(
         "redirect-is-permanent",
