@@ -46,6 +46,16 @@ class Arguments(BaseArguments):
         self.kind: Kind = "INSTANCE"
 
 
+TAKES_VALUE = ("-c", "--config", "--instance", "--group")
+
+
+def _keepalived_tail(items: list[str]) -> bool:
+    """Whether the last four words are keepalived's ``INSTANCE|GROUP NAME STATE PRIORITY``."""
+    if len(items) < 4 or items[-4] not in ("INSTANCE", "GROUP"):
+        return False
+    return len(items) == 4 or items[-5] not in TAKES_VALUE  # "-c INSTANCE": a file named so
+
+
 def parse_args(argv: list[str]) -> Arguments:
     """Split kanotify's options from the event words (read later, once logging is set up).
 
@@ -54,9 +64,14 @@ def parse_args(argv: list[str]) -> Arguments:
     """
     args = Arguments()
     items = list(argv)
+    # keepalived appends INSTANCE|GROUP NAME STATE PRIORITY to the configured words: those four
+    # are data, never options (an instance may be called "-c"), so they are set aside first.
+    tail: list[str] = []
+    if _keepalived_tail(items):
+        items, tail = items[:-4], items[-4:]
     while items:
         item = items.pop(0)
-        if item in ("-c", "--config", "--instance", "--group"):
+        if item in TAKES_VALUE:
             if not items:
                 raise UsageError(f"{item} needs a value")
             value = items.pop(0)
@@ -70,6 +85,7 @@ def parse_args(argv: list[str]) -> Arguments:
             break
         else:
             args.words.append(item)
+    args.words.extend(tail)
     return args
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from kakit.exceptions import UsageError
 from kakit.kanotify.argv import parse_notify_args, state_only_event
+from kakit.kanotify.cli import parse_args
 
 
 class TestNotifyArguments:
@@ -86,3 +87,16 @@ class TestStateOnlyForm:
         """An unknown state is refused."""
         with pytest.raises(UsageError, match="unknown state 'PRIMARY'"):
             state_only_event("PRIMARY", None)
+
+
+class TestTailIsData:
+    """keepalived's appended words are data even when they look like options."""
+
+    @pytest.mark.parametrize("name", ["-c", "--config", "--instance", "--", "test"])
+    def test_instance_named_like_an_option(self, name: str) -> None:
+        """An instance called "-c" (or "--") is the instance name, not kanotify's option."""
+        args = parse_args(["-c", "/etc/kakit/kakit.yaml", "INSTANCE", name, "MASTER", "100"])
+        assert (args.config, args.words) == (
+            "/etc/kakit/kakit.yaml",
+            ["INSTANCE", name, "MASTER", "100"],
+        )
