@@ -219,6 +219,11 @@ def main() -> int:
     print(f"  sink received          {len(bodies)}, duplicates {duplicates}")
     crashed = collections.Counter(count for (count,) in crash_counts)
     print(f"  messages by worker deaths during their send: {dict(sorted(crashed.items()))}")
+    errors = sorted(
+        {line.split(": ", 1)[-1][:160] for line in log.splitlines() if " error: " in line}
+    )
+    for line in errors[:5]:
+        print(f"  error logged: {line}")
     if os.environ.get("KAKIT_SOAK_KEEP"):
         print(f"  files kept in {work}")
     else:

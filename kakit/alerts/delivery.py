@@ -175,15 +175,14 @@ class Worker:
     async def run(self, deadline: float | None) -> None:
         """Deliver until the outbox is drained (or ``deadline``, a monotonic time)."""
         # Messages a dead worker left in 'sending' may have reached the channel: they are sent
-        # again after a back-off, and failed after MAX_CRASHES deaths (outbox.recover_sending).
+        # again, after a back-off that grows with each death (outbox.recover_sending).
         config = self.config.outbox
         for row in self.outbox.recover_sending(
-            time.time(),
-            lambda crashes: backoff(crashes, config.backoff_initial, config.backoff_max),
+            time.time(), lambda deaths: backoff(deaths, config.backoff_initial, config.backoff_max)
         ):
-            logger.error(
-                f"outbox: {row.event.name} {row.event.state} to {row.channel}: the delivery worker died "
-                f"{row.crashes + 1} times while sending it; marked failed (kakit outbox retry {row.id})"
+            logger.warning(
+                f"outbox: {row.event.name} {row.event.state} to {row.channel}: the delivery worker "
+                f"died while sending it ({row.crashes} time(s)); sending it again (it may arrive twice)"
             )
         while deadline is None or time.monotonic() < deadline:
             now = time.time()

@@ -17,10 +17,10 @@ Message life cycle::
 ``held`` protects the alert from going out before the hooks' outcome is known; a held message
 older than ``HELD_GRACE`` seconds is treated as pending (the notify process died mid-hooks: the
 alert still goes out, saying so). A message left in ``sending`` by a killed worker may or may
-not have reached the channel; it is sent again after a back-off, so each worker death during a
-send costs at most one duplicate. After :data:`MAX_CRASHES` such deaths on one message it is
-marked failed, loudly, instead of being sent again (a message that kills the worker every
-time must not loop forever); ``kakit outbox retry`` sends it again.
+not have reached the channel; it is sent again, never dropped, after a back-off that grows with
+every such death (so each worker death during its send costs at most one duplicate, and a
+message that kills the worker every time is retried ever more slowly until it expires at the
+outbox's ``ttl``, with a log line each time).
 """
 
 from __future__ import annotations
@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 HELD_GRACE = 10.0
 #: Seconds one write may wait for another process's write lock before it gives up.
 BUSY_BUDGET = 60.0
-#: Worker deaths during the send of one message before it is failed instead of re-sent.
-MAX_CRASHES = 3
 #: The schema this code writes (``PRAGMA user_version``); older files are migrated on open.
 SCHEMA_VERSION = 2
 #: Every status a message can be in (see the life cycle above), and those it never leaves.
@@ -350,14 +348,14 @@ class Outbox:
         return cursor.rowcount
 
     def recover_sending(self, now: float, delay: Callable[[int], float]) -> list[MessageRow]:
-        """Messages a dead worker left in ``sending``: re-send later, or fail after too many.
+        """Messages a dead worker left in ``sending`` go back to pending, after a back-off.
 
-        The channel may or may not have received such a message. It goes back to pending after
-        ``delay(crashes)`` seconds, so a worker that keeps dying cannot turn one alert into a
-        stream of duplicates; after :data:`MAX_CRASHES` deaths it is marked failed instead.
+        The channel may or may not have received such a message: it is sent again (lose
+        nothing), ``delay(deaths)`` seconds from now, so that a worker that keeps dying cannot
+        turn one alert into a stream of duplicates.
 
         Returns:
-            The messages marked failed (to be logged loudly).
+            The messages put back (to be logged), with ``crashes`` counting this death.
         """
         try:
             with self._transaction():
@@ -365,28 +363,16 @@ class Outbox:
                     MessageRow(row)
                     for row in self.db.execute(_MESSAGE_SELECT + " WHERE m.status = 'sending'")
                 ]
-                failed = [row for row in rows if row.crashes + 1 >= MAX_CRASHES]
                 for row in rows:
-                    if row in failed:
-                        self.db.execute(
-                            "UPDATE messages SET status = 'failed', crashes = crashes + 1, updated = ?,"
-                            " last_error = ? WHERE id = ?",
-                            (
-                                now,
-                                f"the delivery worker died {row.crashes + 1} times while sending it;"
-                                " not sent again (kakit outbox retry sends it)",
-                                row.id,
-                            ),
-                        )
-                    else:
-                        self.db.execute(
-                            "UPDATE messages SET status = 'pending', crashes = crashes + 1,"
-                            " next_attempt = ?, updated = ? WHERE id = ?",
-                            (now + delay(row.crashes + 1), now, row.id),
-                        )
+                    row.crashes += 1
+                    self.db.execute(
+                        "UPDATE messages SET status = 'pending', crashes = ?, next_attempt = ?,"
+                        " updated = ? WHERE id = ?",
+                        (row.crashes, now + delay(row.crashes), now, row.id),
+                    )
         except sqlite3.Error as exc:
             raise damaged(self.path, exc) from exc
-        return failed
+        return rows
 
     def expire(self, now: float, ttl: float) -> list[MessageRow]:
         """Mark pending messages older than ``ttl`` as expired; returns them (to log)."""
