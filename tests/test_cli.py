@@ -97,6 +97,25 @@ class TestConfigCheckSecrets:
         assert "abc123" not in accepted.output and "url: '***'" in accepted.stdout
 
 
+class TestConfigCheckPaths:
+    """Paths that validate as absolute but can never be directories are reported."""
+
+    def test_directory_under_a_device(
+        self, runner: CliRunner, tmp_path: Path, write_config: Callable[[str], Path]
+    ) -> None:
+        """state_dir under /dev/null: exit 2 naming the key and the component that is no directory."""
+        path = write_config("")
+        path.write_text(
+            path.read_text().replace(f"state_dir: {tmp_path}/run", "state_dir: /dev/null/x")
+        )
+        result = runner.invoke(kakit, ["config", "check", "-c", str(path)])
+        assert result.exit_code == 2
+        assert (
+            "refusing state directory (paths.state_dir) /dev/null/x: /dev/null is not a directory,"
+            " so /dev/null/x can never be one" in result.stderr
+        )
+
+
 class TestConfigCheckPrograms:
     """Programs the configuration makes root run are checked like keepalived checks scripts."""
 

@@ -84,6 +84,9 @@ def why_unsafe(path: str) -> str | None:
                 info = os.lstat(component)
             except FileNotFoundError:
                 break
+            except NotADirectoryError:
+                parent = os.path.dirname(component)
+                return f"{parent} is not a directory, so {path} can never be one"
             except OSError as exc:
                 return f"{component}: {exc.strerror or exc}"
             problem = _unsafe(component, info)
