@@ -11,6 +11,8 @@ DEBIAN_PACKAGES := keepalived nginx iptables nftables iproute2 procps psmisc pyt
 deps: debian-deps $(VENV)/.deps
 	@# The project itself is reinstalled every time, not in editable mode: keepalived runs the
 	@# installed console scripts, and an editable install's import hook costs kacheck ~20 ms.
+	@# A build/ left by an older tree would carry deleted modules (the old kakit/lab) into the install.
+	rm -rf build
 	$(BIN)/pip install -q --no-deps --no-build-isolation --force-reinstall . >/dev/null
 
 debian-deps:
