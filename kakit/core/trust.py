@@ -126,17 +126,16 @@ def why_untrusted(path: str) -> str | None:
     """
     if not path.startswith("/"):
         return f"{path} is not an absolute path"
+    if not os.path.lexists(path):
+        return f"{path}: No such file or directory"
+    problem = why_unsafe(path)
+    if problem is not None:
+        return problem
     real = os.path.realpath(path)
-    for candidate in (path, real) if real != path else (path,):
-        for component in _components(candidate):
-            try:
-                info = os.lstat(component)
-            except OSError as exc:
-                return f"{component}: {exc.strerror or exc}"
-            problem = _unsafe(component, info)
-            if problem is not None:
-                return problem
-    info = os.stat(real)
+    try:
+        info = os.stat(real)
+    except OSError as exc:
+        return f"{real}: {exc.strerror or exc}"
     if not stat.S_ISREG(info.st_mode):
         return f"{real} is not a regular file"
     if not info.st_mode & 0o111:

@@ -1,8 +1,8 @@
 """``alertmanager``: post the state change to a Prometheus Alertmanager (API v2).
 
 At fleet scale alerts belong in the Alertmanager cluster a team already runs: it groups,
-deduplicates across replicas, silences, inhibits and routes to every receiver (docs/alerts.md
-section 9). One state change becomes one alert::
+deduplicates across replicas, silences, inhibits and routes to every receiver (docs/channels.md,
+alertmanager). One state change becomes one alert::
 
     labels:      alertname=KeepalivedStateChange, node, instance (the VRRP name), kind, state,
                  test="true" for a test alert, plus the configured labels

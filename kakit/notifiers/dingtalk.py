@@ -1,7 +1,7 @@
 """``dingtalk``: a DingTalk custom robot (自定义机器人), text or markdown, optionally signed (加签).
 
 DingTalk answers HTTP 200 for business errors: success is ``errcode == 0`` in the body, never
-the status alone (docs/alerts.md section 1). An ``@mobile`` only notifies when ``@<mobile>``
+the status alone (docs/architecture.md, "Alert platforms"). An ``@mobile`` only notifies when ``@<mobile>``
 is also in the text, so the mentions are appended to it. Bodies over the 20000-byte limit are
 shortened, not rejected: an alert cut short beats an alert refused with 460101.
 """
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 #: DingTalk throttles a robot for 10 minutes after 20 messages in a minute.
 THROTTLE_RETRY_AFTER = 60.0
-#: What DingTalk's errcodes mean, beyond 0 (docs/alerts.md section 1). Security and
+#: What DingTalk's errcodes mean, beyond 0 (docs/architecture.md, "Alert platforms"). Security and
 #: configuration errors are permanent: retrying cannot help until someone fixes the robot.
 CODES = {
     # "send too fast, exceed 20 times per minute" and its newer code.

@@ -3,7 +3,7 @@
 keepalived's own ``smtp_alert`` speaks plain SMTP without TLS or AUTH and tries once; this
 channel does STARTTLS (``starttls: true``, port 587), implicit TLS (``tls: true``, port 465) and
 AUTH, under one deadline for the whole conversation (aiosmtplib's ``timeout`` applies to each
-step only, docs/alerts.md section 5).
+step only, docs/architecture.md, "Alert platforms").
 
 A server that refuses some recipients but accepts others has delivered the mail: that is a
 success whose answer names the refused addresses. When every recipient is refused, nothing was
@@ -125,7 +125,7 @@ class EmailOptions(NotifierOptions):
 
 
 def translate(attempt: Attempt, where: str, exc: SMTPException) -> DeliveryError:
-    """The kakit error for an aiosmtplib error (docs/alerts.md section 5), secrets redacted.
+    """The kakit error for an aiosmtplib error (docs/architecture.md, "Alert platforms"), secrets redacted.
 
     Retried: connection failures, timeouts, disconnects and 4xx answers (temporary by SMTP's
     own definition). Not retried: 5xx answers (including refused AUTH), and extensions the

@@ -1,7 +1,7 @@
 """``feishu``: a Feishu (or Lark) custom bot, text message, optionally signed.
 
 Feishu's signing is not DingTalk's: seconds, HMAC keyed with ``timestamp + "\\n" + secret`` over
-an empty message, and ``timestamp``/``sign`` travel in the JSON body (docs/alerts.md section 2).
+an empty message, and ``timestamp``/``sign`` travel in the JSON body (docs/architecture.md, "Alert platforms").
 Lark is the same API on ``open.larksuite.com``: only the URL differs.
 """
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from kakit.notifiers.base import Attempt, Message
 
-#: What Feishu's codes mean, beyond 0 (docs/alerts.md section 2). Any code that comes with
+#: What Feishu's codes mean, beyond 0 (docs/architecture.md, "Alert platforms"). Any code that comes with
 #: HTTP 429 or 5xx is retryable too.
 CODES = {
     # Signature/timestamp, IP allowlist and keyword failures: configuration, not luck.
