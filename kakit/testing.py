@@ -31,7 +31,7 @@ class FakeOptions(NotifierOptions):
     label: str = option(string, default="fake")
 
 
-class FakeNotifier(Notifier):
+class FakeNotifier(Notifier[FakeOptions]):
     """Records sends in ``FakeNotifier.sent[channel]``; fails as scripted in ``failures``.
 
     ``failures[channel]`` is a list consumed one entry per send: ``"retry"`` raises
@@ -40,7 +40,6 @@ class FakeNotifier(Notifier):
     """
 
     type_name = "fake"
-    options_class = FakeOptions
     sent: ClassVar[dict[str, list[Message]]] = {}
     failures: ClassVar[dict[str, list[str | None]]] = {}
     attempts: ClassVar[dict[str, int]] = {}

@@ -32,6 +32,8 @@ from kakit.notifiers.base import Message, Notifier, PermanentError, RetryableErr
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     import httpx
 
     from kakit.config import Config
@@ -90,7 +92,7 @@ class ChannelDrainer:
             if not await self.send_group(notifier, group):
                 return
 
-    async def send_group(self, notifier: Notifier, group: list[MessageRow]) -> bool:
+    async def send_group(self, notifier: Notifier[Any], group: list[MessageRow]) -> bool:
         """Send one (possibly collapsed) message; False when the channel must wait."""
         worker = self.worker
         ids = [row.id for row in group]
@@ -141,9 +143,9 @@ class Worker:
         self.config = config
         self.outbox = outbox
         self.client = client
-        self._notifiers: dict[str, Notifier | None] = {}
+        self._notifiers: dict[str, Notifier[Any] | None] = {}
 
-    def notifier(self, channel: str) -> Notifier | None:
+    def notifier(self, channel: str) -> Notifier[Any] | None:
         """The channel's notifier (built once), None if the channel is gone from the config."""
         if channel not in self._notifiers:
             spec = self.config.channels.get(channel)
@@ -152,7 +154,7 @@ class Worker:
             )
         return self._notifiers[channel]
 
-    def render(self, group: list[MessageRow], notifier: Notifier) -> Message:
+    def render(self, group: list[MessageRow], notifier: Notifier[Any]) -> Message:
         """The alert text for a group of messages of one instance."""
         spec = self.config.channels[notifier.name]
         alert = Alert.of(

@@ -12,6 +12,8 @@ from kakit.core.registry import Registry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from kakit.checks.base import Check
 
 REGISTRY: dict[str, str] = {
@@ -25,5 +27,5 @@ REGISTRY: dict[str, str] = {
     "tcp": "TcpCheck",
 }
 
-registry: Registry[type[Check]] = Registry(__name__, REGISTRY, "check types")
+registry: Registry[type[Check[Any]]] = Registry(__name__, REGISTRY, "check types")
 load = registry.load

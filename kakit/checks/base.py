@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 
-from kakit.core.record import frozen
+from kakit.core.record import Member, OptionsT, frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, ClassVar
+    from typing import ClassVar
 
     from kakit.kacheck.state import CheckState
 
@@ -60,18 +60,18 @@ class RunContext:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
 
-class Check(ABC):
+class Check(Member[OptionsT], ABC):
     """Base class of every check type.
 
-    Subclasses set ``type_name`` (the YAML ``type:``) and ``options_class`` (a
-    :func:`kakit.core.record.frozen` class whose fields carry converters), and implement :meth:`run`.
-    Construction must be cheap and import nothing heavy: import libraries inside :meth:`run`.
+    A subclass names its options record in its base (``class TcpCheck(Check[TcpOptions])``, a
+    :func:`kakit.core.record.frozen` class whose fields carry converters), sets ``type_name`` (the
+    YAML ``type:``) and implements :meth:`run`. Construction must be cheap and import nothing
+    heavy: import libraries inside :meth:`run`.
     """
 
     type_name: ClassVar[str]
-    options_class: ClassVar[type[Any]]
 
-    def __init__(self, options: Any) -> None:
+    def __init__(self, options: OptionsT) -> None:
         self.options = options
 
     @abstractmethod

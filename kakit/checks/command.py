@@ -21,12 +21,10 @@ class CommandOptions:
     timeout: float = option(duration(high=3600.0), default=2.0)
 
 
-class CommandCheck(Check):
+class CommandCheck(Check[CommandOptions]):
     """Passes when the command exits 0 within its timeout."""
 
     type_name = "command"
-    options_class = CommandOptions
-    options: CommandOptions
 
     def run(self, ctx: RunContext) -> CheckResult:
         """Run the command once."""

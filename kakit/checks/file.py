@@ -29,12 +29,10 @@ class FileOptions:
             raise ValueError("max_age only together with present: true")
 
 
-class FileCheck(Check):
+class FileCheck(Check[FileOptions]):
     """Checks a file's presence and age."""
 
     type_name = "file"
-    options_class = FileOptions
-    options: FileOptions
 
     def run(self, ctx: RunContext) -> CheckResult:
         """Stat the file once."""

@@ -20,12 +20,10 @@ class FlagOptions:
     path: str = option(absolute_path, default="/etc/keepalived/down")
 
 
-class FlagCheck(Check):
+class FlagCheck(Check[FlagOptions]):
     """Fails while the flag file exists; its first line, if any, is quoted as the reason."""
 
     type_name = "flag"
-    options_class = FlagOptions
-    options: FlagOptions
 
     def run(self, ctx: RunContext) -> CheckResult:
         """Look for the flag file."""

@@ -155,12 +155,10 @@ def burst(address: str, count: int, interval: float, timeout: float, deadline: f
     return stats
 
 
-class GatewayCheck(Check):
+class GatewayCheck(Check[GatewayOptions]):
     """Fails when loss (or average RTT) to the gateway reaches its threshold."""
 
     type_name = "gateway"
-    options_class = GatewayOptions
-    options: GatewayOptions
 
     def resolve_target(self) -> str:
         """The address to ping (the default route's gateway for ``auto``)."""

@@ -95,12 +95,10 @@ def http_probe(opts: HttpOptions, timeout: float) -> tuple[bool, str]:
     return True, f"GET {url}: {response.status_code}"
 
 
-class HttpCheck(Check):
+class HttpCheck(Check[HttpOptions]):
     """Passes when the GET answers an accepted status (and body text)."""
 
     type_name = "http"
-    options_class = HttpOptions
-    options: HttpOptions
 
     def run(self, ctx: RunContext) -> CheckResult:
         """Send one request."""

@@ -62,12 +62,10 @@ class ProcessFinder:
         return found
 
 
-class ProcessCheck(Check):
+class ProcessCheck(Check[ProcessOptions]):
     """Passes while at least ``min`` master processes called ``name`` are alive."""
 
     type_name = "process"
-    options_class = ProcessOptions
-    options: ProcessOptions
 
     def __init__(self, options: ProcessOptions) -> None:
         super().__init__(options)

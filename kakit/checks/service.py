@@ -97,12 +97,10 @@ def default_restart_command(unit: str) -> tuple[str, ...]:
     raise CheckError(f"no systemd and no `service` command to restart {unit}: set restart_command")
 
 
-class ServiceCheck(Check):
+class ServiceCheck(Check[ServiceOptions]):
     """A service that kacheck keeps alive within a restart budget."""
 
     type_name = "service"
-    options_class = ServiceOptions
-    options: ServiceOptions
 
     def __init__(self, options: ServiceOptions) -> None:
         super().__init__(options)

@@ -37,12 +37,10 @@ def tcp_connect(address: str, port_number: int, timeout: float) -> str | None:
         return exc.strerror or str(exc)
 
 
-class TcpCheck(Check):
+class TcpCheck(Check[TcpOptions]):
     """Passes when the port accepts a connection."""
 
     type_name = "tcp"
-    options_class = TcpOptions
-    options: TcpOptions
 
     def run(self, ctx: RunContext) -> CheckResult:
         """Connect once."""

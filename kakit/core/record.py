@@ -16,14 +16,23 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, TypeVar, dataclass_transform
+    from typing import Any, Generic, TypeVar, dataclass_transform
 
     T = TypeVar("T")
     C = TypeVar("C", bound=type)
+    OptionsT = TypeVar("OptionsT")
 else:
 
     def dataclass_transform(**_kwargs: object) -> object:
         return lambda func: func
+
+    # ``import typing`` is a cost kacheck does not otherwise pay: at run time a family's base
+    # class is subscripted with this placeholder, which leaves its options record open.
+    OptionsT = None
+
+    class Generic:
+        def __class_getitem__(cls, _item: object) -> type:
+            return cls
 
 
 MISSING: object = object()
@@ -173,3 +182,48 @@ def replace(obj: T, **changes: object) -> T:
     values = {name: getattr(obj, name) for name in fields(obj)}
     values.update(changes)
     return obj.__class__(**values)
+
+
+class _Bound:
+    """``Base[Options]`` at run time: a base class that brings its options record along.
+
+    Python replaces it by ``origin`` in the class's bases (``__mro_entries__``) and keeps it in
+    ``__orig_bases__``, where :meth:`Member.__init_subclass__` reads the record back.
+    """
+
+    __slots__ = ("options_class", "origin")
+
+    def __init__(self, origin: type, options_class: object) -> None:
+        self.origin = origin
+        self.options_class = options_class
+
+    def __mro_entries__(self, _bases: tuple[object, ...]) -> tuple[type, ...]:
+        return (self.origin,)
+
+
+class Member(Generic[OptionsT]):
+    """Base of a family member that is built from a frozen options record.
+
+    ``class TcpCheck(Check[TcpOptions])`` says it once: mypy types ``self.options`` as
+    ``TcpOptions``, and at run time the subscript sets ``TcpCheck.options_class``, which
+    :meth:`kakit.core.registry.Registry.build` fills from the configuration. A family base
+    subscripts with the open placeholder ``OptionsT`` (``class Check(Member[OptionsT])``).
+
+    Attributes:
+        options_class: The record the member's options are built as.
+        options: This instance's validated options.
+    """
+
+    options_class: type[OptionsT]
+    options: OptionsT
+
+    if not TYPE_CHECKING:
+
+        def __class_getitem__(cls, options_class: object) -> _Bound:
+            return _Bound(cls, options_class)
+
+        def __init_subclass__(cls, **kwargs: object) -> None:
+            super().__init_subclass__(**kwargs)
+            for base in cls.__dict__.get("__orig_bases__", ()):
+                if isinstance(base, _Bound) and isinstance(base.options_class, type):
+                    cls.options_class = base.options_class

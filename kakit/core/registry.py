@@ -6,8 +6,9 @@ register through the entry-point group named after the family's package, by
 ``package.module:Class`` path. A member's module is imported only when a configuration
 uses it: ``kacheck flag`` must not pay for icmplib, and ``kanotify`` not for httpx.
 
-A member class declares ``options_class``, a :func:`kakit.core.record.frozen` record whose fields
-carry converters; :meth:`Registry.build` is the one place that turns a configuration node into
+A member class names its options record in its base (``class TcpCheck(Check[TcpOptions])``, see
+:class:`kakit.core.record.Member`), which sets ``options_class``: a
+:func:`kakit.core.record.frozen` record whose fields carry converters; :meth:`Registry.build` is the one place that turns a configuration node into
 ``(type name, validated options)`` for every family.
 """
 

@@ -21,6 +21,8 @@ from kakit.kacheck.state import CheckState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from kakit.checks.spec import CheckSpec
     from kakit.config.schema import Config
 
@@ -40,7 +42,7 @@ class CheckRunner:
     def __init__(self, config: Config, spec: CheckSpec) -> None:
         self.config = config
         self.spec = spec
-        self.checks: list[Check] = [load(probe.type)(probe.options) for probe in spec.probes]
+        self.checks: list[Check[Any]] = [load(probe.type)(probe.options) for probe in spec.probes]
         checks_dir = os.path.join(config.paths.state_dir, "checks")
         self._state_path = os.path.join(checks_dir, f"{spec.name}.json")
         self._lock = FileLock(os.path.join(checks_dir, f"{spec.name}.lock"))

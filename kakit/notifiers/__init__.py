@@ -11,6 +11,8 @@ from kakit.core.registry import Registry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from kakit.notifiers.base import Notifier
 
 REGISTRY: dict[str, str] = {
@@ -44,7 +46,7 @@ def _contract(found: object) -> str | None:
     return "does not derive from Notifier with options derived from NotifierOptions"
 
 
-registry: Registry[type[Notifier]] = Registry(
+registry: Registry[type[Notifier[Any]]] = Registry(
     __name__, REGISTRY, "channel types", contract=_contract
 )
 load = registry.load

@@ -79,12 +79,10 @@ class AlertmanagerOptions(NotifierOptions):
             raise ValueError(f"labels other than {', '.join(taken)} (kakit sets those itself)")
 
 
-class AlertmanagerNotifier(HttpNotifier):
+class AlertmanagerNotifier(HttpNotifier[AlertmanagerOptions]):
     """Posts one alert per message to Alertmanager's ``/api/v2/alerts``."""
 
     type_name = "alertmanager"
-    options_class = AlertmanagerOptions
-    options: AlertmanagerOptions
 
     def alert(self, message: Message) -> dict[str, Any]:
         """The alert object (see the module docstring)."""

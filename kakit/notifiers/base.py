@@ -23,7 +23,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from kakit.core.converters import duration
-from kakit.core.record import frozen, option
+from kakit.core.record import Member, frozen, option
 from kakit.exceptions import ConfigError, NotifierTimeout, PermanentError, RetryableError
 from kakit.notifiers.common import redact, snippet
 
@@ -44,13 +44,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
     from collections.abc import Mapping
-    from typing import ClassVar, final
+    from typing import Any, ClassVar, TypeVar, final
 
     import httpx
 
     from kakit.alerts.alert import Alert
     from kakit.core.secrets import Secret
+
+    #: A channel's options record, open in the bases (``HttpNotifier(Notifier[OptionsT])``).
+    OptionsT = TypeVar("OptionsT", bound="NotifierOptions")
 else:
+    from kakit.core.record import OptionsT
 
     def final(func: object) -> object:
         # typing.final only informs the type checker; importing typing costs start-up time.
@@ -96,20 +100,20 @@ class NotifierOptions:
     timeout: float = option(duration(high=60.0), default=DEFAULT_TIMEOUT)
 
 
-class Notifier(ABC):
+class Notifier(Member[OptionsT], ABC):
     """Base class of every channel type.
 
     Args:
         name: The channel's name in the configuration (``ops-ding``).
-        options: The validated options object (``options_class``).
+        options: The validated options (the record named in the class's base,
+            ``class SlackNotifier(HttpNotifier[SlackOptions])``).
     """
 
     type_name: ClassVar[str]
-    options_class: ClassVar[type[NotifierOptions]]
     #: Client-side rate limit: at most ``rate_limit[0]`` sends per ``rate_limit[1]`` seconds.
     rate_limit: ClassVar[tuple[int, float] | None] = None
 
-    def __init__(self, name: str, options: NotifierOptions) -> None:
+    def __init__(self, name: str, options: OptionsT) -> None:
         self.name = name
         self.options = options
 
@@ -184,7 +188,7 @@ class Attempt:
 
     __slots__ = ("label", "notifier", "secrets")
 
-    def __init__(self, notifier: Notifier) -> None:
+    def __init__(self, notifier: Notifier[Any]) -> None:
         self.notifier = notifier
         self.label = notifier.label
         self.secrets: list[str] = []

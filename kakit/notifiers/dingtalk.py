@@ -86,12 +86,10 @@ class DingtalkOptions(SignedRobotOptions):
     is_at_all: bool = option(boolean, default=False)
 
 
-class DingtalkNotifier(RobotNotifier):
+class DingtalkNotifier(RobotNotifier[DingtalkOptions]):
     """Posts to a DingTalk custom robot; success is ``errcode`` 0."""
 
     type_name = "dingtalk"
-    options_class = DingtalkOptions
-    options: DingtalkOptions
     rate_limit = (20, 60.0)
     platform = "DingTalk"
     codes = CODES

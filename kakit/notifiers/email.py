@@ -155,12 +155,10 @@ def translate(attempt: Attempt, where: str, exc: SMTPException) -> DeliveryError
     return attempt.permanent(text)
 
 
-class EmailNotifier(Notifier):
+class EmailNotifier(Notifier[EmailOptions]):
     """Mails the message's title and text to the recipients."""
 
     type_name = "email"
-    options_class = EmailOptions
-    options: EmailOptions
 
     def mail(self, message: Message) -> EmailMessage:
         """The ``EmailMessage``: subject = title, plain-text body = text, Date, Message-ID

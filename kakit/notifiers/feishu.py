@@ -53,12 +53,10 @@ class FeishuOptions(SignedRobotOptions):
     """
 
 
-class FeishuNotifier(RobotNotifier):
+class FeishuNotifier(RobotNotifier[FeishuOptions]):
     """Posts a text message to a Feishu/Lark bot; success is ``code`` 0."""
 
     type_name = "feishu"
-    options_class = FeishuOptions
-    options: FeishuOptions
     rate_limit = (100, 60.0)
     platform = "Feishu"
     # The legacy API answered StatusCode/StatusMessage.

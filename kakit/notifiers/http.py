@@ -22,7 +22,7 @@ from abc import abstractmethod
 
 from kakit.core.record import frozen, option
 from kakit.core.secrets import secret_ref
-from kakit.notifiers.base import Attempt, Notifier, NotifierOptions
+from kakit.notifiers.base import Attempt, Notifier, NotifierOptions, OptionsT
 from kakit.notifiers.common import endpoint, marker, shorten, url_secrets
 
 TYPE_CHECKING = False
@@ -240,7 +240,7 @@ class UrlOptions(NotifierOptions):
         check_url(self.url)
 
 
-class HttpNotifier(Notifier):
+class HttpNotifier(Notifier[OptionsT]):
     """Base of the channels that send one HTTP request per message.
 
     Subclasses implement :meth:`build`, and :meth:`read` when success takes more than a 2xx

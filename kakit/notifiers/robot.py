@@ -12,6 +12,7 @@ from __future__ import annotations
 from kakit.core.converters import integer
 from kakit.core.record import frozen, option
 from kakit.core.secrets import either, optional_secret, secret_file
+from kakit.notifiers.base import OptionsT
 from kakit.notifiers.common import endpoint
 from kakit.notifiers.http import (
     HttpNotifier,
@@ -119,7 +120,7 @@ class SignedRobotOptions(UrlOptions):
         return {"timestamp": str(timestamp), "sign": sign(key, timestamp)}
 
 
-class RobotNotifier(HttpNotifier):
+class RobotNotifier(HttpNotifier[OptionsT]):
     """Base of the IM group robots, which answer with a code in a JSON body, 0 for success.
 
     DingTalk and WeCom answer HTTP 200 with ``errcode``/``errmsg`` for every outcome; Feishu

@@ -50,12 +50,10 @@ class SlackOptions(UrlOptions):
     """
 
 
-class SlackNotifier(HttpNotifier):
+class SlackNotifier(HttpNotifier[SlackOptions]):
     """Posts ``{"text": ...}`` to a Slack incoming webhook; success is ``200 ok``."""
 
     type_name = "slack"
-    options_class = SlackOptions
-    options: SlackOptions
     # Slack allows about one message a second per webhook, with short bursts.
     rate_limit = (60, 60.0)
 

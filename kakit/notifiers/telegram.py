@@ -80,12 +80,10 @@ class TelegramOptions(NotifierOptions):
         return found
 
 
-class TelegramNotifier(HttpNotifier):
+class TelegramNotifier(HttpNotifier[TelegramOptions]):
     """Sends the message through a Telegram bot; success is ``"ok": true``."""
 
     type_name = "telegram"
-    options_class = TelegramOptions
-    options: TelegramOptions
     # A bot may post about 20 messages a minute to one group.
     rate_limit = (20, 60.0)
 

@@ -149,12 +149,10 @@ class WebhookOptions(UrlOptions):
             url_authorization(self.url.ref, self.headers)
 
 
-class WebhookNotifier(HttpNotifier):
+class WebhookNotifier(HttpNotifier[WebhookOptions]):
     """Sends the message as JSON; any 2xx is success."""
 
     type_name = "webhook"
-    options_class = WebhookOptions
-    options: WebhookOptions
 
     def body(self, message: Message) -> Any:
         """The JSON body: the rendered template or the default shape."""

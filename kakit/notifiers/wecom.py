@@ -58,12 +58,10 @@ class WecomOptions(UrlOptions):
             )
 
 
-class WecomNotifier(RobotNotifier):
+class WecomNotifier(RobotNotifier[WecomOptions]):
     """Posts to a WeCom group robot; success is ``errcode`` 0."""
 
     type_name = "wecom"
-    options_class = WecomOptions
-    options: WecomOptions
     rate_limit = (20, 60.0)
     platform = "WeCom"
     codes = CODES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kakit.core.record import fields, frozen, option, replace
+from kakit.core.record import Member, OptionsT, fields, frozen, option, replace
 
 
 @frozen
@@ -66,3 +66,41 @@ class TestInheritance:
         assert list(specs) == ["name", "count", "tags", "extra"]
         assert specs["tags"].secret and specs["name"].required
         assert Child(name="a") == Child(name="a", count=3, tags=(), extra=1)
+
+
+class Family(Member[OptionsT]):
+    """A family base: its options record is left open."""
+
+    def __init__(self, options: OptionsT) -> None:
+        self.options = options
+
+
+class SampleMember(Family[Sample]):
+    """A member that names its record once, in its base."""
+
+
+class TestMember:
+    """A member's subscripted base declares its options record, with nothing else in between."""
+
+    def test_subscript_sets_options_class(self) -> None:
+        """``Family[Sample]`` makes ``Sample`` the record the registry builds for the member."""
+        assert vars(SampleMember)["options_class"] is Sample
+        assert SampleMember(Sample(name="a")).options.count == 3
+
+    def test_open_base_has_no_record(self) -> None:
+        """The family base itself names no record, so a member that forgets is caught."""
+        assert "options_class" not in vars(Family)
+        assert not hasattr(Family, "options_class")
+
+    def test_no_synthetic_class_in_the_mro(self) -> None:
+        """The subscript leaves the real base in the MRO: isinstance and super work as written."""
+        assert SampleMember.__mro__[1] is Family
+        assert isinstance(SampleMember(Sample(name="a")), Family)
+
+    def test_subclass_of_a_member_inherits_the_record(self) -> None:
+        """A member derived from another member keeps its record unless it names a new one."""
+
+        class Derived(SampleMember):
+            pass
+
+        assert Derived(Sample(name="a")).options_class is Sample

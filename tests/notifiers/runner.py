@@ -67,7 +67,7 @@ def sample(**changes: Any) -> Message:
     return Message(**values)
 
 
-def make(type_name: str, options: dict[str, Any], name: str = "test") -> Notifier:
+def make(type_name: str, options: dict[str, Any], name: str = "test") -> Notifier[Any]:
     """The channel ``name`` of type ``type_name``, built from options like ``kakit.config`` does.
 
     Raises:
@@ -103,7 +103,7 @@ async def settle(limit: float = 5.0) -> None:
 
 
 def deliver(
-    notifier: Notifier, message: Message | None = None, transport: Handler | None = None
+    notifier: Notifier[Any], message: Message | None = None, transport: Handler | None = None
 ) -> str:
     """``notifier.send`` with a fresh client (verifying TLS), as the delivery worker does it;
     with ``transport``, a client whose requests that handler answers (no socket)."""
@@ -267,7 +267,7 @@ def params(cases: list[Case]) -> list[Any]:
     return [pytest.param(case, id=case.id) for case in cases]
 
 
-def option_secrets(notifier: Notifier) -> Iterator[str]:
+def option_secrets(notifier: Notifier[Any]) -> Iterator[str]:
     """The inline values of the options marked secret, and the parts of them that may be
     tokens (query values, long path segments)."""
     for name, spec in fields(notifier.options).items():

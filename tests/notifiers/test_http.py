@@ -194,12 +194,10 @@ class EchoOptions(UrlOptions):
     headers: dict[str, Secret] = option(secret_map, default={}, secret=True)
 
 
-class EchoNotifier(HttpNotifier):
+class EchoNotifier(HttpNotifier[EchoOptions]):
     """A careless channel: its answer is the platform's whole body, not quoted."""
 
     type_name = "echo"
-    options_class = EchoOptions
-    options: EchoOptions
 
     def build(self, message: Message, attempt: Attempt) -> HttpRequest:
         """The URL and the configured headers."""

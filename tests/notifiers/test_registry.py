@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ from tests.notifiers.runner import make
 TYPES = sorted(notifiers.REGISTRY)
 
 #: Per channel type: its base class, default timeout and client-side rate limit.
-FAMILY: dict[str, tuple[type[Notifier], float, tuple[int, float] | None]] = {
+FAMILY: dict[str, tuple[type[Notifier[Any]], float, tuple[int, float] | None]] = {
     "alertmanager": (HttpNotifier, 5.0, None),
     "dingtalk": (RobotNotifier, 5.0, (20, 60.0)),
     "email": (Notifier, 10.0, None),
@@ -45,11 +46,10 @@ class LegacyOptions:
     url: str = "https://x.example/"
 
 
-class LegacyNotifier(Notifier):
+class LegacyNotifier(Notifier[LegacyOptions]):  # type: ignore[type-var]
     """A plugin written before the contract declared the timeout."""
 
     type_name = "legacy"
-    options_class = LegacyOptions  # type: ignore[assignment]
 
     async def send(self, message: Message, client: httpx.AsyncClient) -> str:
         """Never called."""
