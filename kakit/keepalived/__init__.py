@@ -1,0 +1,1 @@
+"""keepalived's own formats, read by every kakit tool: the notify FIFO's lines (:mod:`.fifo`)."""
