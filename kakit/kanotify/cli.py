@@ -7,6 +7,8 @@ Forms (docs/kanotify.md)::
     notify_master "/usr/local/bin/kanotify MASTER --instance VI_1"
         -> kanotify MASTER [--instance NAME]     (keepalived appends nothing)
     kanotify test CHANNEL                        (a marked test alert, sent now)
+    notify_fifo_script "/usr/local/bin/kanotify -c /etc/kakit/kakit.yaml --fifo"
+        -> kanotify -c FILE --fifo FIFO          (the resident FIFO reader; also a service)
 
 Exit codes: 0 done, 1 a hook or the test send failed, 2 bad arguments or configuration
 (nothing applied). keepalived ignores notify exit codes; the log line is what counts. The
@@ -30,6 +32,7 @@ USAGE = """\
 usage: kanotify [-c FILE] [WORDS...] INSTANCE|GROUP NAME STATE PRIORITY   (keepalived notify)
        kanotify [-c FILE] STATE [--instance NAME] [--group NAME]       (notify_master & co.)
        kanotify [-c FILE] test CHANNEL                                  (send a test alert)
+       kanotify [-c FILE] --fifo [PATH]             (read keepalived's notify FIFO until SIGTERM)
 
 STATE is MASTER, BACKUP, FAULT, STOP or DELETED. Hooks for the state are applied at once;
 alerts go through the durable outbox (kakit outbox list).
@@ -44,6 +47,7 @@ class Arguments(BaseArguments):
         self.words: list[str] = []
         self.name: str | None = None
         self.kind: Kind = "INSTANCE"
+        self.fifo = False
 
 
 TAKES_VALUE = ("-c", "--config", "--instance", "--group")
@@ -83,6 +87,8 @@ def parse_args(argv: list[str]) -> Arguments:
         elif item == "--":
             args.words.extend(items)
             break
+        elif item == "--fifo":
+            args.fifo = True
         else:
             args.words.append(item)
     args.words.extend(tail)
@@ -91,6 +97,15 @@ def parse_args(argv: list[str]) -> Arguments:
 
 def _run(config: Config, args: Arguments) -> int:
     words = args.words
+    if args.fifo:
+        # keepalived appends the FIFO's path to notify_fifo_script's words; a service names it.
+        if len(words) > 1 or args.name is not None:
+            raise UsageError("usage: kanotify [-c FILE] --fifo [PATH]")
+        from kakit.config.trust import refuse_unsafe_programs
+        from kakit.kanotify.resident import read_fifo
+
+        refuse_unsafe_programs(config)
+        return read_fifo(config, words[0] if words else None)
     if words[:1] == ["test"]:
         if len(words) != 2:
             raise UsageError("usage: kanotify test CHANNEL")

@@ -202,3 +202,36 @@ def test_kanotify_version() -> None:
         [kanotify_path(), "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout == f"kanotify (kakit) {__version__}\n"
+
+
+class TestFifoCommandLine:
+    """``kanotify --fifo``: the command line and the FIFO it will read are checked first."""
+
+    def test_two_paths_are_a_usage_error(self, tmp_path: Path) -> None:
+        """Only one FIFO can be read: a second word exits 2 before anything is opened."""
+        config = tmp_path / "kakit.yaml"
+        config.write_text(config_text(tmp_path, ""))
+        result = subprocess.run(
+            [kanotify_path(), "-c", str(config), "--fifo", "a", "b"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 2
+        assert "usage: kanotify [-c FILE] --fifo [PATH]" in result.stderr
+
+    def test_a_file_that_is_not_a_fifo_is_refused(self, tmp_path: Path) -> None:
+        """A regular file where the FIFO should be: exit 1, saying so, and nothing read."""
+        config = tmp_path / "kakit.yaml"
+        config.write_text(config_text(tmp_path, ""))
+        planted = tmp_path / "notify.fifo"
+        planted.write_text('INSTANCE "VI_1" MASTER 100\n')
+        result = subprocess.run(
+            [kanotify_path(), "-c", str(config), "--fifo", str(planted)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 1
+        assert f"refusing FIFO {planted}: not a FIFO" in result.stderr
+        assert outbox_rows(tmp_path, "SELECT * FROM events") == []
