@@ -169,6 +169,15 @@ class Namespace:
         outcomes: list[dict[str, Any]] = json.loads(proc.stdout)
         return outcomes
 
+    def drift(self, config: str, state: str) -> list[str]:
+        """How the namespace differs from ``state``'s hooks, as the FIFO reader's reconcile sees it."""
+        spec = json.dumps({"config": textwrap.dedent(config), "state": state, "drift": True})
+        proc = self.run(sys.executable, str(CHILD), spec, check=False)
+        if proc.returncode != 0:
+            raise AssertionError(f"hook child failed ({proc.returncode}): {proc.stderr}")
+        found: list[str] = json.loads(proc.stdout)
+        return found
+
     def sysctl(self, name: str) -> str:
         """A sysctl's value as seen inside the namespace."""
         return self.run("cat", "/proc/sys/" + name.replace(".", "/")).stdout.strip()

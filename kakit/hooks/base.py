@@ -6,7 +6,9 @@ state, with class attributes ``name``, ``options_class`` (a frozen record with o
 like the key, built from the state) and optionally ``every_state = True`` (configured for one
 state, it runs on every state change). Its ``__init__(options, settings)`` takes those options
 and the shared ``hooks`` section (:class:`kakit.hooks.spec.HookSettings`); ``__call__`` does the
-work. Hooks are synchronous on purpose: they run inside keepalived's ``notify`` call, whose
+work. A hook whose effect stays on the node may also have ``drift(state) -> str | None``, saying
+how the node now differs from what entering ``state`` set (the FIFO reader's reconcile applies
+the state again when it does). Hooks are synchronous on purpose: they run inside keepalived's ``notify`` call, whose
 budget (150 ms) is smaller than the cost of importing asyncio (docs/benchmarks.md).
 
 A hook must be idempotent (keepalived may report the same state twice, e.g. at reload) and

@@ -260,8 +260,8 @@ def nft_script(table: str, rules: tuple[AcceptRule, ...], state: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run(argv: list[str], stdin: str | None = None) -> tuple[int, str]:
-    """Run a firewall tool; ``(exit status, first stderr line)``.
+def _run(argv: list[str], stdin: str | None = None, *, output: bool = False) -> tuple[int, str]:
+    """Run a firewall tool; ``(exit status, first stderr line)``, or its whole stdout if ``output``.
 
     Raises:
         HookError: The tool is missing or did not finish within :data:`TIMEOUT`.
@@ -285,7 +285,7 @@ def _run(argv: list[str], stdin: str | None = None) -> tuple[int, str]:
             env=child_environment(),
             # Always a pipe: without input the tool sees EOF, never kanotify's own stdin.
             input=stdin or "",
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if output else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
             timeout=TIMEOUT,
@@ -295,6 +295,8 @@ def _run(argv: list[str], stdin: str | None = None) -> tuple[int, str]:
         raise HookError(f"firewall: cannot run {argv[0]}: {exc.strerror or exc}") from exc
     except subprocess.TimeoutExpired as exc:
         raise HookError(f"firewall: {argv[0]} did not finish within {TIMEOUT:g} s") from exc
+    if output and proc.returncode == 0:
+        return proc.returncode, proc.stdout
     lines = proc.stderr.strip().splitlines()
     return proc.returncode, lines[0] if lines else ""
 
@@ -343,6 +345,44 @@ class FirewallHook:
             return self._nftables(state)
         return self._iptables(state)
 
+    def drift(self, state: str) -> str | None:
+        """How kakit's place in the firewall differs from ``state``'s rules; None if it does not.
+
+        Rules are recognised by their tag (``kakit:STATE``), and counted: someone's ``iptables
+        -F``, a deleted rule, a rule added by hand or left from another state, or the missing
+        INPUT jump are all drift. A rule edited in place under its tag is not seen.
+
+        Raises:
+            HookError: The firewall tool failed or is missing.
+        """
+        if self.backend == "nftables":
+            table = self.chain.lower()
+            status, listing = _run(["nft", "list", "table", "inet", table], output=True)
+            place = f"table inet {table}"
+            rules = [] if status != 0 else _nft_rules(listing)
+        else:
+            place = f"chain {self.chain}"
+            status, listing = _run(["iptables", "-w", LOCK_WAIT, "-S", self.chain], output=True)
+            prefix = f"-A {self.chain} "
+            rules = (
+                []
+                if status != 0
+                else [line for line in listing.splitlines() if line.startswith(prefix)]
+            )
+            if self.rules:
+                jump, error = _run(["iptables", "-w", LOCK_WAIT, "-C", "INPUT", "-j", self.chain])
+                if jump not in (0, 1, 2):
+                    raise HookError(f"firewall: iptables -C INPUT failed ({jump}): {error}")
+                if jump != 0:
+                    return f"the INPUT jump to {self.chain} is missing"
+        tag = f'"{_tag(state)}"'
+        foreign = sum(1 for rule in rules if tag not in rule)
+        if foreign:
+            return f"{place} holds {foreign} rule(s) not of {state}"
+        if len(rules) != len(self.rules):
+            return f"{place} holds {len(rules)} of the {len(self.rules)} rule(s) of {state}"
+        return None
+
     def _iptables(self, state: str) -> HookOutcome:
         chain = self.chain
         status, error = _run(["iptables", "-w", LOCK_WAIT, "-C", "INPUT", "-j", chain])
@@ -387,6 +427,16 @@ class FirewallHook:
         if not self.rules:
             return HookOutcome(hook=self.name, summary=f"firewall: {emptied}")
         return HookOutcome(hook=self.name, summary=f"firewall: {_count(self.rules)} in {filled}")
+
+
+def _nft_rules(listing: str) -> list[str]:
+    """The rule lines of an ``nft list table`` listing (not its table, chain or policy lines)."""
+    skip = ("table ", "chain ", "type ", "}")
+    return [
+        line.strip()
+        for line in listing.splitlines()
+        if line.strip() and not line.strip().startswith(skip)
+    ]
 
 
 def _count(rules: tuple[AcceptRule, ...]) -> str:

@@ -80,6 +80,26 @@ class HookPlan:
         """Apply the hooks of ``change.event.state`` (see :func:`apply_hooks`)."""
         return apply_hooks(change, self.hooks_for(change.event.state))
 
+    def drift(self, state: str) -> list[str]:
+        """How the node differs from what ``state``'s hooks set: one line per drifted hook.
+
+        Only hooks that can tell (a ``drift(state)`` method: sysctl, firewall) are asked; a
+        ``run`` hook's programs leave nothing to compare. A hook that cannot look is reported as
+        drifted, so that it is applied again rather than trusted.
+        """
+        found = []
+        for hook in self.hooks_for(state):
+            check = getattr(hook, "drift", None)
+            if check is None:
+                continue
+            try:
+                problem = check(state)
+            except HookError as exc:
+                problem = f"cannot check: {exc}"
+            if problem:
+                found.append(f"{hook_name(hook)}: {problem}")
+        return found
+
 
 def build_plan(config: Config) -> HookPlan | None:
     """The hook plan of a loaded configuration, or None when it has no ``states`` section.

@@ -140,6 +140,20 @@ class SysctlHook:
             raise HookError(f"{key}={value}: read back {now!r} after writing")
         return True
 
+    def drift(self, state: str) -> str | None:
+        """The keys whose value differs from the state's (``key is 0, not 1``); None if none."""
+        found = []
+        for key, value in self.values.items():
+            path = sysctl_path(key, self.root)
+            try:
+                now = _normalize(_read(path))
+            except OSError as exc:
+                found.append(f"{key} unreadable: {_reason(exc, path)}")
+                continue
+            if now != _normalize(value):
+                found.append(f"{key} is {now}, not {value}")
+        return "; ".join(found) or None
+
     def __call__(self, change: StateChange) -> HookOutcome:
         """Apply every value.
 

@@ -378,6 +378,69 @@ class TestNftablesBackend:
         ]
 
 
+@needs_iptables
+class TestIptablesDrift:
+    """What the FIFO reader's reconcile sees of the iptables back end after someone else acts."""
+
+    def test_applied_state_has_no_drift(self, ns: Namespace) -> None:
+        """Right after MASTER's rules are loaded, and for a state without rules, nothing differs."""
+        ns.apply(CONFIG, "MASTER")
+        assert ns.drift(CONFIG, "MASTER") == []
+        ns.apply(CONFIG, "BACKUP", previous="MASTER")
+        assert ns.drift(CONFIG, "BACKUP") == []
+
+    def test_flushed_chain(self, ns: Namespace) -> None:
+        """``iptables -F KAKIT`` is drift, and applying the state again repairs it."""
+        ns.apply(CONFIG, "MASTER")
+        ns.run("iptables", "-F", "KAKIT")
+        assert ns.drift(CONFIG, "MASTER") == [
+            "firewall: chain KAKIT holds 0 of the 4 rule(s) of MASTER"
+        ]
+        ns.apply(CONFIG, "MASTER")
+        assert ns.drift(CONFIG, "MASTER") == []
+        assert ns.iptables_rules()[-4:] == MASTER_RULES
+
+    def test_missing_jump(self, ns: Namespace) -> None:
+        """Rules that INPUT no longer jumps to protect nothing: drift."""
+        ns.apply(CONFIG, "MASTER")
+        ns.run("iptables", "-D", "INPUT", "-j", "KAKIT")
+        assert ns.drift(CONFIG, "MASTER") == ["firewall: the INPUT jump to KAKIT is missing"]
+
+    def test_rule_added_by_hand_or_left_from_another_state(self, ns: Namespace) -> None:
+        """A rule in kakit's chain that MASTER does not set is drift."""
+        ns.apply(CONFIG, "MASTER")
+        ns.run("iptables", "-A", "KAKIT", "-p", "tcp", "-j", "ACCEPT")
+        assert ns.drift(CONFIG, "MASTER") == ["firewall: chain KAKIT holds 1 rule(s) not of MASTER"]
+
+    def test_rules_left_after_leaving(self, ns: Namespace) -> None:
+        """MASTER's rules still present in BACKUP (a missed event) are drift for BACKUP."""
+        ns.apply(CONFIG, "MASTER")
+        assert ns.drift(CONFIG, "BACKUP") == ["firewall: chain KAKIT holds 4 rule(s) not of BACKUP"]
+
+
+@needs_nft
+class TestNftablesDrift:
+    """The same for the nftables back end."""
+
+    def test_flushed_and_deleted_table(self, ns: Namespace) -> None:
+        """An emptied or deleted kakit table is drift; applying again repairs it."""
+        ns.apply(NFT_CONFIG, "MASTER")
+        assert ns.drift(NFT_CONFIG, "MASTER") == []
+        ns.run("nft", "flush", "table", "inet", "kakit")
+        assert ns.drift(NFT_CONFIG, "MASTER") == [
+            "firewall: table inet kakit holds 0 of the 4 rule(s) of MASTER"
+        ]
+        ns.run("nft", "delete", "table", "inet", "kakit")
+        assert ns.drift(NFT_CONFIG, "MASTER") == [
+            "firewall: table inet kakit holds 0 of the 4 rule(s) of MASTER"
+        ]
+        ns.apply(NFT_CONFIG, "MASTER")
+        assert ns.drift(NFT_CONFIG, "MASTER") == []
+        assert ns.drift(NFT_CONFIG, "BACKUP") == [
+            "firewall: table inet kakit holds 4 rule(s) not of BACKUP"
+        ]
+
+
 FAKE_TOOL = """\
 #!/bin/sh
 # Log argv and stdin (shell built-ins only: PATH holds just the fakes), then answer.

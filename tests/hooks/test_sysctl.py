@@ -58,6 +58,20 @@ def host_value(name: str) -> str:
 
 
 @pytest.mark.lab
+class TestSysctlDrift:
+    """What the FIFO reader's reconcile sees of sysctl values changed behind kakit's back."""
+
+    def test_changed_value_is_drift(self, ns: Namespace) -> None:
+        """A value someone reset is named with what it is and what the state wants."""
+        ns.apply(MASTER, "MASTER")
+        assert ns.drift(MASTER, "MASTER") == []
+        ns.run("sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_nonlocal_bind")
+        assert ns.drift(MASTER, "MASTER") == ["sysctl: net.ipv4.ip_nonlocal_bind is 0, not 1"]
+        ns.apply(MASTER, "MASTER")
+        assert ns.drift(MASTER, "MASTER") == []
+
+
+@pytest.mark.lab
 class TestSysctlHook:
     """`SysctlHook` writes /proc/sys of the namespace it runs in, verifies and reports."""
 
