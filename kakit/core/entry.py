@@ -44,6 +44,25 @@ class Arguments:
         self.verbose = False
 
 
+def number_argument(
+    option: str, text: str, kind: type[float] | type[int], low: float, high: float
+) -> float:
+    """A command-line number in ``[low, high]``.
+
+    Raises:
+        UsageError: Not a plain ASCII decimal, or out of range.
+    """
+    # Plain ASCII decimals only: Python's int() and float() also take "1_0", "+5", "٣", "nan"
+    # and "inf", and an interval of nan makes a loop spin.
+    digits = text.replace(".", "", 1) if kind is float else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise UsageError(f"{option}: expected a number, got {text!r}")
+    value = kind(text)
+    if not low <= value <= high:
+        raise UsageError(f"{option}: must be between {low:g} and {high:g}, got {text!r}")
+    return value
+
+
 def run_tool(
     argv: list[str],
     *,

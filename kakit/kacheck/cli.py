@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from kakit.core.entry import Arguments as BaseArguments
+from kakit.core.entry import number_argument as _number
 from kakit.core.entry import run_tool
 from kakit.exceptions import UsageError
 
@@ -55,20 +56,6 @@ class Arguments(BaseArguments):
         self.fail_on_exit = False
         self.cycles: int | None = None
         self.positional: list[str] = []
-
-
-def _number(
-    option: str, text: str, kind: type[float] | type[int], low: float, high: float
-) -> float:
-    # Plain ASCII decimals only: Python's int() and float() also take "1_0", "+5", "٣", "nan"
-    # and "inf", and an interval of nan makes the watcher spin.
-    digits = text.replace(".", "", 1) if kind is float else text
-    if not (digits.isascii() and digits.isdigit()):
-        raise UsageError(f"{option}: expected a number, got {text!r}")
-    value = kind(text)
-    if not low <= value <= high:
-        raise UsageError(f"{option}: must be between {low:g} and {high:g}, got {text!r}")
-    return value
 
 
 def parse_args(argv: list[str]) -> Arguments:

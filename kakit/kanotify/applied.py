@@ -10,7 +10,7 @@ ordered. One line: ``BOOT MONO TIME PRIORITY STATE``.
 from __future__ import annotations
 
 import os
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 from kakit.core.events import StateEvent
 from kakit.core.fsutil import atomic_write, ensure_dir
@@ -52,6 +52,29 @@ class AppliedStates:
         except (OSError, ValueError, UnicodeDecodeError):
             pass
         return None
+
+    def newest(self, current_boot: str) -> StateEvent | None:
+        """The event applied last, over every instance and group: what the node's hooks hold now.
+
+        Hooks act on the node as a whole (one firewall chain, one sysctl tree), so the event
+        applied last is the one they reflect.
+        """
+        from kakit.core.events import KINDS
+
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return None
+        found: list[StateEvent] = []
+        for entry in names:
+            kind, _, quoted = entry.partition("-")
+            for known in KINDS:
+                if kind == known:
+                    name = unquote_to_bytes(quoted).decode("utf-8", "surrogateescape")
+                    event = self.read(known, name)
+                    if event is not None:
+                        found.append(event)
+        return max(found, key=lambda event: event.order(current_boot), default=None)
 
     def write(self, event: StateEvent) -> None:
         """Remember ``event`` as applied.

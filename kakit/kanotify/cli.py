@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 
 from kakit.core.entry import Arguments as BaseArguments
-from kakit.core.entry import run_tool
+from kakit.core.entry import number_argument, run_tool
 from kakit.exceptions import UsageError
 
 TYPE_CHECKING = False
@@ -32,7 +32,8 @@ USAGE = """\
 usage: kanotify [-c FILE] [WORDS...] INSTANCE|GROUP NAME STATE PRIORITY   (keepalived notify)
        kanotify [-c FILE] STATE [--instance NAME] [--group NAME]       (notify_master & co.)
        kanotify [-c FILE] test CHANNEL                                  (send a test alert)
-       kanotify [-c FILE] --fifo [PATH]             (read keepalived's notify FIFO until SIGTERM)
+       kanotify [-c FILE] --fifo [--reconcile SECONDS] [PATH]
+                                      (read keepalived's notify FIFO until SIGTERM)
 
 STATE is MASTER, BACKUP, FAULT, STOP or DELETED. Hooks for the state are applied at once;
 alerts go through the durable outbox (kakit outbox list).
@@ -48,9 +49,10 @@ class Arguments(BaseArguments):
         self.name: str | None = None
         self.kind: Kind = "INSTANCE"
         self.fifo = False
+        self.reconcile: float | None = None
 
 
-TAKES_VALUE = ("-c", "--config", "--instance", "--group")
+TAKES_VALUE = ("-c", "--config", "--instance", "--group", "--reconcile")
 
 
 def _keepalived_tail(items: list[str]) -> bool:
@@ -81,6 +83,8 @@ def parse_args(argv: list[str]) -> Arguments:
             value = items.pop(0)
             if item in ("-c", "--config"):
                 args.config = value
+            elif item == "--reconcile":
+                args.reconcile = number_argument(item, value, float, 0.1, 86400.0)
             else:
                 args.name = value
                 args.kind = "GROUP" if item == "--group" else "INSTANCE"
@@ -97,15 +101,17 @@ def parse_args(argv: list[str]) -> Arguments:
 
 def _run(config: Config, args: Arguments) -> int:
     words = args.words
+    if args.reconcile is not None and not args.fifo:
+        raise UsageError("--reconcile goes with --fifo")
     if args.fifo:
         # keepalived appends the FIFO's path to notify_fifo_script's words; a service names it.
         if len(words) > 1 or args.name is not None:
-            raise UsageError("usage: kanotify [-c FILE] --fifo [PATH]")
+            raise UsageError("usage: kanotify [-c FILE] --fifo [--reconcile SECONDS] [PATH]")
         from kakit.config.trust import refuse_unsafe_programs
         from kakit.kanotify.resident import read_fifo
 
         refuse_unsafe_programs(config)
-        return read_fifo(config, words[0] if words else None)
+        return read_fifo(config, words[0] if words else None, reconcile_every=args.reconcile)
     if words[:1] == ["test"]:
         if len(words) != 2:
             raise UsageError("usage: kanotify test CHANNEL")

@@ -109,17 +109,22 @@ def _reader_lock(config: Config) -> FileLock:
     return lock
 
 
-def read_fifo(config: Config, path: str | None) -> int:
+def read_fifo(config: Config, path: str | None, *, reconcile_every: float | None = None) -> int:
     """Read the FIFO until SIGTERM; returns the exit code.
 
     Args:
         config: The loaded configuration.
         path: The FIFO (keepalived's last argument), or None for :data:`DEFAULT_FIFO`.
+        reconcile_every: Seconds between reconciles (default
+            :data:`kakit.kanotify.reconcile.INTERVAL`).
 
     Raises:
         StateError: The FIFO cannot be created or opened, or is not root's alone.
     """
+    from kakit.kanotify.reconcile import INTERVAL
+
     fifo = path or DEFAULT_FIFO
+    reconcile_every = INTERVAL if reconcile_every is None else reconcile_every
     lock = _reader_lock(config)
     try:
         if not os.path.exists(fifo):
@@ -129,7 +134,7 @@ def read_fifo(config: Config, path: str | None) -> int:
         handler = LineHandler(config)
         logger.info(f"reading keepalived's notify FIFO {fifo}")
         try:
-            asyncio.run(_follow(source, handler))
+            asyncio.run(_follow(source, handler, reconcile_every))
         finally:
             source.close()
         logger.info(
@@ -140,9 +145,34 @@ def read_fifo(config: Config, path: str | None) -> int:
         lock.release()
 
 
-async def _follow(source: FifoSource, handler: LineHandler) -> None:
+async def _follow(source: FifoSource, handler: LineHandler, interval: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await follow(source, handler.batch, stop, finished=handler.all_stopped)
+    async with asyncio.TaskGroup() as group:
+        reconciler = group.create_task(_reconcile_every(handler.config, interval, stop))
+        try:
+            await follow(source, handler.batch, stop, finished=handler.all_stopped)
+        finally:
+            reconciler.cancel()
+
+
+async def _reconcile_every(config: Config, interval: float, stop: asyncio.Event) -> None:
+    """Reconcile at start and every ``interval`` seconds until stopped.
+
+    Runs between batches on the reader's loop: a reconcile holds it for the time a state's hooks
+    take, as one event does, and keepalived's lines wait in the pipe meanwhile.
+    """
+    from kakit.exceptions import KakitError
+    from kakit.kanotify.reconcile import reconcile
+
+    while not stop.is_set():
+        try:
+            reconcile(config)
+        except KakitError as exc:
+            logger.error(f"reconcile failed: {exc}")
+        try:
+            await asyncio.wait_for(stop.wait(), interval)
+        except TimeoutError:
+            pass

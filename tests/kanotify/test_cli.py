@@ -218,7 +218,7 @@ class TestFifoCommandLine:
             check=False,
         )
         assert result.returncode == 2
-        assert "usage: kanotify [-c FILE] --fifo [PATH]" in result.stderr
+        assert "usage: kanotify [-c FILE] --fifo [--reconcile SECONDS] [PATH]" in result.stderr
 
     def test_a_file_that_is_not_a_fifo_is_refused(self, tmp_path: Path) -> None:
         """A regular file where the FIFO should be: exit 1, saying so, and nothing read."""

@@ -19,7 +19,7 @@ pytestmark = [
 ]
 
 
-def configure(node: Node, priority: int, sink_address: str) -> Path:
+def configure(node: Node, priority: int, sink_address: str, reconcile: float = 30) -> Path:
     """kakit.yaml with hooks and a webhook; keepalived.conf with the FIFO and its reader."""
     config = node.dir / "kakit.yaml"
     config.write_text(
@@ -30,7 +30,10 @@ paths: {{state_dir: {node.dir}/kakit-run, data_dir: {node.dir}/kakit-lib}}
 log: {{file: {node.dir}/kakit.log, syslog: false}}
 states:
   MASTER:
+    sysctl: {{net.ipv4.ip_nonlocal_bind: 1}}
     firewall: {{accept: [vrrp, {{destination: 10.213.7.100}}]}}
+  BACKUP:
+    sysctl: {{net.ipv4.ip_nonlocal_bind: 0}}
 channels:
   sink: {{type: webhook, url: "http://{sink_address}:{SINK_PORT}/alerts"}}
 alerts:
@@ -46,7 +49,7 @@ outbox: {{coalesce: 0.2, backoff_initial: 0.2, backoff_max: 1}}
             vip="10.213.7.100",
             extra_global=f"""
                 notify_fifo {node.dir}/notify.fifo
-                notify_fifo_script "{kanotify()} -c {config} --fifo"
+                notify_fifo_script "{kanotify()} -c {config} --fifo --reconcile {reconcile}"
                 fifo_write_vrrp_states_on_reload
             """,
         )
@@ -110,3 +113,28 @@ class TestFifoReader:
                 assert "skipped" not in log_of(node)  # every line keepalived wrote was understood
             n2_states = states_from(received, "n2")
             assert n2_states[-2:] == ["MASTER", "BACKUP"] and alerts(received)
+
+    def test_drift_is_corrected(self, tmp_path: Path) -> None:
+        """Someone flushes kakit's chain and resets a sysctl on the master: reconcile restores both."""
+        with Lab(nodes=2, workdir=tmp_path, gateway=True) as lab:
+            n1, n2 = lab.nodes
+            gateway = lab.gateway
+            assert gateway is not None
+            gateway.popen([*SINK, gateway.address, str(SINK_PORT), str(tmp_path / "alerts.jsonl")])
+            configure(n1, 150, gateway.address, reconcile=0.5)
+            configure(n2, 100, gateway.address, reconcile=0.5)
+            n1.start_keepalived()
+            n2.start_keepalived()
+            lab.wait_until(lambda: lab.holders(lab.vip) == [n1], timeout=20, what="VIP on n1")
+            lab.wait_until(lambda: len(kakit_rules(n1)) == 2, timeout=10, what="rules on n1")
+
+            n1.run(["iptables", "-F", "KAKIT"])
+            n1.run(["sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_nonlocal_bind"])
+            lab.wait_until(lambda: len(kakit_rules(n1)) == 2, timeout=10, what="rules restored")
+            assert n1.run(["cat", "/proc/sys/net/ipv4/ip_nonlocal_bind"]).stdout.strip() == "1"
+            assert (
+                "drift from VI_1 MASTER corrected: sysctl: net.ipv4.ip_nonlocal_bind is 0, not 1; "
+                "firewall: chain KAKIT holds 0 of the 2 rule(s) of MASTER"
+            ) in log_of(n1)
+            # The backup had nothing to correct, and its own state is untouched.
+            assert "drift from" not in log_of(n2) and not kakit_rules(n2)
