@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,83 @@ class TestFifoReader:
             ) in log_of(n1)
             # The backup had nothing to correct, and its own state is untouched.
             assert "drift from" not in log_of(n2) and not kakit_rules(n2)
+
+
+def flapping_conf(node: Node, priority: int, config: Path, flip: Path) -> None:
+    """VRRPv3 at 30 ms adverts, and a track_file that takes 100 off the priority while it says 1."""
+    text = vrrp_instance_conf(
+        node,
+        priority=priority,
+        vip="10.213.7.100",
+        advert_int=0.03,
+        extra_global=f"""
+            vrrp_version 3
+            vrrp_notify_priority_changes
+            notify_fifo {node.dir}/notify.fifo
+            notify_fifo_script "{kanotify()} -c {config} --fifo --reconcile 3600"
+        """,
+        extra_instance="track_file {\n flip weight -100\n}",
+    )
+    block = f'track_file flip {{\n    file "{flip}"\n    weight 1\n}}\n\n'
+    node.write_keepalived_conf(
+        text.replace("vrrp_instance VI_1 {", block + "vrrp_instance VI_1 {", 1)
+    )
+
+
+def applied_state(node: Node) -> str:
+    """The state kanotify last applied for VI_1 on the node (its ordering memory)."""
+    path = node.dir / "kakit-run" / "applied" / "INSTANCE-VI_1"
+    return path.read_text().split()[-1] if path.exists() else ""
+
+
+def write_flip(flip: Path, value: str) -> None:
+    """Rename a new value into place: keepalived re-reads a track file renamed into place."""
+    tmp = flip.with_suffix(".tmp")
+    tmp.write_text(value + "\n")
+    tmp.rename(flip)
+
+
+class TestFlapStorm:
+    """A storm of failovers at VRRPv3 speed: afterwards every node's hooks match keepalived."""
+
+    def test_hooks_match_the_final_state_after_each_storm(self, tmp_path: Path) -> None:
+        """n1's track file flips 20 times, 150 ms apart (longer than the 0.1 s master-down
+        interval, so each flip is a failover), three storms; hooks follow the VIP every time."""
+        with Lab(nodes=2, workdir=tmp_path, gateway=True) as lab:
+            n1, n2 = lab.nodes
+            gateway = lab.gateway
+            assert gateway is not None
+            gateway.popen([*SINK, gateway.address, str(SINK_PORT), str(tmp_path / "alerts.jsonl")])
+            for node, priority in ((n1, 150), (n2, 100)):
+                config = configure(node, priority, gateway.address)
+                write_flip(node.dir / "flip", "0")
+                flapping_conf(node, priority, config, node.dir / "flip")
+            n1.start_keepalived()
+            n2.start_keepalived()
+            lab.wait_until(lambda: lab.holders(lab.vip) == [n1], timeout=20, what="VIP on n1")
+            for storm, final in enumerate(("1", "0", "1")):
+                for flips in range(20):
+                    write_flip(n1.dir / "flip", "1" if flips % 2 == 0 else "0")
+                    time.sleep(0.15)
+                write_flip(n1.dir / "flip", final)
+                master, backup = (n2, n1) if final == "1" else (n1, n2)
+
+                def settled(master: Node = master, backup: Node = backup) -> bool:
+                    hooks = (
+                        applied_state(master),
+                        applied_state(backup),
+                        bool(kakit_rules(master)),
+                        bool(kakit_rules(backup)),
+                    )
+                    return lab.holders(lab.vip) == [master] and hooks == (
+                        "MASTER",
+                        "BACKUP",
+                        True,
+                        False,
+                    )
+
+                lab.wait_until(
+                    settled, timeout=20, what=f"hooks match keepalived after storm {storm}"
+                )
+            for node in (n1, n2):
+                assert "skipped" not in log_of(node)
