@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := keepalived nginx iptables nftables iproute2 procps psmisc python3 python3-venv prometheus-alertmanager openssl
+DEBIAN_PACKAGES := keepalived nginx iptables nftables iproute2 procps psmisc python3 python3-venv prometheus-alertmanager prometheus openssl
 
 .PHONY: demo test lint typecheck unit bench deps debian-deps clean
 

@@ -49,8 +49,11 @@ class LineHandler:
     """
 
     def __init__(self, config: Config, *, start_worker: bool = True) -> None:
+        from kakit.kanotify.metrics import Metrics
+
         self.config = config
         self.start_worker = start_worker
+        self.metrics = Metrics(flap_window=max(config.outbox.coalesce, 10.0))
         #: The last state each instance and group reported, by ``(kind, name)``.
         self.states: dict[tuple[str, str], str] = {}
         self.lines = 0
@@ -67,13 +70,17 @@ class LineHandler:
                 line = parse_line(raw)
             except FifoLineError as exc:
                 self.refused += 1
+                self.metrics.line("refused")
                 logger.warning(f"{exc}; skipped")
                 continue
             if isinstance(line, LvsLine):
+                self.metrics.line("lvs")
                 server = f"real server {line.real} of {line.virtual}" if line.real else line.virtual
                 logger.info(f"LVS {server} {'UP' if line.up else 'DOWN'}")
                 continue
+            self.metrics.line("vrrp")
             self.states[(line.kind, line.name)] = line.state
+            self.metrics.transition(line.kind, line.name, line.state)
             if not line.transition:
                 logger.debug(f"{line.kind} {line.name} {line.word} {line.priority}")
                 continue
