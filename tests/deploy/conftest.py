@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import zipfile
@@ -43,6 +44,24 @@ class Install(NamedTuple):
     def bin(self, name: str) -> str:
         """The installed link keepalived would run, e.g. ``PREFIX/bin/kacheck``."""
         return str(self.bindir / name)
+
+
+def components(path: Path) -> list[Path]:
+    """``/``, ``/a``, ``/a/b`` for ``/a/b``."""
+    return [Path("/"), *(Path(*path.parts[: i + 1]) for i in range(1, len(path.parts)))]
+
+
+def unsafe(path: Path) -> str | None:
+    """keepalived's rule for one component: root-owned, not writable by group or others."""
+    info = path.lstat()
+    if info.st_uid != 0:
+        return f"{path} is owned by uid {info.st_uid}"
+    mode = stat.S_IMODE(info.st_mode)
+    if stat.S_ISLNK(info.st_mode) or (stat.S_ISDIR(info.st_mode) and mode & stat.S_ISVTX):
+        return None
+    if mode & stat.S_IWOTH or (mode & stat.S_IWGRP and info.st_gid != 0):
+        return f"{path} is writable by others (mode {mode:04o})"
+    return None
 
 
 def _closure(names: tuple[str, ...]) -> list[importlib.metadata.Distribution]:

@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 from pathlib import Path
 
-from tests.deploy.conftest import Install, make, make_install, root_owned_prefix
+from tests.deploy.conftest import (
+    ROOT,
+    Install,
+    components,
+    make,
+    make_install,
+    root_owned_prefix,
+    unsafe,
+)
 
 TOOLS = {"kacheck", "kanotify", "kakit"}
-
-
-def components(path: Path) -> list[Path]:
-    """``/``, ``/a``, ``/a/b`` for ``/a/b``."""
-    return [Path("/"), *(Path(*path.parts[: i + 1]) for i in range(1, len(path.parts)))]
-
-
-def unsafe(path: Path) -> str | None:
-    """keepalived's rule for one component: root-owned, not writable by group or others."""
-    info = path.lstat()
-    if info.st_uid != 0:
-        return f"{path} is owned by uid {info.st_uid}"
-    mode = stat.S_IMODE(info.st_mode)
-    if stat.S_ISLNK(info.st_mode) or (stat.S_ISDIR(info.st_mode) and mode & stat.S_ISVTX):
-        return None
-    if mode & stat.S_IWOTH or (mode & stat.S_IWGRP and info.st_gid != 0):
-        return f"{path} is writable by others (mode {mode:04o})"
-    return None
 
 
 def tree(root: Path) -> dict[str, str]:
@@ -80,6 +69,19 @@ class TestInstall:
 
         assert kacheck_flag(config) == 1
         assert kacheck_flag(installed.prefix / "no-such-flag") == 0
+
+
+class TestSystemdUnits:
+    def test_contrib_units_run_programs_the_install_provides(self, installed: Install):
+        """Each contrib unit's ExecStart names an installed program, and its module imports."""
+        for unit in sorted((ROOT / "contrib" / "systemd").glob("*.service")):
+            line = next(x for x in unit.read_text().splitlines() if x.startswith("ExecStart="))
+            argv = line.removeprefix("ExecStart=").replace("/usr/local/", f"{installed.prefix}/")
+            program, *args = argv.split()
+            assert os.access(program, os.X_OK), f"{unit.name}: {program}"
+            if args[:1] == ["-m"]:
+                done = subprocess.run([program, "-c", f"import {args[1]}"], capture_output=True)
+                assert done.returncode == 0, f"{unit.name}: {done.stderr.decode()}"
 
 
 class TestUninstall:
