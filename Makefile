@@ -79,7 +79,8 @@ install:
 	$(LIBDIR)/bin/pip install -q $(PIP_SOURCE) --no-build-isolation . && \
 	$(LIBDIR)/bin/pip install -q --no-build-isolation --no-deps --force-reinstall . && \
 	install -d -m 0755 $(BINDIR) && \
-	for name in $$($(LIBDIR)/bin/python -c 'import importlib.metadata as m; print(*sorted(e.name for e in m.distribution("kakit").entry_points if e.group == "console_scripts"))'); do \
+	tools=$$($(LIBDIR)/bin/python -c 'import importlib.metadata as m; print(*sorted(e.name for e in m.distribution("kakit").entry_points if e.group == "console_scripts"))') && \
+	for name in $$tools; do \
 	    link=$(BINDIR)/$$name; \
 	    if { test -e $$link || test -L $$link; } && test "$$(readlink $$link)" != $(LIBDIR)/bin/$$name; then \
 	        echo "make install: $$link exists and is not a link made by make install; not replacing it" >&2; exit 1; \
@@ -88,7 +89,7 @@ install:
 	    echo "$$link -> $(LIBDIR)/bin/$$name"; \
 	done && \
 	$(LIBDIR)/bin/python -c 'import sys; from kakit.core.trust import why_unsafe; bad = [w for p in sys.argv[1:] if (w := why_unsafe(p))]; print(*(f"make install: keepalived would refuse it: {w}" for w in bad), sep="\n", file=sys.stderr); sys.exit(bool(bad))' \
-	    $(BINDIR)/kacheck $(BINDIR)/kanotify $(BINDIR)/kakit $(LIBDIR)/bin/python
+	    $$(for name in $$tools; do echo $(BINDIR)/$$name; done) $(LIBDIR)/bin/python
 
 # Removes the links make install made (those pointing into $(LIBDIR)) and the venv; never the
 # configuration (/etc/kakit), the latches and outbox (/var/lib/kakit) or /run/kakit.
