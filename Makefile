@@ -4,9 +4,18 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# make install: where keepalived finds the tools (README.md, "Install").
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib/kakit
+# Debian's own interpreter: root-owned and runnable by every user, unlike a pyenv under /root.
+SYSTEM_PYTHON ?= /usr/bin/python3
+# A directory of wheels (make wheelhouse) to install from without an index.
+WHEELHOUSE ?=
+PIP_SOURCE := $(if $(WHEELHOUSE),--no-index --find-links $(abspath $(WHEELHOUSE)))
 DEBIAN_PACKAGES := keepalived nginx iptables nftables iproute2 procps psmisc python3 python3-venv prometheus-alertmanager prometheus openssl
 
-.PHONY: demo test lint typecheck unit bench deps debian-deps clean
+.PHONY: demo test lint typecheck unit bench deps debian-deps clean install uninstall wheelhouse
 
 deps: debian-deps $(VENV)/.deps
 	@# The project itself is reinstalled every time, not in editable mode: keepalived runs the
@@ -54,3 +63,50 @@ bench: deps
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+
+# A virtualenv of the system python in $(LIBDIR) and links to its console scripts in $(BINDIR),
+# all owned by root and writable by root alone: keepalived's enable_script_security refuses a
+# root script when any component of its path, or of the path the link resolves to, is not.
+# Reinstalling updates kakit in the venv in place (pip sees the same version as installed). A venv's paths are absolute, so there is no DESTDIR.
+install:
+	@test "$$(id -u)" = 0 || { echo "make install: run as root (keepalived runs only root-owned scripts as root)" >&2; exit 1; }
+	@test ! -e $(LIBDIR) -o -f $(LIBDIR)/pyvenv.cfg || { echo "make install: $(LIBDIR) exists and is not a virtualenv; not touching it" >&2; exit 1; }
+	@# umask 022: a root umask of 077 would leave the venv unreadable to a non-root script_user.
+	umask 022 && set -e && \
+	{ test -x $(LIBDIR)/bin/python || $(SYSTEM_PYTHON) -m venv $(LIBDIR); } && \
+	$(LIBDIR)/bin/pip install -q $(PIP_SOURCE) --upgrade 'pip>=25' 'setuptools>=77' && \
+	rm -rf build && \
+	$(LIBDIR)/bin/pip install -q $(PIP_SOURCE) --no-build-isolation . && \
+	$(LIBDIR)/bin/pip install -q --no-build-isolation --no-deps --force-reinstall . && \
+	install -d -m 0755 $(BINDIR) && \
+	tools=$$($(LIBDIR)/bin/python -c 'import importlib.metadata as m; print(*sorted(e.name for e in m.distribution("kakit").entry_points if e.group == "console_scripts"))') && \
+	for name in $$tools; do \
+	    link=$(BINDIR)/$$name; \
+	    if { test -e $$link || test -L $$link; } && test "$$(readlink $$link)" != $(LIBDIR)/bin/$$name; then \
+	        echo "make install: $$link exists and is not a link made by make install; not replacing it" >&2; exit 1; \
+	    fi; \
+	    ln -sfn $(LIBDIR)/bin/$$name $$link; \
+	    echo "$$link -> $(LIBDIR)/bin/$$name"; \
+	done && \
+	$(LIBDIR)/bin/python -c 'import sys; from kakit.core.trust import why_unsafe; bad = [w for p in sys.argv[1:] if (w := why_unsafe(p))]; print(*(f"make install: keepalived would refuse it: {w}" for w in bad), sep="\n", file=sys.stderr); sys.exit(bool(bad))' \
+	    $$(for name in $$tools; do echo $(BINDIR)/$$name; done) $(LIBDIR)/bin/python
+
+# Removes the links make install made (those pointing into $(LIBDIR)) and the venv; never the
+# configuration (/etc/kakit), the latches and outbox (/var/lib/kakit) or /run/kakit.
+uninstall:
+	@test "$$(id -u)" = 0 || { echo "make uninstall: run as root" >&2; exit 1; }
+	@for link in $(BINDIR)/*; do \
+	    if test -L "$$link"; then case "$$(readlink "$$link")" in \
+	        $(LIBDIR)/bin/*) rm -f "$$link" && echo "removed $$link";; esac; fi; \
+	done
+	@if test -f $(LIBDIR)/pyvenv.cfg; then rm -rf $(LIBDIR) && echo "removed $(LIBDIR)"; fi
+	@echo "kept: /etc/kakit, /var/lib/kakit (configuration, latches, outbox)"
+
+# For a machine without an index: on a connected twin (same Debian release and architecture),
+# `make wheelhouse`, copy the tree, then `make install WHEELHOUSE=wheelhouse` there.
+wheelhouse:
+	rm -rf build $(CURDIR)/.wheelhouse-venv
+	$(SYSTEM_PYTHON) -m venv $(CURDIR)/.wheelhouse-venv
+	$(CURDIR)/.wheelhouse-venv/bin/pip install -q --upgrade 'pip>=25'
+	$(CURDIR)/.wheelhouse-venv/bin/pip wheel -q -w wheelhouse 'pip>=25' 'setuptools>=77' .
+	rm -rf $(CURDIR)/.wheelhouse-venv
