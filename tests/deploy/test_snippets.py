@@ -40,7 +40,10 @@ YAML_CONFIG = re.compile(rf"^({YAML_TOP_KEYS}):", re.MULTILINE)
 GLOBAL_DEFS = "global_defs {\n    enable_script_security\n    script_user root\n}\n"
 TOOL_PATH = re.compile(r"/usr/local/bin/(kacheck|kanotify|kakit)\b")
 # The program of a script or notify keyword: the first word of its (quoted) value.
-SCRIPT_PROGRAM = re.compile(r'^\s*(?:script|notify\w*)\s+"?([^"\s]+)', re.MULTILINE)
+# Keywords that name a program: script, notify*, *notify_fifo_script (not notify_fifo: a FIFO).
+SCRIPT_PROGRAM = re.compile(
+    r'^\s*(?:script|(?:\w+_)?notify(?:_\w+)?(?<!_fifo))\s+"?([^"\s]+)', re.MULTILINE
+)
 SECRET_PATH = re.compile(r"/etc/kakit/([\w.-]+)")
 
 
