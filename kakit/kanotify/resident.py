@@ -58,6 +58,9 @@ class LineHandler:
         self.states: dict[tuple[str, str], str] = {}
         self.lines = 0
         self.refused = 0
+        self.transitions = 0
+        self.reports = 0
+        self.lvs = 0
 
     def batch(self, lines: list[bytes]) -> None:
         """Handle one batch of lines, in order."""
@@ -74,6 +77,7 @@ class LineHandler:
                 logger.warning(f"{exc}; skipped")
                 continue
             if isinstance(line, LvsLine):
+                self.lvs += 1
                 self.metrics.line("lvs")
                 server = f"real server {line.real} of {line.virtual}" if line.real else line.virtual
                 logger.info(f"LVS {server} {'UP' if line.up else 'DOWN'}")
@@ -82,6 +86,7 @@ class LineHandler:
             self.states[(line.kind, line.name)] = line.state
             self.metrics.transition(line.kind, line.name, line.state)
             if not line.transition:
+                self.reports += 1
                 logger.debug(f"{line.kind} {line.name} {line.word} {line.priority}")
                 continue
             event = StateEvent(
@@ -93,6 +98,7 @@ class LineHandler:
             )
             handle_event(self.config, event, start_worker=False)
             transitions += 1
+            self.transitions += 1
         if transitions and self.start_worker and self.config.channels:
             from kakit.alerts.detach import spawn_worker
 
@@ -145,7 +151,9 @@ def read_fifo(config: Config, path: str | None, *, reconcile_every: float | None
         finally:
             source.close()
         logger.info(
-            f"FIFO reader stopped: {handler.lines} lines read, {handler.refused} not understood"
+            f"FIFO reader stopped: {handler.lines} lines read ({handler.transitions} changes of "
+            f"state, {handler.reports} priority reports, {handler.lvs} LVS, "
+            f"{handler.refused} not understood)"
         )
         return EXIT_OK
     finally:

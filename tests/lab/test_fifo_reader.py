@@ -219,3 +219,39 @@ class TestFlapStorm:
                 )
             for node in (n1, n2):
                 assert "skipped" not in log_of(node)
+
+
+class TestFlood:
+    """Thousands of priority changes: every line keepalived wrote reaches the reader."""
+
+    def test_every_priority_change_is_read(self, tmp_path: Path) -> None:
+        """A track file flipped 2,000 times moves n1's priority 150 <-> 140 (no failover); the
+        reader counts as many priority reports as keepalived logged priority changes."""
+        with Lab(nodes=2, workdir=tmp_path, gateway=True) as lab:
+            n1, n2 = lab.nodes
+            gateway = lab.gateway
+            assert gateway is not None
+            for node, priority in ((n1, 150), (n2, 100)):
+                config = configure(node, priority, gateway.address)
+                write_flip(node.dir / "flip", "0")
+                flapping_conf(node, priority, config, node.dir / "flip")
+                text = node.keepalived_conf.read_text()
+                node.write_keepalived_conf(text.replace("flip weight -100", "flip weight -10"))
+            n1.start_keepalived()
+            n2.start_keepalived()
+            lab.wait_until(lambda: lab.holders(lab.vip) == [n1], timeout=20, what="VIP on n1")
+            for flips in range(2000):
+                write_flip(n1.dir / "flip", "1" if flips % 2 == 0 else "0")
+            time.sleep(1)  # keepalived handles the last inotify events
+            n1.stop_keepalived(signal.SIGTERM)
+            lab.wait_until(
+                lambda: "FIFO reader stopped" in log_of(n1), timeout=20, what="n1's reader stopped"
+            )
+            changes = n1.keepalived_log.read_text().count("Changing effective priority")
+            stopped = next(
+                line for line in log_of(n1).splitlines() if "FIFO reader stopped" in line
+            )
+            assert changes > 100, changes  # the flood did reach keepalived
+            assert f"{changes} priority reports" in stopped, (changes, stopped)
+            assert "0 not understood" in stopped
+            assert lab.holders(lab.vip) == [n2]
