@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import httpx
 
     from kakit.config import Config
+    from kakit.keepalived.conf import Document
 
 #: Extra time a channel gets beyond its own timeout before the worker gives up on the attempt.
 SEND_MARGIN = 5.0
@@ -142,6 +143,7 @@ class Worker:
         self.outbox = outbox
         self.client = client
         self._notifiers: dict[str, Notifier | None] = {}
+        self._keepalived: Document | None = None
 
     def notifier(self, channel: str) -> Notifier | None:
         """The channel's notifier (built once), None if the channel is gone from the config."""
@@ -153,24 +155,50 @@ class Worker:
         return self._notifiers[channel]
 
     def render(self, group: list[MessageRow], notifier: Notifier) -> Message:
-        """The alert text for a group of messages of one instance."""
+        """The alert text for a group of messages of one instance (or one check)."""
         spec = self.config.channels[notifier.name]
-        alert = Alert.of(
-            [row.event for row in group],
-            node=group[0].node,
-            previous=self.outbox.previous_state(group[0].event),
-            hooks=group[-1].hooks,
-            late=any(row.stale for row in group),
-        )
+        last = group[-1]
+        if last.check_events:
+            alert = Alert.of_check(
+                last.event.name,
+                [event for row in group for event in row.check_events],
+                node=last.node,
+                cause=last.cause,
+                time=last.event.time,
+                first=group[0].event.time,
+                vips=self.addresses(check=last.event.name),
+            )
+        else:
+            alert = Alert.of(
+                [row.event for row in group],
+                node=group[0].node,
+                previous=self.outbox.previous_state(group[0].event),
+                hooks=last.hooks,
+                late=any(row.stale for row in group),
+                vips=self.addresses(instance=last.event.name)
+                if last.event.kind == "INSTANCE"
+                else (),
+            )
         # The key names the row the send is recorded on (a collapsed group's last), so a
         # re-send of the same group carries the same key.
-        last = group[-1]
         return render(
             alert,
             language=spec.language,
             templates=self.config.templates.get(spec.language),
             key=message_key(last.node, last.id, last.created),
         )
+
+    def addresses(self, *, instance: str = "", check: str = "") -> tuple[str, ...]:
+        """The virtual addresses of ``instance`` or of the instances tracking ``check``.
+
+        keepalived's configuration is read once per worker run, when the first alert is built,
+        and never on kacheck's path.
+        """
+        from kakit.keepalived.conf import addresses, load
+
+        if self._keepalived is None:
+            self._keepalived = load(self.config.keepalived.config)
+        return addresses(self._keepalived, instance=instance, check=check)
 
     async def run(self, deadline: float | None) -> None:
         """Deliver until the outbox is drained (or ``deadline``, a monotonic time)."""

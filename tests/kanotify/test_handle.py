@@ -279,6 +279,7 @@ class TestOutboxFromTheFirstRelease:
         with Outbox(str(path)) as box:
             (row,) = box.messages()
             assert (row.status, row.event.state, row.crashes) == ("pending", "MASTER", 0)
+            assert (row.cause, row.check_events) == ("", ())
             assert box.due_channels(200.0) == ["ops"]
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone() == (2,)
+            assert db.execute("PRAGMA user_version").fetchone() == (3,)

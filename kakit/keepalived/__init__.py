@@ -1,0 +1,1 @@
+"""keepalived's own files, read by kakit: ``keepalived.conf`` (:mod:`kakit.keepalived.conf`)."""
