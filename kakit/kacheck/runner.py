@@ -15,6 +15,7 @@ from kakit.checks.base import Check, CheckResult, RunContext
 from kakit.core.fsutil import ensure_dir
 from kakit.core.locks import FileLock
 from kakit.core.log import logger
+from kakit.core.record import replace
 from kakit.exceptions import EXIT_FAILURE, EXIT_OK, CheckError, KakitError
 from kakit.kacheck import latch as latches
 from kakit.kacheck.state import CheckState
@@ -70,15 +71,17 @@ class CheckRunner:
         deadline = None if self.spec.deadline is None else time.monotonic() + self.spec.deadline
         ctx = RunContext(self.spec.name, state, deadline)
         summaries = []
+        events: tuple[str, ...] = ()  # a passing probe may have restarted its service
         for check in self.checks:
             try:
                 result = check.run(ctx)
             except CheckError as exc:
                 result = CheckResult(ok=False, summary=f"{check.describe()}: {exc}")
             if not result.ok:
-                return result
+                return replace(result, events=events + result.events) if events else result
             summaries.append(result.summary)
-        return CheckResult(ok=True, summary="; ".join(summaries))
+            events += result.events
+        return CheckResult(ok=True, summary="; ".join(summaries), events=events)
 
     def escalate(self, result: CheckResult, events: list[str]) -> str:
         """Apply ``latch``/``on_failure`` to a final failure; returns what was done.
