@@ -72,9 +72,12 @@ HEALTHY = CheckResult(ok=True, summary="web up")
 def _no_worker_no_keepalived(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str | None]]:
     """No delivery worker is started and no keepalived is signalled; worker starts are recorded."""
     started: list[str | None] = []
-    monkeypatch.setattr(
-        "kakit.alerts.detach.spawn_worker", lambda source: started.append(source) or 1
-    )
+
+    def spawn(source: str | None) -> int:
+        started.append(source)
+        return 1
+
+    monkeypatch.setattr("kakit.alerts.detach.spawn_worker", spawn)
     monkeypatch.setattr(
         "kakit.kacheck.escalate.stop_keepalived", lambda: "sent SIGTERM to keepalived pid 1"
     )
