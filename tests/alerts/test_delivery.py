@@ -269,3 +269,21 @@ class TestCheckAlertsDelivered:
         assert message.alert.vips == ("10.213.9.10/24",)
         assert "cause: nginx: nginx down; config test failed" in message.text
         assert statuses(config) == [("nginx", "escalate", "sent")]
+
+    def test_state_change_carries_the_instance_vips(
+        self, tmp_path: Path, make_config: Callable[[str], Config]
+    ) -> None:
+        """A MASTER alert names the instance's addresses from keepalived.conf."""
+        conf = tmp_path / "keepalived.conf"
+        conf.write_text("vrrp_instance VI_1 {\n  virtual_ipaddress {\n    10.213.9.10/24\n  }\n}\n")
+        use_fake_notifier()
+        try:
+            config = make_config(CHANNELS + f"keepalived: {{config: {conf}}}\n")
+            enqueue(config, "VI_1", "MASTER", time.time(), hooks=[])
+            run_worker(config)
+            (message,) = FakeNotifier.sent["ops"]
+        finally:
+            FakeNotifier.reset()
+        assert message.alert.vips == ("10.213.9.10/24",)
+        assert message.alert.cause == "keepalived: VI_1 MASTER (priority 100)"
+        assert "addresses: 10.213.9.10/24" in message.text
