@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 SEND_MARGIN = 5.0
 #: Longest sleep between two looks at the outbox (new messages may arrive).
 MAX_IDLE = 5.0
+#: Seconds the worker keeps keepalived's configuration before reading it again.
+KEEPALIVED_CONF_TTL = 60.0
 
 
 def backoff(
@@ -143,7 +145,7 @@ class Worker:
         self.outbox = outbox
         self.client = client
         self._notifiers: dict[str, Notifier | None] = {}
-        self._keepalived: Document | None = None
+        self._keepalived: tuple[float, Document] | None = None
 
     def notifier(self, channel: str) -> Notifier | None:
         """The channel's notifier (built once), None if the channel is gone from the config."""
@@ -191,14 +193,16 @@ class Worker:
     def addresses(self, *, instance: str = "", check: str = "") -> tuple[str, ...]:
         """The virtual addresses of ``instance`` or of the instances tracking ``check``.
 
-        keepalived's configuration is read once per worker run, when the first alert is built,
-        and never on kacheck's path.
+        keepalived's configuration is read when an alert is built, never on kacheck's path, and
+        kept for :data:`KEEPALIVED_CONF_TTL` seconds: a burst of alerts reads it once, and a
+        worker that runs through a long outage still sees an edited file.
         """
         from kakit.keepalived.conf import addresses, load
 
-        if self._keepalived is None:
-            self._keepalived = load(self.config.keepalived.config)
-        return addresses(self._keepalived, instance=instance, check=check)
+        now = time.monotonic()
+        if self._keepalived is None or now - self._keepalived[0] > KEEPALIVED_CONF_TTL:
+            self._keepalived = (now, load(self.config.keepalived.config))
+        return addresses(self._keepalived[1], instance=instance, check=check)
 
     async def run(self, deadline: float | None) -> None:
         """Deliver until the outbox is drained (or ``deadline``, a monotonic time)."""

@@ -88,9 +88,9 @@ class CheckRunner:
 
         Args:
             result: The final failure.
-            events: What the run did so far; ``latch`` and ``escalate`` are added, and the
-                alert is queued here, before keepalived is signalled (it kills this process
-                group next).
+            events: What the run did so far; ``latch`` is added. With ``stop-keepalived``,
+                ``escalate`` too, and the alert is queued here and the list emptied: before
+                keepalived is signalled, as keepalived kills this process group next.
         """
         spec = self.spec
         data_dir = self.config.paths.data_dir
@@ -134,6 +134,8 @@ class CheckRunner:
         result = self.evaluate(state)
         summary = result.summary
         events: list[str] = []
+        # "gave_up" (kakit.kacheck.alerting.GAVE_UP): a give-up was alerted; a healthy run
+        # clears it. Checked here so that a run with nothing to say imports nothing.
         if result.events or "gave_up" in state.data:
             from kakit.kacheck.alerting import unannounced
 
