@@ -133,7 +133,12 @@ class TestHooksDoNotDependOnAlerting:
         assert result.returncode == 0, result.stderr
         assert record.read_text().split() == ["MASTER", "100"]
         wait_for(lambda: len(sink.bodies) == 1, "the alert delivered by the worker")
-        assert outbox_rows(tmp_path, "SELECT status FROM messages") == [("sent",)]
+        # The worker records the send just after the sink answered.
+        wait_for(
+            lambda: outbox_rows(tmp_path, "SELECT status FROM messages") == [("sent",)],
+            "the send recorded",
+        )
+        assert len(sink.bodies) == 1
 
 
 class TestOrder:
