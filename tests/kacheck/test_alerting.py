@@ -316,3 +316,19 @@ class TestServiceCheckEvents:
         events = [row[0] for row in rows(tmp_path)]
         assert events == ["restart_failed", "give_up"]
         assert "restart `/bin/false` exited 1 (restart 2/2" in rows(tmp_path)[1][2]
+
+
+class TestRulesShown:
+    """`kakit config check` writes out what each rule takes."""
+
+    def test_defaults_are_written_out(self, make_config: Callable[[str], Config]) -> None:
+        """A rule naming only `events` shows no states; a rule naming neither shows them all."""
+        from kakit.config.show import effective
+
+        config = make_config(
+            CHANNELS + "alerts:\n  - channels: [ops]\n  - {channels: [pager], events: [escalate]}\n"
+        )
+        first, second = effective(config)["alerts"]
+        assert first["states"] == ["MASTER", "BACKUP", "FAULT", "STOP", "DELETED"]
+        assert first["events"] == ["restart", "restart_failed", "give_up", "latch", "escalate"]
+        assert (second["states"], second["events"]) == ([], ["escalate"])
