@@ -8,8 +8,9 @@ tool can grow on it; the extractors at the end are what alerts use.
 The grammar, as keepalived 2.2 reads it (docs/architecture.md, "keepalived.conf's grammar"):
 
 - A statement is the words of one line. ``#`` or ``!`` outside double quotes starts a comment
-  to the end of the line (``\\#`` and ``\\!`` are literal); a ``\\`` at the end of a line joins
-  the next one.
+  to the end of the line, even inside a word (``\\#`` and ``\\!`` are literal). A ``\\`` at the
+  end of a line joins nothing (only ``$NAME=`` definitions continue lines); it stays, glued to
+  the word before it.
 - A double-quoted string is one word, without its quotes.
 - ``{`` and ``}`` outside quotes are tokens of their own wherever they are: ``{`` opens a block
   that belongs to the statement before it (on the same line or the previous one), ``}`` closes
@@ -124,24 +125,19 @@ class _Token:
         self.line = line
 
 
-def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
-    """``(first line number, text)`` with ``\\`` continuations joined."""
-    pending: list[str] = []
-    start = 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        if not pending:
-            start = number
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    """``(line number, text)``; a final ``\\`` keeps its place but loses the blanks before it.
+
+    keepalived joins lines ending in ``\\`` only inside ``$NAME=`` definitions; elsewhere the
+    backslash stays, glued to the word before it (``router_id \\`` reads as ``router_id\\``).
+    """
+    # Lines end at "\n" only (keepalived reads with fgets), not at every str.splitlines break.
+    for number, raw in enumerate(text.split("\n"), 1):
         stripped = raw.rstrip(" \t\r")
-        # An even number of trailing backslashes is escaped backslashes, not a continuation.
-        trailing = len(stripped) - len(stripped.rstrip("\\"))
-        if trailing % 2:
-            pending.append(stripped[:-1])
-            continue
-        pending.append(raw)
-        yield start, " ".join(pending)
-        pending = []
-    if pending:
-        yield start, " ".join(pending)
+        # An even number of trailing backslashes is escaped backslashes: nothing is glued.
+        if (len(stripped) - len(stripped.rstrip("\\"))) % 2:
+            raw = stripped[:-1].rstrip(" \t") + "\\"
+        yield number, raw
 
 
 def _split_line(
@@ -230,7 +226,7 @@ class _Reader:
         self.read_text(data.decode("utf-8", "replace"), path, depth)
 
     def read_text(self, text: str, file: str, depth: int) -> None:
-        for number, line in _logical_lines(text):
+        for number, line in _lines(text):
             tokens = _split_line(line, file, number, self.problems)
             if tokens and tokens[0] == ("include", True):
                 self.include([t for t, _ in tokens[1:]], file, number, depth)

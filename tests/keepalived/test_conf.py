@@ -47,7 +47,13 @@ GRAMMAR = [
         "a {\n b {\n  c 1\n }\n d\n}\n",
         [["a", [["b", [["c", "1"]]], ["d"]]]],
     ),
-    ("line continuation", "notify_master /bin/x \\\n  arg\n", [["notify_master", "/bin/x", "arg"]]),
+    (
+        "a final backslash joins nothing and sticks to its word",
+        "router_id \\\n  lb1\n",
+        [["router_id\\"], ["lb1"]],
+    ),
+    ("comment sign inside a word", "10.0.0.2/24!x\n", [["10.0.0.2/24"]]),
+    ("form feed is not a line break", "a\x0cb\n", [["a", "b"]]),
     ("closing brace after words", "a {\n b c }\n", [["a", [["b", "c"]]]]),
     ("braces in quotes are words", 'script "echo {x}"\n', [["script", "echo {x}"]]),
     ("empty file", "", []),
@@ -261,3 +267,35 @@ class TestFuzz:
             assert problem.line >= 0 and str(problem)
         addresses(document, check="x")
         addresses(document, instance="x")
+
+
+class TestAgreesWithKeepalived:
+    """A file whose addresses keepalived 2.2.7 was seen to configure reads the same here."""
+
+    def test_same_addresses_as_keepalived(self, tmp_path: Path) -> None:
+        """One-line block, brace on the next line, comment inside a word, relative glob include.
+
+        keepalived 2.2.7 (`keepalived -n -l -D -d`, in a namespace, started from another
+        directory) configured 10.213.99.1, .2 and .3 from these two files.
+        """
+        (tmp_path / "sub").mkdir()
+        (tmp_path / "sub" / "vips.conf").write_text("10.213.99.3/24 # comment\n")
+        main = tmp_path / "keepalived.conf"
+        main.write_text(
+            "vrrp_instance VI_1 { # comment\n"
+            "    interface eth0\n"
+            "    virtual_ipaddress { 10.213.99.1/24 }\n"
+            "    virtual_ipaddress_excluded\n"
+            "    {\n"
+            "        10.213.99.2/24!x\n"
+            "        include sub/*.conf\n"
+            "    }\n"
+            "}\n"
+        )
+        document = conf.load(str(main), trusted=False)
+        assert document.problems == ()
+        assert addresses(document, instance="VI_1") == (
+            "10.213.99.1/24",
+            "10.213.99.2/24",
+            "10.213.99.3/24",
+        )
