@@ -13,7 +13,7 @@ from kakit.core.record import frozen
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any
+    from typing import Any, Literal
 
     from kakit.core.events import Kind, State, StateEvent
 
@@ -33,10 +33,15 @@ FIELDS = (
     "flaps",
     "span",
     "test",
+    "event",
+    "check",
+    "cause",
+    "vips",
 )
 #: What text templates (title, text, markdown) may use: the fields, the change written out
 #: (``BACKUP → MASTER``) and the note (flap, late and test remarks, in the message's language).
-TEXT_PLACEHOLDERS = (*FIELDS, "change", "note")
+#: A kacheck alert adds ``action``: its event in words (``escalated: keepalived stopped``).
+TEXT_PLACEHOLDERS = (*FIELDS, "change", "note", "action")
 #: What JSON body templates may use: the fields, the change, and the rendered message.
 BODY_PLACEHOLDERS = ("title", "text", "markdown", "language", *FIELDS, "change")
 
@@ -63,13 +68,23 @@ class Alert:
         flaps: How many events this alert covers (1 for a lone event).
         span: Seconds between the first and the latest event.
         test: A test alert (``kanotify test``): no state changed.
+        event: What kacheck did (``restart`` ... ``escalate``, the most serious of a run), or
+            "" for a keepalived state change.
+        check: The kacheck check the event is about ("" for a state change).
+        cause: Why this alert exists, in one line: the check's summary for a kacheck event,
+            the transition with its priority for a state change.
+        vips: The virtual addresses concerned, where keepalived's configuration says: the
+            instance's, or those of the instances tracking the check.
+
+    A kacheck alert has ``kind`` ``CHECK``, ``name`` the check, ``state`` "" and ``sequence``
+    the events it covers, oldest first.
     """
 
     node: str
-    kind: Kind
+    kind: Kind | Literal["CHECK"]
     name: str
     label: str
-    state: State
+    state: State | Literal[""]
     previous: str | None
     sequence: tuple[str, ...]
     priority: int | None
@@ -79,6 +94,10 @@ class Alert:
     flaps: int = 1
     span: float = 0.0
     test: bool = False
+    event: str = ""
+    check: str = ""
+    cause: str = ""
+    vips: tuple[str, ...] = ()
 
     @classmethod
     def of(
@@ -90,6 +109,7 @@ class Alert:
         hooks: Sequence[str] | None,
         late: bool = False,
         test: bool = False,
+        vips: Sequence[str] = (),
     ) -> Alert:
         """The alert for ``events`` of one instance, oldest first (at least one).
 
@@ -100,10 +120,14 @@ class Alert:
             hooks: The hooks' outcome of the latest event (None: not recorded).
             late: Whether any of the events arrived late.
             test: Mark as a test alert.
+            vips: The instance's virtual addresses, where known.
         """
         last = events[-1]
         states = [event.state for event in events]
         sequence = ([previous] if previous and previous != states[0] else []) + states
+        cause = f"keepalived: {last.label()} {ARROW.join(sequence)}"
+        if last.priority >= 0:
+            cause += f" (priority {last.priority})"
         return cls(
             node=node,
             kind=last.kind,
@@ -119,6 +143,56 @@ class Alert:
             flaps=len(events),
             span=last.time - events[0].time,
             test=test,
+            cause=cause,
+            vips=tuple(vips),
+        )
+
+    @classmethod
+    def of_check(
+        cls,
+        check: str,
+        events: Sequence[str],
+        *,
+        node: str,
+        cause: str,
+        time: float,
+        first: float | None = None,
+        vips: Sequence[str] = (),
+    ) -> Alert:
+        """The alert for what kacheck did about ``check``.
+
+        Args:
+            check: The check's name.
+            events: The kacheck events covered, oldest first; the most serious of them is
+                the alert's ``event`` (several runs collapsed, or one run that gave up,
+                latched and escalated).
+            node: This node's name.
+            cause: The check's summary of the latest run.
+            time: Unix time of the latest run.
+            first: Unix time of the first run covered (default: ``time``).
+            vips: The virtual addresses of the instances tracking the check, where known.
+        """
+        from kakit.core.events import CHECK_EVENTS
+
+        rank: dict[str, int] = {name: index for index, name in enumerate(CHECK_EVENTS)}
+        event = max(events, key=lambda name: rank.get(name, -1))
+        return cls(
+            node=node,
+            kind="CHECK",
+            name=check,
+            label=check,
+            state="",
+            previous=None,
+            sequence=tuple(events),
+            priority=None,
+            time=time,
+            hooks=(),
+            flaps=len(events),
+            span=time - (time if first is None else first),
+            event=event,
+            check=check,
+            cause=cause,
+            vips=tuple(vips),
         )
 
     @property
@@ -143,6 +217,10 @@ class Alert:
             "flaps": self.flaps,
             "span": round(self.span, 3),
             "test": self.test,
+            "event": self.event,
+            "check": self.check,
+            "cause": self.cause,
+            "vips": list(self.vips),
         }
 
 

@@ -37,11 +37,14 @@ if TYPE_CHECKING:
     import httpx
 
     from kakit.config import Config
+    from kakit.keepalived.conf import Document
 
 #: Extra time a channel gets beyond its own timeout before the worker gives up on the attempt.
 SEND_MARGIN = 5.0
 #: Longest sleep between two looks at the outbox (new messages may arrive).
 MAX_IDLE = 5.0
+#: Seconds the worker keeps keepalived's configuration before reading it again.
+KEEPALIVED_CONF_TTL = 60.0
 
 
 def backoff(
@@ -144,6 +147,7 @@ class Worker:
         self.outbox = outbox
         self.client = client
         self._notifiers: dict[str, Notifier[Any] | None] = {}
+        self._keepalived: tuple[float, Document] | None = None
 
     def notifier(self, channel: str) -> Notifier[Any] | None:
         """The channel's notifier (built once), None if the channel is gone from the config."""
@@ -155,24 +159,52 @@ class Worker:
         return self._notifiers[channel]
 
     def render(self, group: list[MessageRow], notifier: Notifier[Any]) -> Message:
-        """The alert text for a group of messages of one instance."""
+        """The alert text for a group of messages of one instance (or one check)."""
         spec = self.config.channels[notifier.name]
-        alert = Alert.of(
-            [row.event for row in group],
-            node=group[0].node,
-            previous=self.outbox.previous_state(group[0].event),
-            hooks=group[-1].hooks,
-            late=any(row.stale for row in group),
-        )
+        last = group[-1]
+        if last.check_events:
+            alert = Alert.of_check(
+                last.event.name,
+                [event for row in group for event in row.check_events],
+                node=last.node,
+                cause=last.cause,
+                time=last.event.time,
+                first=group[0].event.time,
+                vips=self.addresses(check=last.event.name),
+            )
+        else:
+            alert = Alert.of(
+                [row.event for row in group],
+                node=group[0].node,
+                previous=self.outbox.previous_state(group[0].event),
+                hooks=last.hooks,
+                late=any(row.stale for row in group),
+                vips=self.addresses(instance=last.event.name)
+                if last.event.kind == "INSTANCE"
+                else (),
+            )
         # The key names the row the send is recorded on (a collapsed group's last), so a
         # re-send of the same group carries the same key.
-        last = group[-1]
         return render(
             alert,
             language=spec.language,
             templates=self.config.templates.get(spec.language),
             key=message_key(last.node, last.id, last.created),
         )
+
+    def addresses(self, *, instance: str = "", check: str = "") -> tuple[str, ...]:
+        """The virtual addresses of ``instance`` or of the instances tracking ``check``.
+
+        keepalived's configuration is read when an alert is built, never on kacheck's path, and
+        kept for :data:`KEEPALIVED_CONF_TTL` seconds: a burst of alerts reads it once, and a
+        worker that runs through a long outage still sees an edited file.
+        """
+        from kakit.keepalived.conf import addresses, load
+
+        now = time.monotonic()
+        if self._keepalived is None or now - self._keepalived[0] > KEEPALIVED_CONF_TTL:
+            self._keepalived = (now, load(self.config.keepalived.config))
+        return addresses(self._keepalived[1], instance=instance, check=check)
 
     async def run(self, deadline: float | None) -> None:
         """Deliver until the outbox is drained (or ``deadline``, a monotonic time)."""

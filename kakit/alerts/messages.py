@@ -19,18 +19,39 @@ if TYPE_CHECKING:
 
     from kakit.alerts.alert import Alert
 
-__all__ = ["DEFAULTS", "Templates", "check_template", "iso_time", "message_key", "render"]
+__all__ = [
+    "CHECK_DEFAULTS",
+    "DEFAULTS",
+    "Templates",
+    "check_template",
+    "iso_time",
+    "message_key",
+    "render",
+]
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "en": {
         "title": "[{node}] {label}: {change}",
-        "text": "{node}: {label} {change}\npriority: {priority}\ntime: {time}\nhooks: {hooks}{note}",
-        "markdown": "#### [{node}] {label}: {change}\n\n- **node**: {node}\n- **priority**: {priority}\n- **time**: {time}\n- **hooks**: {hooks}{note}",
+        "text": "{node}: {label} {change}\npriority: {priority}\naddresses: {vips}\ntime: {time}\nhooks: {hooks}{note}",
+        "markdown": "#### [{node}] {label}: {change}\n\n- **node**: {node}\n- **priority**: {priority}\n- **addresses**: {vips}\n- **time**: {time}\n- **hooks**: {hooks}{note}",
     },
     "zh": {
         "title": "[{node}] {label} 状态切换: {change}",
-        "text": "节点: {node}\n实例: {label}\n状态: {change}\n优先级: {priority}\n时间: {time}\n钩子: {hooks}{note}",
-        "markdown": "#### [{node}] {label} 状态切换: {change}\n\n- **节点**: {node}\n- **优先级**: {priority}\n- **时间**: {time}\n- **钩子**: {hooks}{note}",
+        "text": "节点: {node}\n实例: {label}\n状态: {change}\n优先级: {priority}\n地址: {vips}\n时间: {time}\n钩子: {hooks}{note}",
+        "markdown": "#### [{node}] {label} 状态切换: {change}\n\n- **节点**: {node}\n- **优先级**: {priority}\n- **地址**: {vips}\n- **时间**: {time}\n- **钩子**: {hooks}{note}",
+    },
+}
+#: The defaults for what kacheck did (an alert of kind ``CHECK``); user templates apply to both.
+CHECK_DEFAULTS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "[{node}] {check}: {action}",
+        "text": "{node}: check {check} {action}\ncause: {cause}\naddresses: {vips}\ntime: {time}{note}",
+        "markdown": "#### [{node}] {check}: {action}\n\n- **node**: {node}\n- **cause**: {cause}\n- **addresses**: {vips}\n- **time**: {time}{note}",
+    },
+    "zh": {
+        "title": "[{node}] {check} 检查: {action}",
+        "text": "节点: {node}\n检查: {check}\n事件: {action}\n原因: {cause}\n地址: {vips}\n时间: {time}{note}",
+        "markdown": "#### [{node}] {check} 检查: {action}\n\n- **节点**: {node}\n- **原因**: {cause}\n- **地址**: {vips}\n- **时间**: {time}{note}",
     },
 }
 
@@ -43,6 +64,13 @@ _WORDS = {
         "test": "\nTEST ALERT from kakit: no state changed",
         "group": "group {name}",
         "test_title": "[TEST] ",
+        "no_vips": "unknown",
+        "covers": "\ncovers: {events}",
+        "restart": "restarted",
+        "restart_failed": "restart failed",
+        "give_up": "gave up restarting",
+        "latch": "latched",
+        "escalate": "escalated: keepalived stopped",
     },
     "zh": {
         "none": "无",
@@ -52,6 +80,13 @@ _WORDS = {
         "test": "\n测试告警 (kakit): 状态未变化",
         "group": "同步组 {name}",
         "test_title": "[测试] ",
+        "no_vips": "未知",
+        "covers": "\n包含: {events}",
+        "restart": "已重启",
+        "restart_failed": "重启失败",
+        "give_up": "放弃重启",
+        "latch": "已锁定",
+        "escalate": "已升级: 停止了 keepalived",
     },
 }
 
@@ -95,6 +130,12 @@ def text_values(alert: Alert, language: str = "en") -> dict[str, Any]:
     label = alert.label
     if alert.kind == "GROUP" and alert.name:
         label = words["group"].format(name=alert.name)
+    action = words.get(alert.event, alert.event)
+    if alert.event:
+        note = ""
+        if alert.flaps > 1:
+            covered = ", ".join(words.get(event, event) for event in alert.sequence)
+            note = words["covers"].format(events=covered)
     return {
         **alert.as_json(),
         "label": label,
@@ -104,6 +145,8 @@ def text_values(alert: Alert, language: str = "en") -> dict[str, Any]:
         "hooks": hooks,
         "change": alert.change,
         "note": note,
+        "action": action,
+        "vips": ", ".join(alert.vips) or words["no_vips"],
     }
 
 
@@ -136,7 +179,8 @@ def render(
         key: The message's identity (:func:`message_key`); empty outside the outbox.
     """
     values = text_values(alert, language)
-    chosen = dict(DEFAULTS.get(language, DEFAULTS["en"]))
+    defaults = CHECK_DEFAULTS if alert.event else DEFAULTS
+    chosen = dict(defaults.get(language, defaults["en"]))
     if templates is not None:
         for key in ("title", "text", "markdown"):
             custom = getattr(templates, key)

@@ -47,7 +47,7 @@ HELD_GRACE = 10.0
 #: Seconds one write may wait for another process's write lock before it gives up.
 BUSY_BUDGET = 60.0
 #: The schema this code writes (``PRAGMA user_version``); older files are migrated on open.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Every status a message can be in (see the life cycle above), and those it never leaves.
 STATUSES: tuple[Status, ...] = ("held", "pending", "sending", "sent", "failed", "expired", "merged")
 DONE_STATUSES: tuple[Status, ...] = ("sent", "failed", "expired", "merged")
@@ -64,7 +64,9 @@ CREATE TABLE IF NOT EXISTS events (
     hooks TEXT,
     stale INTEGER NOT NULL DEFAULT 0,
     boot TEXT NOT NULL DEFAULT '',
-    mono REAL NOT NULL DEFAULT 0
+    mono REAL NOT NULL DEFAULT 0,
+    cause TEXT NOT NULL DEFAULT '',
+    events TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS events_by_name ON events (kind, name, time);
 CREATE TABLE IF NOT EXISTS messages (
@@ -89,13 +91,17 @@ CREATE TABLE IF NOT EXISTS sends (
 CREATE INDEX IF NOT EXISTS sends_by_channel ON sends (channel, time);
 """
 #: Migrations from older files, by the version they start from. Version 0/1 is kakit 0.1.0's
-#: schema: no receive stamps, no crash counter.
+#: schema: no receive stamps, no crash counter; version 2 had no kacheck events.
 MIGRATIONS = {
     1: (
         "ALTER TABLE events ADD COLUMN boot TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE events ADD COLUMN mono REAL NOT NULL DEFAULT 0",
         "ALTER TABLE messages ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0",
         "DROP TABLE IF EXISTS applied",
+    ),
+    2: (
+        "ALTER TABLE events ADD COLUMN cause TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE events ADD COLUMN events TEXT NOT NULL DEFAULT ''",
     ),
 }
 
@@ -108,11 +114,17 @@ class MessageRow:
         node: The node that recorded it.
         hooks: The hooks' outcome lines (None: not recorded, the notify process died).
         stale: The event arrived after a newer one had been applied.
+        cause: A kacheck event's cause (the check's summary); "" for a state change.
+        check_events: What a kacheck run did (``restart`` ... ``escalate``); empty for a
+            state change. Such a row's ``event`` has kind ``CHECK``, the check as its name and
+            the most serious of these as its state.
     """
 
     __slots__ = (
         "attempts",
+        "cause",
         "channel",
+        "check_events",
         "crashes",
         "created",
         "event",
@@ -140,12 +152,16 @@ class MessageRow:
         self.node: str = row["node"]
         self.hooks: list[str] | None = json.loads(row["hooks"]) if row["hooks"] else None
         self.stale = bool(row["stale"])
+        self.cause: str = row["cause"]
+        self.check_events: tuple[str, ...] = (
+            tuple(json.loads(row["events"])) if row["events"] else ()
+        )
 
 
 _MESSAGE_SELECT = """
 SELECT m.id, m.event_id, m.channel, m.status, m.attempts, m.crashes, m.created, m.next_attempt,
        m.last_error, e.time, e.kind, e.name, e.state, e.priority, e.node, e.hooks, e.stale,
-       e.boot, e.mono
+       e.boot, e.mono, e.cause, e.events
 FROM messages m JOIN events e ON e.id = m.event_id
 """
 
@@ -162,12 +178,14 @@ class Outbox:
 
     Args:
         path: The SQLite file (created with mode 0600, its directory 0700).
+        busy: Seconds a write waits for another process's write lock (kacheck, which must
+            answer keepalived in time, waits far less than :data:`BUSY_BUDGET`).
 
     Raises:
         StateError: The database cannot be opened, created or migrated.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, busy: float = BUSY_BUDGET) -> None:
         from kakit.core.events import boot_id
 
         self.path = path
@@ -177,7 +195,7 @@ class Outbox:
             ensure_dir(directory, 0o700)
             if not os.path.exists(path):
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-            self.db = sqlite3.connect(path, timeout=BUSY_BUDGET, isolation_level=None)
+            self.db = sqlite3.connect(path, timeout=busy, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open outbox {path}: {exc}") from exc
         try:
@@ -282,6 +300,64 @@ class Outbox:
                 self.db.executemany(
                     "INSERT INTO messages (event_id, channel, status, created, next_attempt, updated)"
                     " VALUES (?, ?, 'held', ?, ?, ?)",
+                    [(event_id, channel, now, send_after, now) for channel in channels],
+                )
+        except sqlite3.Error as exc:
+            raise StateError(f"outbox {self.path}: cannot store event: {exc}") from exc
+        return event_id
+
+    def add_check_event(
+        self,
+        check: str,
+        events: tuple[str, ...],
+        cause: str,
+        *,
+        node: str,
+        channels: list[str],
+        stamp: dict[str, float | str],
+        send_after: float,
+    ) -> int:
+        """Store what one kacheck run did and one pending message per channel (one transaction).
+
+        Args:
+            check: The check.
+            events: What the run did, mildest first (at least one).
+            cause: The check's summary.
+            node: This node's name.
+            channels: The channels that alert it.
+            stamp: The receive stamp (:func:`kakit.core.events.received_now`).
+            send_after: When the messages are due (later runs' events collapse into them
+                until then).
+
+        Returns:
+            The event id.
+        """
+        from kakit.core.events import CHECK_EVENTS, CHECK_KIND
+
+        headline = max(events, key=CHECK_EVENTS.index)
+        now = time.time()
+        try:
+            with self._transaction():
+                cursor = self.db.execute(
+                    "INSERT INTO events (time, kind, name, state, priority, node, hooks, boot, mono,"
+                    " cause, events) VALUES (?, ?, ?, ?, -1, ?, '[]', ?, ?, ?, ?)",
+                    (
+                        stamp["time"],
+                        CHECK_KIND,
+                        check,
+                        headline,
+                        node,
+                        stamp["boot"],
+                        stamp["mono"],
+                        cause,
+                        json.dumps(list(events)),
+                    ),
+                )
+                event_id = int(cursor.lastrowid or 0)
+                # No hooks to wait for: the messages are pending at once.
+                self.db.executemany(
+                    "INSERT INTO messages (event_id, channel, status, created, next_attempt, updated)"
+                    " VALUES (?, ?, 'pending', ?, ?, ?)",
                     [(event_id, channel, now, send_after, now) for channel in channels],
                 )
         except sqlite3.Error as exc:
@@ -590,8 +666,8 @@ def repair(path: str) -> tuple[str, int, int]:
     with Outbox(path) as box, box._transaction():
         for event_id, row in events.items():
             box.db.execute(
-                "INSERT INTO events (id, time, kind, name, state, priority, node, hooks, stale, boot, mono)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO events (id, time, kind, name, state, priority, node, hooks, stale, boot,"
+                " mono, cause, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     event_id,
                     row["time"],
@@ -604,6 +680,8 @@ def repair(path: str) -> tuple[str, int, int]:
                     row["stale"],
                     _column(row, "boot", ""),
                     _column(row, "mono", 0.0),
+                    _column(row, "cause", ""),
+                    _column(row, "events", ""),
                 ),
             )
         now = time.time()

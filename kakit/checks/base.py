@@ -29,11 +29,15 @@ class CheckResult:
         summary: One line saying what was seen (and done), for the log.
         remedy_pending: The check failed but has a remedy still under way or budgeted (a
             service restart): do not escalate yet.
+        events: What the check did that people should hear about, from
+            :data:`kakit.core.events.CHECK_EVENTS` (``restart``, ``restart_failed``,
+            ``give_up``); the runner alerts them.
     """
 
     ok: bool
     summary: str
     remedy_pending: bool = False
+    events: tuple[str, ...] = ()
 
 
 class RunContext:

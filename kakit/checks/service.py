@@ -175,12 +175,15 @@ class ServiceCheck(Check[ServiceOptions]):
                     f"{name} down ({seen}); restart budget spent "
                     f"({len(attempts)} restarts within {policy.within:g} s, next allowed in {wait_for:.0f} s)"
                 ),
+                events=("give_up",),
             )
         attempts.append(now)
         ctx.state.set_restarts(key, attempts)
         ctx.state.save()
         count = f"restart {len(attempts)}/{policy.max} within {policy.within:g} s"
         pending = len(attempts) < policy.max
+        # A failure with restarts left is reported as such; the last allowed one gives up.
+        failed = ("restart_failed",) if pending else ("give_up",)
 
         if opts.config_test is not None:
             status, output = run_bounded(opts.config_test, ctx.remaining(10.0))
@@ -193,6 +196,7 @@ class ServiceCheck(Check[ServiceOptions]):
                         f"not restarting ({count})"
                     ),
                     remedy_pending=pending,
+                    events=failed,
                 )
 
         command = opts.restart_command or default_restart_command(opts.unit or name)
@@ -205,15 +209,18 @@ class ServiceCheck(Check[ServiceOptions]):
                 ok=False,
                 summary=f"{name} down ({seen}); restart `{label}` {why}{detail} ({count})",
                 remedy_pending=pending,
+                events=failed,
             )
         healthy, after, elapsed = self._wait_healthy(ctx, policy.wait)
         if healthy:
             return CheckResult(
                 ok=True,
                 summary=f"{name} was down ({seen}); restarted with `{label}`, up after {elapsed:.1f} s ({count})",
+                events=("restart",),
             )
         return CheckResult(
             ok=False,
             summary=f"{name} down ({seen}); restarted with `{label}` but still down after {elapsed:.1f} s: {after} ({count})",
             remedy_pending=pending,
+            events=failed,
         )

@@ -76,25 +76,74 @@ def _state_list(node: Node) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _event_list(node: Node) -> tuple[str, ...]:
+    from kakit.core.events import CHECK_EVENTS
+
+    names = list_of(choice(*CHECK_EVENTS))(node)
+    return tuple(names)
+
+
 @frozen
 class AlertRoute:
     """Which events go to which channels.
 
+    keepalived's state changes (kanotify) and kacheck's actions are selected by separate keys,
+    ``states`` and ``events``: a route that names only one of them takes only that kind, a
+    route that names neither takes both (docs/channels.md, "Which alerts go where").
+
     Attributes:
         channels: Channel names.
-        states: States that alert (default: every state).
-        instances: Instance/group names that alert (default: all).
+        states: States that alert (None: every state, unless only ``events`` is given).
+        events: kacheck events that alert (None: every event, unless only ``states`` is given).
+        instances: Instance/group names that alert (default: all); a kacheck event matches when
+            an instance tracking its check is listed.
+        checks: Check names whose events alert (default: all).
     """
 
     channels: tuple[str, ...] = option(list_of(string))
-    states: tuple[str, ...] = option(
-        _state_list, default=("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
-    )
+    states: tuple[str, ...] | None = option(_state_list, default=None)
+    events: tuple[str, ...] | None = option(_event_list, default=None)
     instances: tuple[str, ...] = option(list_of(string), default=())
+    checks: tuple[str, ...] = option(list_of(string), default=())
 
     def matches(self, state: str, name: str) -> bool:
-        """Whether an event in ``state`` for ``name`` takes this route."""
-        return state in self.states and (not self.instances or name in self.instances)
+        """Whether a state change to ``state`` of ``name`` takes this route."""
+        if self.states is None and self.events is not None:
+            return False
+        states = self.states
+        return (states is None or state in states) and (
+            not self.instances or name in self.instances
+        )
+
+    def matches_check(
+        self, events: tuple[str, ...], check: str, instances: tuple[str, ...]
+    ) -> bool:
+        """Whether a kacheck run that did ``events`` takes this route.
+
+        Args:
+            events: What the run did (one alert covers them all).
+            check: The check's name.
+            instances: The instances tracking the check, where known.
+        """
+        if self.events is None and self.states is not None:
+            return False
+        wanted = self.events
+        return (
+            (wanted is None or any(event in wanted for event in events))
+            and (not self.checks or check in self.checks)
+            and (not self.instances or any(name in self.instances for name in instances))
+        )
+
+
+@frozen
+class KeepalivedSettings:
+    """Where keepalived's configuration is (read for the virtual addresses alerts name).
+
+    Attributes:
+        config: keepalived's configuration file.
+    """
+
+    config: str = option(absolute_path, default="/etc/keepalived/keepalived.conf")
 
 
 @frozen
@@ -181,6 +230,7 @@ class Config:
         alerts: Which events go to which channels.
         outbox: The durable outbox and its delivery policy.
         templates: Alert templates by language.
+        keepalived: Where keepalived's configuration is.
     """
 
     version: int = option(integer(1, 1), default=1)
@@ -195,6 +245,9 @@ class Config:
     alerts: tuple[AlertRoute, ...] = option(list_of(record(AlertRoute)), default=())
     outbox: OutboxSettings = option(record(OutboxSettings), default=OutboxSettings())
     templates: dict[str, Any] = option(_templates, default={})
+    keepalived: KeepalivedSettings = option(
+        record(KeepalivedSettings), default=KeepalivedSettings()
+    )
 
     def hook_settings(self) -> HookSettings:
         """The ``hooks`` section (defaults when absent)."""
@@ -217,6 +270,16 @@ class Config:
         found: list[str] = []
         for route in self.alerts:
             if route.matches(state, name):
+                found.extend(channel for channel in route.channels if channel not in found)
+        return found
+
+    def channels_for_check(
+        self, events: tuple[str, ...], check: str, instances: tuple[str, ...] = ()
+    ) -> list[str]:
+        """Channel names a kacheck run that did ``events`` alerts, each once, in order."""
+        found: list[str] = []
+        for route in self.alerts:
+            if route.matches_check(events, check, instances):
                 found.extend(channel for channel in route.channels if channel not in found)
         return found
 

@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from kakit.config.schema import Config
+    from kakit.config.schema import AlertRoute, Config
 
 
 def to_plain(value: Any) -> Any:
@@ -84,9 +84,22 @@ def effective(config: Config) -> dict[str, Any]:
             name: {"type": spec.type, "language": spec.language, **to_plain(spec.options)}
             for name, spec in config.channels.items()
         }
-        result["alerts"] = to_plain(list(config.alerts))
+        result["alerts"] = [_route(route) for route in config.alerts]
         result["outbox"] = {**to_plain(config.outbox), "path": config.outbox_path()}
+        result["keepalived"] = to_plain(config.keepalived)
     return result
+
+
+def _route(route: AlertRoute) -> dict[str, Any]:
+    """A rule with what it takes written out: every state or event it selects, [] for none."""
+    from kakit.core.events import CHECK_EVENTS, STATES
+
+    plain: dict[str, Any] = to_plain(route)
+    if route.states is None:
+        plain["states"] = [] if route.events is not None else list(STATES)
+    if route.events is None:
+        plain["events"] = [] if route.states is not None else list(CHECK_EVENTS)
+    return plain
 
 
 def channel_secrets(config: Config) -> list[Secret]:

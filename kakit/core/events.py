@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     State: TypeAlias = Literal["MASTER", "BACKUP", "FAULT", "STOP", "DELETED"]
     Kind: TypeAlias = Literal["INSTANCE", "GROUP"]
+    CheckEventName: TypeAlias = Literal["restart", "restart_failed", "give_up", "latch", "escalate"]
 
 _BOOT_ID: list[str] = []
 
@@ -40,6 +41,20 @@ def received_now() -> dict[str, float | str]:
 
 STATES: tuple[State, ...] = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
 KINDS: tuple[Kind, ...] = ("INSTANCE", "GROUP")
+#: What kacheck does that people hear about, mildest first (docs/kacheck.md, "Alerts"):
+#: ``restart`` a service came back after a restart; ``restart_failed`` a restart (or the config
+#: test before it) failed, the budget allows more; ``give_up`` the restart budget is spent or
+#: the last allowed restart failed; ``latch`` the check latched; ``escalate`` kacheck stopped
+#: keepalived (``on_failure: stop-keepalived``).
+CHECK_EVENTS: tuple[CheckEventName, ...] = (
+    "restart",
+    "restart_failed",
+    "give_up",
+    "latch",
+    "escalate",
+)
+#: The outbox's ``kind`` for a kacheck event (its ``name`` is the check, its ``state`` the event).
+CHECK_KIND = "CHECK"
 
 
 @frozen

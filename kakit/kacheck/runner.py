@@ -15,6 +15,7 @@ from kakit.checks.base import Check, CheckResult, RunContext
 from kakit.core.fsutil import ensure_dir
 from kakit.core.locks import FileLock
 from kakit.core.log import logger
+from kakit.core.record import replace
 from kakit.exceptions import EXIT_FAILURE, EXIT_OK, CheckError, KakitError
 from kakit.kacheck import latch as latches
 from kakit.kacheck.state import CheckState
@@ -72,25 +73,38 @@ class CheckRunner:
         deadline = None if self.spec.deadline is None else time.monotonic() + self.spec.deadline
         ctx = RunContext(self.spec.name, state, deadline)
         summaries = []
+        events: tuple[str, ...] = ()  # a passing probe may have restarted its service
         for check in self.checks:
             try:
                 result = check.run(ctx)
             except CheckError as exc:
                 result = CheckResult(ok=False, summary=f"{check.describe()}: {exc}")
             if not result.ok:
-                return result
+                return replace(result, events=events + result.events) if events else result
             summaries.append(result.summary)
-        return CheckResult(ok=True, summary="; ".join(summaries))
+            events += result.events
+        return CheckResult(ok=True, summary="; ".join(summaries), events=events)
 
-    def escalate(self, result: CheckResult) -> str:
-        """Apply ``latch``/``on_failure`` to a final failure; returns what was done."""
+    def escalate(self, result: CheckResult, events: list[str]) -> str:
+        """Apply ``latch``/``on_failure`` to a final failure; returns what was done.
+
+        Args:
+            result: The final failure.
+            events: What the run did so far; ``latch`` is added. With ``stop-keepalived``,
+                ``escalate`` too, and the alert is queued here and the list emptied: before
+                keepalived is signalled, as keepalived kills this process group next.
+        """
         spec = self.spec
         data_dir = self.config.paths.data_dir
         done = ""
         if spec.latch or spec.on_failure == "stop-keepalived":
             latches.set_latch(data_dir, spec.name, result.summary)
             done = f"; latched (clear with `kakit latch clear {spec.name}`)"
+            events.append("latch")
         if spec.on_failure == "stop-keepalived":
+            events.append("escalate")
+            done += self.tell(events, result)
+            events.clear()
             # The log line goes out before the signal: keepalived kills our process group next.
             logger.error(f"{spec.name}: FAIL: {result.summary}{done}; stopping keepalived")
             from kakit.kacheck.escalate import stop_keepalived
@@ -101,8 +115,18 @@ class CheckRunner:
                 done += f"; could not stop keepalived: {exc}"
         return done
 
+    def tell(self, events: list[str], result: CheckResult) -> str:
+        """Queue the alert for what this run did (nothing when it did nothing)."""
+        if not events:
+            return ""
+        from kakit.kacheck.alerting import queue_alert
+
+        return queue_alert(
+            self.config, self.spec.name, events, f"{self.spec.name}: {result.summary}"
+        )
+
     def run_once(self, state: CheckState) -> tuple[bool, str]:
-        """One full run under the lock already held: latch, probes, escalation, record."""
+        """One full run under the lock already held: latch, probes, escalation, alert, record."""
         spec = self.spec
         latch = latches.get(self.config.paths.data_dir, spec.name)
         if latch is not None:
@@ -111,8 +135,16 @@ class CheckRunner:
             return False, summary
         result = self.evaluate(state)
         summary = result.summary
+        events: list[str] = []
+        # "gave_up" (kakit.kacheck.alerting.GAVE_UP): a give-up was alerted; a healthy run
+        # clears it. Checked here so that a run with nothing to say imports nothing.
+        if result.events or "gave_up" in state.data:
+            from kakit.kacheck.alerting import unannounced
+
+            events = unannounced(state, result)
         if not result.ok and not result.remedy_pending:
-            summary += self.escalate(result)
+            summary += self.escalate(result, events)
+        summary += self.tell(events, result)
         state.record_result(result.ok, summary)
         return result.ok, summary
 

@@ -214,9 +214,16 @@ class Notification:
         """The last resort for an alert the outbox could not take: send it now."""
         from kakit.alerts.alert import Alert
         from kakit.alerts.direct import send_now
+        from kakit.keepalived.conf import addresses, load
 
+        vips = addresses(load(self.config.keepalived.config), instance=self.event.name)
         alert = Alert.of(
-            [self.event], node=self.node, previous=None, hooks=self.outcomes, late=self.stale
+            [self.event],
+            node=self.node,
+            previous=None,
+            hooks=self.outcomes,
+            late=self.stale,
+            vips=vips if self.event.kind == "INSTANCE" else (),
         )
         for channel, (ok, answer) in send_now(
             self.config, alert, self.channels, DIRECT_BUDGET

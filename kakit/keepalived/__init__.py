@@ -1,1 +1,2 @@
-"""keepalived's own formats, read by every kakit tool: the notify FIFO's lines (:mod:`.fifo`)."""
+"""keepalived's own formats, read by every kakit tool: ``keepalived.conf`` (:mod:`.conf`) and
+the notify FIFO's lines (:mod:`.fifo`)."""

@@ -4,7 +4,8 @@ At fleet scale alerts belong in the Alertmanager cluster a team already runs: it
 deduplicates across replicas, silences, inhibits and routes to every receiver (docs/channels.md,
 alertmanager). One state change becomes one alert::
 
-    labels:      alertname=KeepalivedStateChange, node, instance (the VRRP name), kind, state,
+    labels:      alertname=KeepalivedStateChange, node, instance (the VRRP name or check), kind,
+                 state, event (what kacheck did, for a kacheck alert),
                  test="true" for a test alert, plus the configured labels
     annotations: summary (title), description (text), previous, priority
     startsAt:    the event time;  endsAt: startsAt + resolve_after
@@ -95,6 +96,7 @@ class AlertmanagerNotifier(HttpNotifier[AlertmanagerOptions]):
             "instance": alert.name,
             "kind": alert.kind,
             "state": alert.state,
+            "event": alert.event,
             **self.options.labels,
         }
         if alert.test:

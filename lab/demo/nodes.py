@@ -142,6 +142,7 @@ def kakit_yaml_text(
         f"node: {q(node.name)}\n"
         f"paths: {{state_dir: {q(files.state_dir)}, data_dir: {q(files.data_dir)}}}\n"
         f"log: {{file: {q(files.log)}, syslog: false}}\n"
+        f"keepalived: {{config: {q(node.keepalived_conf)}}}\n"
         "checks:\n"
         f"  {CHECK}:\n"
         f"    pidfile: {q(node.nginx_pidfile)}\n"

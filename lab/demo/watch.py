@@ -99,9 +99,13 @@ def alert_line(body: dict[str, Any]) -> str:
     """Summarise one alert body the sink received, for narration.
 
     Returns:
-        ``n1 VI_1: BACKUP → MASTER (hooks: sysctl: ...; firewall: ...)``.
+        ``n1 VI_1: BACKUP → MASTER (hooks: sysctl: ...; firewall: ...)``, or for what kacheck
+        did ``n1 check nginx: give_up, latch, escalate (nginx: nginx down ...)``.
     """
     sequence = body.get("sequence") or [body.get("state")]
+    if body.get("event"):
+        events = ", ".join(str(event) for event in sequence)
+        return f"{body.get('node')} check {body.get('check')}: {events} ({body.get('cause')})"
     hooks = body.get("hooks")
     hooks_text = "; ".join(str(hook) for hook in hooks) if hooks else "none"
     late = ", arrived late" if body.get("late") else ""

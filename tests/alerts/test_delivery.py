@@ -233,3 +233,57 @@ class TestRealChannel:
         for kept in (row.last_error, log):
             assert API_KEY not in kept
             assert base64.b64encode(API_KEY.encode()).decode() not in kept
+
+
+class TestCheckAlertsDelivered:
+    """kacheck's alerts go through the same worker, with the addresses from keepalived.conf."""
+
+    def test_escalation_reaches_the_channel_with_its_vip(
+        self, tmp_path: Path, make_config: Callable[[str], Config]
+    ) -> None:
+        """The worker renders a stored escalation with its cause and the tracking instance's VIP."""
+        conf = tmp_path / "keepalived.conf"
+        conf.write_text(
+            'vrrp_script chk { script "/usr/local/bin/kacheck nginx" }\n'
+            "vrrp_instance VI_1 {\n  virtual_ipaddress {\n    10.213.9.10/24\n  }\n"
+            "  track_script {\n    chk\n  }\n}\n"
+        )
+        use_fake_notifier()
+        try:
+            config = make_config(CHANNELS + f"keepalived: {{config: {conf}}}\n")
+            with Outbox(config.outbox_path()) as box:
+                box.add_check_event(
+                    "nginx",
+                    ("give_up", "latch", "escalate"),
+                    "nginx: nginx down; config test failed",
+                    node="lb1",
+                    channels=["ops"],
+                    stamp={"time": time.time(), "boot": "", "mono": 0.0},
+                    send_after=0.0,
+                )
+            run_worker(config)
+            (message,) = FakeNotifier.sent["ops"]
+        finally:
+            FakeNotifier.reset()
+        assert message.title == "[lb1] nginx: escalated: keepalived stopped"
+        assert message.alert.vips == ("10.213.9.10/24",)
+        assert "cause: nginx: nginx down; config test failed" in message.text
+        assert statuses(config) == [("nginx", "escalate", "sent")]
+
+    def test_state_change_carries_the_instance_vips(
+        self, tmp_path: Path, make_config: Callable[[str], Config]
+    ) -> None:
+        """A MASTER alert names the instance's addresses from keepalived.conf."""
+        conf = tmp_path / "keepalived.conf"
+        conf.write_text("vrrp_instance VI_1 {\n  virtual_ipaddress {\n    10.213.9.10/24\n  }\n}\n")
+        use_fake_notifier()
+        try:
+            config = make_config(CHANNELS + f"keepalived: {{config: {conf}}}\n")
+            enqueue(config, "VI_1", "MASTER", time.time(), hooks=[])
+            run_worker(config)
+            (message,) = FakeNotifier.sent["ops"]
+        finally:
+            FakeNotifier.reset()
+        assert message.alert.vips == ("10.213.9.10/24",)
+        assert message.alert.cause == "keepalived: VI_1 MASTER (priority 100)"
+        assert "addresses: 10.213.9.10/24" in message.text

@@ -104,3 +104,87 @@ class TestMessageKey:
         key = message_key("lb1.dc 北", 7, 1.0)
         assert key == "kakit-lb1%2Edc%20%E5%8C%97-7-1000"
         assert key.isascii() and " " not in key
+
+
+def check_alert(*events: str, vips: tuple[str, ...] = ("10.213.9.10/24",)) -> Alert:
+    """lb1's alert for what kacheck did about nginx."""
+    return Alert.of_check(
+        "nginx",
+        events,
+        node="lb1",
+        cause="nginx: nginx down (no nginx master process); config test failed",
+        time=100.0,
+        first=95.0,
+        vips=vips,
+    )
+
+
+class TestCheckAlerts:
+    """What kacheck did reads as the action, its cause and the addresses concerned."""
+
+    def test_escalation_english(self) -> None:
+        """An escalation names the check, the action, the cause and the VIP."""
+        message = render(check_alert("escalate"))
+        assert message.title == "[lb1] nginx: escalated: keepalived stopped"
+        assert "cause: nginx: nginx down (no nginx master process); config test failed" in (
+            message.text
+        )
+        assert "addresses: 10.213.9.10/24" in message.text
+        assert "**addresses**: 10.213.9.10/24" in message.markdown
+
+    def test_escalation_chinese(self) -> None:
+        """language zh says the same in Chinese."""
+        message = render(check_alert("escalate"), language="zh")
+        assert message.title == "[lb1] nginx 检查: 已升级: 停止了 keepalived"
+        assert "原因: nginx: nginx down" in message.text and "地址: 10.213.9.10/24" in message.text
+
+    @pytest.mark.parametrize(
+        ("events", "title"),
+        [
+            (("restart",), "[lb1] nginx: restarted"),
+            (("restart_failed",), "[lb1] nginx: restart failed"),
+            (("give_up",), "[lb1] nginx: gave up restarting"),
+            (("give_up", "latch"), "[lb1] nginx: latched"),
+            (
+                ("restart_failed", "give_up", "latch", "escalate"),
+                "[lb1] nginx: escalated: keepalived stopped",
+            ),
+        ],
+    )
+    def test_the_most_serious_event_heads_the_alert(
+        self, events: tuple[str, ...], title: str
+    ) -> None:
+        """An alert covering several events is titled by the most serious one."""
+        assert render(check_alert(*events)).title == title
+
+    def test_covered_events_are_listed(self) -> None:
+        """Collapsed events are written out in order."""
+        message = render(check_alert("restart_failed", "give_up", "latch"))
+        assert "covers: restart failed, gave up restarting, latched" in message.text
+
+    def test_unknown_addresses_say_so(self) -> None:
+        """Without keepalived's configuration the addresses are 'unknown', never blank."""
+        assert "addresses: unknown" in render(check_alert("restart", vips=())).text
+
+    def test_json_carries_event_check_cause_and_vips(self) -> None:
+        """Webhook bodies get the event, the check, the cause and the addresses as data."""
+        data = check_alert("give_up", "latch").as_json()
+        assert (data["kind"], data["event"], data["check"], data["vips"]) == (
+            "CHECK",
+            "latch",
+            "nginx",
+            ["10.213.9.10/24"],
+        )
+        assert data["cause"].startswith("nginx: nginx down")
+
+
+class TestStateChangeCause:
+    """A state change's alert carries its transition as the cause, and the instance's VIPs."""
+
+    def test_cause_names_transition_and_priority(self) -> None:
+        """The cause is the transition with its priority."""
+        change = Alert.of(
+            [event("MASTER", 1.0)], node="lb1", previous="BACKUP", hooks=(), vips=("10.0.0.1/24",)
+        )
+        assert change.cause == "keepalived: VI_1 BACKUP → MASTER (priority 100)"
+        assert "addresses: 10.0.0.1/24" in render(change).text

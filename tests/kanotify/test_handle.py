@@ -284,6 +284,36 @@ class TestOutboxFromTheFirstRelease:
         with Outbox(str(path)) as box:
             (row,) = box.messages()
             assert (row.status, row.event.state, row.crashes) == ("pending", "MASTER", 0)
+            assert (row.cause, row.check_events) == ("", ())
             assert box.due_channels(200.0) == ["ops"]
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone() == (2,)
+            assert db.execute("PRAGMA user_version").fetchone() == (3,)
+
+
+class TestOutboxBeforeKacheckAlerts:
+    """An outbox written before kacheck alerts (schema 2) opens and takes them."""
+
+    def test_version_two_gains_cause_and_events(self, tmp_path: Path) -> None:
+        """A schema-2 file keeps its message and stores a kacheck alert after the migration."""
+        path = tmp_path / "outbox.sqlite"
+        with sqlite3.connect(path) as db:
+            db.executescript(TestOutboxFromTheFirstRelease.OLD_SCHEMA)
+        with Outbox(str(path)):
+            pass  # migrated to the current schema
+        with sqlite3.connect(path) as db:
+            # Back to what kakit with schema 2 wrote: no cause, no events columns.
+            db.execute("ALTER TABLE events DROP COLUMN cause")
+            db.execute("ALTER TABLE events DROP COLUMN events")
+            db.execute("PRAGMA user_version = 2")
+        with Outbox(str(path)) as box:
+            box.add_check_event(
+                "nginx",
+                ("restart",),
+                "nginx: restarted",
+                node="lb1",
+                channels=["ops"],
+                stamp={"time": 300.0, "boot": "", "mono": 0.0},
+                send_after=300.0,
+            )
+            kinds = sorted((row.event.kind, row.event.state, row.cause) for row in box.messages())
+        assert kinds == [("CHECK", "restart", "nginx: restarted"), ("INSTANCE", "MASTER", "")]

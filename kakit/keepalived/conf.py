@@ -1,0 +1,458 @@
+"""A reader of ``keepalived.conf``: a tree of statements and blocks, each with its file and line.
+
+kakit reads keepalived's configuration to say, in an alert, which virtual addresses an event
+concerns: the ``virtual_ipaddress`` of an instance (kanotify), or of the instances whose
+``track_script`` runs ``kacheck NAME`` (kacheck). The tree is general on purpose, so that a lint
+tool can grow on it; the extractors at the end are what alerts use.
+
+The grammar, as keepalived 2.2 reads it (docs/architecture.md, "keepalived.conf's grammar"):
+
+- A statement is the words of one line. ``#`` or ``!`` outside double quotes starts a comment
+  to the end of the line, even inside a word (``\\#`` and ``\\!`` are literal). A ``\\`` at the
+  end of a line joins nothing (only ``$NAME=`` definitions continue lines); it stays, glued to
+  the word before it.
+- A double-quoted string is one word, without its quotes.
+- ``{`` and ``}`` outside quotes are tokens of their own wherever they are: ``{`` opens a block
+  that belongs to the statement before it (on the same line or the previous one), ``}`` closes
+  it. Inside a block each line is again one statement, so ``virtual_ipaddress { 10.0.0.1/24 }``
+  on one line is a block with one statement.
+- ``include PATTERN`` (a statement anywhere) is replaced by the files the glob pattern names,
+  in sorted order; a relative pattern is relative to the directory of the including file.
+
+What this reader does not do: ``$NAME=`` definitions and their expansion, ``@system_id``
+conditional lines and ``~SEQ`` are left as ordinary words. Reading never raises for the
+content: what keepalived would complain about (an unbalanced brace, an unterminated quote, an
+include that matches nothing, a file that is too large or untrusted) is collected as a
+:class:`Problem` next to the tree. The limits (:data:`MAX_DEPTH`, :data:`MAX_FILES`,
+:data:`MAX_BYTES`) bound what a hostile or looping configuration can cost.
+"""
+
+from __future__ import annotations
+
+import os
+
+from kakit.core.record import frozen
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+DEFAULT_PATH = "/etc/keepalived/keepalived.conf"
+#: Deepest block nesting kept; deeper blocks are flattened into their parent (keepalived's own
+#: grammar never goes past five).
+MAX_DEPTH = 32
+#: Most files one configuration may read through ``include`` (a glob loop stops here).
+MAX_FILES = 256
+#: Most bytes read over all files; a keepalived.conf is a few KiB.
+MAX_BYTES = 4 << 20
+#: Deepest chain of includes (a file including itself stops here).
+MAX_INCLUDE_DEPTH = 8
+
+
+@frozen
+class Problem:
+    """Something keepalived would warn about, or a limit reached, at ``file:line``."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@frozen
+class Item:
+    """One statement: its words, its block (None when it has none), and where it was written.
+
+    Attributes:
+        words: The statement's words, quotes removed (never empty).
+        block: The statements inside its ``{ }``, or None.
+        file: The file it was read from.
+        line: Its line number in that file (1-based).
+    """
+
+    words: tuple[str, ...]
+    block: tuple[Item, ...] | None
+    file: str
+    line: int
+
+    @property
+    def keyword(self) -> str:
+        """The first word."""
+        return self.words[0]
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """The words after the keyword."""
+        return self.words[1:]
+
+    def children(self, keyword: str | None = None) -> list[Item]:
+        """The statements of the block (those with ``keyword`` only, when given)."""
+        return [item for item in self.block or () if keyword is None or item.keyword == keyword]
+
+    @property
+    def where(self) -> str:
+        """``file:line``."""
+        return f"{self.file}:{self.line}"
+
+
+@frozen
+class Document:
+    """A read configuration: the top-level statements, the files read, the problems met."""
+
+    items: tuple[Item, ...]
+    files: tuple[str, ...]
+    problems: tuple[Problem, ...]
+
+    def find(self, keyword: str) -> list[Item]:
+        """Top-level statements starting with ``keyword``."""
+        return [item for item in self.items if item.keyword == keyword]
+
+
+# -- tokens ---------------------------------------------------------------------------------
+
+OPEN, CLOSE, END = "{", "}", "\n"
+
+
+class _Token:
+    __slots__ = ("file", "line", "text", "word")
+
+    def __init__(self, text: str, word: bool, file: str, line: int) -> None:
+        self.text = text
+        self.word = word  # False for the structural tokens {, } and end of line
+        self.file = file
+        self.line = line
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    """``(line number, text)``; a final ``\\`` keeps its place but loses the blanks before it.
+
+    keepalived joins lines ending in ``\\`` only inside ``$NAME=`` definitions; elsewhere the
+    backslash stays, glued to the word before it (``router_id \\`` reads as ``router_id\\``).
+    """
+    # Lines end at "\n" only (keepalived reads with fgets), not at every str.splitlines break.
+    for number, raw in enumerate(text.split("\n"), 1):
+        stripped = raw.rstrip(" \t\r")
+        # An even number of trailing backslashes is escaped backslashes: nothing is glued.
+        if (len(stripped) - len(stripped.rstrip("\\"))) % 2:
+            raw = stripped[:-1].rstrip(" \t") + "\\"
+        yield number, raw
+
+
+def _split_line(
+    line: str, file: str, number: int, problems: list[Problem]
+) -> list[tuple[str, bool]]:
+    """One line's tokens: ``(text, is_word)``; comments dropped, quotes removed."""
+    tokens: list[tuple[str, bool]] = []
+    word: list[str] = []
+    in_word = False
+    index, size = 0, len(line)
+
+    def flush() -> None:
+        nonlocal in_word
+        if in_word:
+            tokens.append(("".join(word), True))
+            word.clear()
+            in_word = False
+
+    while index < size:
+        char = line[index]
+        if char == '"':
+            end = line.find('"', index + 1)
+            if end < 0:
+                problems.append(Problem(file=file, line=number, message="unterminated quote"))
+                end = size
+            word.append(line[index + 1 : end])
+            in_word = True
+            index = end + 1
+            continue
+        if char == "\\" and index + 1 < size and line[index + 1] in "#!":
+            word.append(line[index + 1])
+            in_word = True
+            index += 2
+            continue
+        if char in "#!":
+            break
+        if char in " \t\f\v\r":
+            flush()
+        elif char in "{}":
+            flush()
+            tokens.append((char, False))
+        else:
+            word.append(char)
+            in_word = True
+        index += 1
+    flush()
+    return tokens
+
+
+class _Reader:
+    """Reads files into one token stream, following includes within the limits."""
+
+    def __init__(self, trusted: bool) -> None:
+        self.trusted = trusted
+        self.tokens: list[_Token] = []
+        self.files: list[str] = []
+        self.problems: list[Problem] = []
+        self.bytes = 0
+
+    def problem(self, file: str, line: int, message: str) -> None:
+        self.problems.append(Problem(file=file, line=line, message=message))
+
+    def read_file(self, path: str, origin: tuple[str, int] | None, depth: int) -> None:
+        where_file, where_line = origin or (path, 0)
+        if len(self.files) >= MAX_FILES:
+            self.problem(where_file, where_line, f"more than {MAX_FILES} files; {path} not read")
+            return
+        if self.trusted and os.geteuid() == 0:
+            from kakit.core.trust import why_unsafe
+
+            unsafe = why_unsafe(os.path.abspath(path))
+            if unsafe is not None:
+                self.problem(where_file, where_line, f"{path} not read (untrusted): {unsafe}")
+                return
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_BYTES - self.bytes + 1)
+        except OSError as exc:
+            self.problem(where_file, where_line, f"cannot read {path}: {exc.strerror or exc}")
+            return
+        if self.bytes + len(data) > MAX_BYTES:
+            self.problem(where_file, where_line, f"over {MAX_BYTES >> 20} MiB read; {path} skipped")
+            return
+        self.bytes += len(data)
+        self.files.append(path)
+        self.read_text(data.decode("utf-8", "replace"), path, depth)
+
+    def read_text(self, text: str, file: str, depth: int) -> None:
+        for number, line in _lines(text):
+            tokens = _split_line(line, file, number, self.problems)
+            if tokens and tokens[0] == ("include", True):
+                self.include([t for t, _ in tokens[1:]], file, number, depth)
+                continue
+            self.tokens.extend(_Token(t, word, file, number) for t, word in tokens)
+            self.tokens.append(_Token(END, False, file, number))
+
+    def include(self, args: list[str], file: str, line: int, depth: int) -> None:
+        if len(args) != 1:
+            self.problem(file, line, "include takes one file name or pattern")
+            return
+        if depth >= MAX_INCLUDE_DEPTH:
+            self.problem(file, line, f"includes nested deeper than {MAX_INCLUDE_DEPTH}")
+            return
+        import glob
+
+        pattern = args[0]
+        if not os.path.isabs(pattern):
+            pattern = os.path.join(os.path.dirname(os.path.abspath(file)), pattern)
+        matches = sorted(glob.glob(pattern))
+        if not matches:
+            self.problem(file, line, f"include {args[0]}: no file matches")
+        for path in matches:
+            if os.path.isfile(path):
+                self.read_file(path, (file, line), depth + 1)
+
+
+def _build(tokens: list[_Token], problems: list[Problem]) -> tuple[Item, ...]:
+    """The statement tree of a token stream."""
+    # Each level: the finished items, and the words of the statement being read.
+    levels: list[tuple[list[Item], list[_Token]]] = [([], [])]
+    opened: list[tuple[list[_Token], _Token]] = []  # the statement each open block belongs to
+
+    def finish(level: tuple[list[Item], list[_Token]]) -> None:
+        items, words = level
+        if words:
+            items.append(_item(words, None))
+            words.clear()
+
+    for token in tokens:
+        items, words = levels[-1]
+        if token.word:
+            words.append(token)
+        elif token.text == END:
+            finish(levels[-1])
+        elif token.text == OPEN:
+            if not words and items and items[-1].block is None:
+                # `{` on the line after its statement: reopen that statement.
+                last = items.pop()
+                head = [_Token(word, True, last.file, last.line) for word in last.words]
+            elif words:
+                head = list(words)
+                words.clear()
+            else:
+                problems.append(
+                    Problem(file=token.file, line=token.line, message="block without a keyword")
+                )
+                head = [_Token("", True, token.file, token.line)]
+            if len(levels) > MAX_DEPTH:
+                problems.append(
+                    Problem(
+                        file=token.file,
+                        line=token.line,
+                        message=f"blocks nested deeper than {MAX_DEPTH}",
+                    )
+                )
+            opened.append((head, token))
+            levels.append(([], []))
+        else:  # CLOSE
+            if len(levels) == 1:
+                problems.append(Problem(file=token.file, line=token.line, message="extra '}'"))
+                continue
+            finish(levels[-1])
+            inner, _ = levels.pop()
+            head, _open = opened.pop()
+            parent = levels[-1][0]
+            if len(levels) > MAX_DEPTH:
+                parent.extend(inner)  # too deep: flattened, already reported
+            else:
+                parent.append(_item(head, tuple(inner)))
+    while len(levels) > 1:
+        finish(levels[-1])
+        inner, _ = levels.pop()
+        head, open_token = opened.pop()
+        problems.append(
+            Problem(file=open_token.file, line=open_token.line, message="'{' never closed")
+        )
+        levels[-1][0].append(_item(head, tuple(inner)))
+    finish(levels[0])
+    return tuple(levels[0][0])
+
+
+def _item(words: list[_Token], block: tuple[Item, ...] | None) -> Item:
+    return Item(
+        words=tuple(word.text for word in words),
+        block=block,
+        file=words[0].file,
+        line=words[0].line,
+    )
+
+
+def parse(text: str, file: str = "<text>", *, trusted: bool = True) -> Document:
+    """Read configuration text; includes are relative to ``file``'s directory.
+
+    Args:
+        text: The configuration.
+        file: The name it is reported under.
+        trusted: Apply the trust rule (:mod:`kakit.core.trust`) to included files as root.
+    """
+    reader = _Reader(trusted)
+    reader.read_text(text, file, 0)
+    items = _build(reader.tokens, reader.problems)
+    return Document(items=items, files=tuple(reader.files), problems=tuple(reader.problems))
+
+
+def load(path: str = DEFAULT_PATH, *, trusted: bool = True) -> Document:
+    """Read ``path`` and every file it includes.
+
+    Running as root, a file that someone other than root could change is not read (a
+    :class:`Problem` says why): what it says would reach alerts, and later lint verdicts.
+
+    Args:
+        path: The configuration file.
+        trusted: Apply the trust rule (off for tests and for reading as a user).
+    """
+    reader = _Reader(trusted)
+    reader.read_file(path, None, 0)
+    items = _build(reader.tokens, reader.problems)
+    return Document(items=items, files=tuple(reader.files), problems=tuple(reader.problems))
+
+
+# -- what alerts use ------------------------------------------------------------------------
+
+
+@frozen
+class VrrpInstance:
+    """One ``vrrp_instance``: its name, addresses and tracked scripts.
+
+    Attributes:
+        name: The instance name.
+        addresses: ``virtual_ipaddress`` then ``virtual_ipaddress_excluded`` entries, each the
+            address as written (``10.0.0.1/24``), without ``dev``/``label`` options.
+        track_scripts: Names in its ``track_script`` block.
+        where: ``file:line`` of the ``vrrp_instance`` statement.
+    """
+
+    name: str
+    addresses: tuple[str, ...]
+    track_scripts: tuple[str, ...]
+    where: str
+
+
+def vrrp_instances(document: Document) -> dict[str, VrrpInstance]:
+    """Every ``vrrp_instance`` with a name, by name (the first one wins on duplicates)."""
+    found: dict[str, VrrpInstance] = {}
+    for item in document.find("vrrp_instance"):
+        if not item.args or item.args[0] in found:
+            continue
+        addresses = [
+            entry.keyword
+            for key in ("virtual_ipaddress", "virtual_ipaddress_excluded")
+            for block in item.children(key)
+            for entry in block.children()
+        ]
+        scripts = [
+            entry.keyword for block in item.children("track_script") for entry in block.children()
+        ]
+        found[item.args[0]] = VrrpInstance(
+            name=item.args[0],
+            addresses=tuple(addresses),
+            track_scripts=tuple(scripts),
+            where=item.where,
+        )
+    return found
+
+
+def vrrp_scripts(document: Document) -> dict[str, tuple[str, ...]]:
+    """Every ``vrrp_script``'s command line, by script name (split on spaces, as keepalived does)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for item in document.find("vrrp_script"):
+        if not item.args or item.args[0] in found:
+            continue
+        for entry in item.children("script"):
+            found[item.args[0]] = tuple(" ".join(entry.args).split())
+    return found
+
+
+def kacheck_target(argv: tuple[str, ...]) -> str | None:
+    """The check a script line runs, when it is ``kacheck [options] NAME [PATH]``; else None."""
+    for index, word in enumerate(argv):
+        if os.path.basename(word) != "kacheck":
+            continue
+        rest = list(argv[index + 1 :])
+        while rest:
+            word = rest.pop(0)
+            if word in ("-c", "--config", "--track-file", "--interval", "--fail-value", "--cycles"):
+                if rest:
+                    rest.pop(0)
+            elif not word.startswith("-") or word == "-":
+                return word
+        return None
+    return None
+
+
+def instances_tracking(document: Document, check: str) -> list[VrrpInstance]:
+    """Instances whose ``track_script`` names a ``vrrp_script`` that runs ``kacheck check``."""
+    scripts = {
+        name for name, argv in vrrp_scripts(document).items() if kacheck_target(argv) == check
+    }
+    return [
+        instance
+        for instance in vrrp_instances(document).values()
+        if scripts.intersection(instance.track_scripts)
+    ]
+
+
+def addresses(document: Document, *, instance: str = "", check: str = "") -> tuple[str, ...]:
+    """The virtual addresses an alert names: of ``instance``, or of the instances tracking ``check``.
+
+    A check that no instance tracks through a ``vrrp_script`` (``kacheck --watch`` feeding a
+    ``track_file``, or a script line that is not ``kacheck ... NAME``) gets every address of
+    the file: the node's addresses are what an operator needs first.
+    """
+    instances = vrrp_instances(document)
+    if instance:
+        found = instances.get(instance)
+        return found.addresses if found is not None else ()
+    tracking = instances_tracking(document, check) or list(instances.values())
+    return tuple(dict.fromkeys(address for item in tracking for address in item.addresses))
