@@ -279,32 +279,67 @@ class Outbox:
         Returns:
             The event id.
         """
+        return self.add_events([(event, channels, send_after)], node)[0]
+
+    def add_events(self, items: list[tuple[StateEvent, list[str], float]], node: str) -> list[int]:
+        """Store many events and their held messages in one transaction (the FIFO reader's
+        batch: one commit, and one fsync, for every line one read brought).
+
+        Args:
+            items: ``(event, channels, send_after)`` per event, in the order received.
+            node: This node's name.
+
+        Returns:
+            The event ids, in the same order.
+        """
+        now = time.time()
+        ids: list[int] = []
+        try:
+            with self._transaction():
+                for event, channels, send_after in items:
+                    cursor = self.db.execute(
+                        "INSERT INTO events (time, kind, name, state, priority, node, boot, mono)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            event.time,
+                            event.kind,
+                            event.name,
+                            event.state,
+                            event.priority,
+                            node,
+                            event.boot,
+                            event.mono,
+                        ),
+                    )
+                    event_id = int(cursor.lastrowid or 0)
+                    ids.append(event_id)
+                    self.db.executemany(
+                        "INSERT INTO messages (event_id, channel, status, created, next_attempt, updated)"
+                        " VALUES (?, ?, 'held', ?, ?, ?)",
+                        [(event_id, channel, now, send_after, now) for channel in channels],
+                    )
+        except sqlite3.Error as exc:
+            raise StateError(f"outbox {self.path}: cannot store event: {exc}") from exc
+        return ids
+
+    def finish_hooks_many(self, outcomes: list[tuple[int, list[str], bool]]) -> None:
+        """:meth:`finish_hooks` for many events, in one transaction."""
         now = time.time()
         try:
             with self._transaction():
-                cursor = self.db.execute(
-                    "INSERT INTO events (time, kind, name, state, priority, node, boot, mono)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        event.time,
-                        event.kind,
-                        event.name,
-                        event.state,
-                        event.priority,
-                        node,
-                        event.boot,
-                        event.mono,
-                    ),
-                )
-                event_id = int(cursor.lastrowid or 0)
                 self.db.executemany(
-                    "INSERT INTO messages (event_id, channel, status, created, next_attempt, updated)"
-                    " VALUES (?, ?, 'held', ?, ?, ?)",
-                    [(event_id, channel, now, send_after, now) for channel in channels],
+                    "UPDATE events SET hooks = ?, stale = ? WHERE id = ?",
+                    [
+                        (json.dumps(lines), int(stale), event_id)
+                        for event_id, lines, stale in outcomes
+                    ],
+                )
+                self.db.executemany(
+                    "UPDATE messages SET status = 'pending', updated = ? WHERE event_id = ? AND status = 'held'",
+                    [(now, event_id) for event_id, _, _ in outcomes],
                 )
         except sqlite3.Error as exc:
-            raise StateError(f"outbox {self.path}: cannot store event: {exc}") from exc
-        return event_id
+            raise StateError(f"outbox {self.path}: cannot record hooks: {exc}") from exc
 
     def add_check_event(
         self,
@@ -372,18 +407,7 @@ class Outbox:
             outcomes: One line per hook.
             stale: The event's hooks were skipped: a newer event was applied instead.
         """
-        try:
-            with self._transaction():
-                self.db.execute(
-                    "UPDATE events SET hooks = ?, stale = ? WHERE id = ?",
-                    (json.dumps(outcomes), int(stale), event_id),
-                )
-                self.db.execute(
-                    "UPDATE messages SET status = 'pending', updated = ? WHERE event_id = ? AND status = 'held'",
-                    (time.time(), event_id),
-                )
-        except sqlite3.Error as exc:
-            raise StateError(f"outbox {self.path}: cannot record hooks: {exc}") from exc
+        self.finish_hooks_many([(event_id, outcomes, stale)])
 
     def newest_event(self, kind: str, name: str) -> tuple[int, StateEvent] | None:
         """The most recently received event of this instance (by receive order), with its id."""

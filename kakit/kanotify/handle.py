@@ -59,6 +59,23 @@ def run_hooks(
     return plan.apply(change)
 
 
+def due_time(previous: StateEvent | None, event: StateEvent, coalesce: float) -> float:
+    """When ``event``'s alert may go: at once after a quiet period, else after ``coalesce``.
+
+    The first event of an instance after ``coalesce`` seconds of quiet is the news (a lone
+    failover), so it is not held. An event that follows another within ``coalesce`` is part
+    of a flap: it is held that long, and the flap's events collapse into one message that
+    carries the latest state.
+    """
+    if (
+        previous is not None
+        and previous.boot == event.boot
+        and 0 <= event.mono - previous.mono < coalesce
+    ):
+        return event.time + coalesce
+    return event.time
+
+
 def notify_lock(config: Config, wait: float) -> FileLock | None:
     """The notify lock, held; None when another process kept it for ``wait`` seconds.
 
@@ -109,11 +126,14 @@ class Notification:
 
         try:
             self.outbox = Outbox(self.config.outbox_path())
+            newest = self.outbox.newest_event(self.event.kind, self.event.name)
             self.event_id = self.outbox.add_event(
                 self.event,
                 self.node,
                 self.channels,
-                send_after=self.event.time + self.config.outbox.coalesce,
+                send_after=due_time(
+                    newest[1] if newest else None, self.event, self.config.outbox.coalesce
+                ),
             )
         except StateError as exc:
             logger.error(
