@@ -29,11 +29,16 @@ class CheckResult:
         summary: One line saying what was seen (and done), for the log.
         remedy_pending: The check failed but has a remedy still under way or budgeted (a
             service restart): do not escalate yet.
+        measured: The verdict rests on what the check observed. False for a failure to measure
+            at all (a gateway check that could not send its packets: no route, no address
+            yet): that is unhealthy, but it never latches or escalates, because nothing was
+            seen to be wrong with what the check watches.
     """
 
     ok: bool
     summary: str
     remedy_pending: bool = False
+    measured: bool = True
 
 
 class RunContext:

@@ -109,7 +109,9 @@ class CheckRunner:
             return False, summary
         result = self.evaluate(state)
         summary = result.summary
-        if not result.ok and not result.remedy_pending:
+        # Only an observed failure escalates: a latch written because the check could not
+        # measure (no route yet at boot) would keep a healthy node out until someone clears it.
+        if not result.ok and not result.remedy_pending and result.measured:
             summary += self.escalate(result)
         state.record_result(result.ok, summary)
         return result.ok, summary
