@@ -5,10 +5,13 @@ and the restart budget allows, validate the configuration, restart through ``res
 (else ``systemctl restart`` when systemd runs, else ``service NAME restart``), then wait up to
 ``restart.wait`` seconds for the service to come back. The attempt is recorded *before* the
 restart: keepalived may kill kacheck at its script timeout, and an unrecorded restart would let
-the next run restart again (the restart storm of the seed scripts).
+the next run restart again (the restart storm of the seed scripts). A failed config test is no
+attempt: nothing was restarted, and it would spend the budget an operator needs once the
+configuration is fixed.
 
-When the service stays down and the budget is spent, the result is final and the runner applies
-``on_failure``. A successful restart is a pass: the node keeps the VIP through a quick blip.
+When the service stays down and the budget is spent, or its configuration fails the test, the
+result is final and the runner applies ``on_failure``. A successful restart is a pass: the node
+keeps the VIP through a quick blip.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from kakit.exceptions import CheckError
 
 SYSTEMD_MARKER = "/run/systemd/system"
 POLL_INTERVAL = 0.1
+CONFIG_TEST_LINES = 3
+"""Lines of a failed config test's output kept: the first rarely says what is wrong."""
 
 
 @frozen
@@ -178,24 +183,28 @@ class ServiceCheck(Check):
                     f"({len(attempts)} restarts within {policy.within:g} s, next allowed in {wait_for:.0f} s)"
                 ),
             )
-        attempts.append(now)
-        ctx.state.set_restarts(key, attempts)
-        ctx.state.save()
-        count = f"restart {len(attempts)}/{policy.max} within {policy.within:g} s"
-        pending = len(attempts) < policy.max
 
         if opts.config_test is not None:
-            status, output = run_bounded(opts.config_test, ctx.remaining(10.0))
+            # Before the attempt is recorded: a configuration that fails its test is not a
+            # restart, and no restart can help until someone fixes it, so the failure is final.
+            status, output = run_bounded(
+                opts.config_test, ctx.remaining(10.0), lines=CONFIG_TEST_LINES
+            )
             if status != 0:
                 detail = f": {output}" if output else ""
                 return CheckResult(
                     ok=False,
                     summary=(
                         f"{name} down ({seen}); config test `{' '.join(opts.config_test)}` failed{detail}; "
-                        f"not restarting ({count})"
+                        "not restarting"
                     ),
-                    remedy_pending=pending,
                 )
+
+        attempts.append(now)
+        ctx.state.set_restarts(key, attempts)
+        ctx.state.save()
+        count = f"restart {len(attempts)}/{policy.max} within {policy.within:g} s"
+        pending = len(attempts) < policy.max
 
         command = opts.restart_command or default_restart_command(opts.unit or name)
         label = " ".join(command)

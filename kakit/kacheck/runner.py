@@ -17,7 +17,7 @@ from kakit.core.locks import FileLock
 from kakit.core.log import logger
 from kakit.exceptions import EXIT_FAILURE, EXIT_OK, CheckError, KakitError
 from kakit.kacheck import latch as latches
-from kakit.kacheck.state import CheckState
+from kakit.kacheck.state import CheckState, state_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class CheckRunner:
         self.spec = spec
         self.checks: list[Check] = [load(probe.type)(probe.options) for probe in spec.probes]
         checks_dir = os.path.join(config.paths.state_dir, "checks")
-        self._state_path = os.path.join(checks_dir, f"{spec.name}.json")
+        self._state_path = state_path(config.paths.state_dir, spec.name)
         self._lock = FileLock(os.path.join(checks_dir, f"{spec.name}.lock"))
         self._checks_dir = checks_dir
 

@@ -100,7 +100,7 @@ def kill_nginx(node: Node) -> None:
 def restart_times(tmp_path: Path) -> list[float]:
     """The restart attempts recorded in the nginx check's state file."""
     state = json.loads((tmp_path / "run" / "checks" / "nginx.json").read_text())
-    times: list[float] = state["restarts"]["service:nginx"]
+    times: list[float] = state.get("restarts", {}).get("service:nginx", [])
     return times
 
 
@@ -167,28 +167,75 @@ class TestServiceNginx:
         assert "(2 restarts within 300 s" in last
         assert len(restart_times(tmp_path)) == 2
 
-    def test_broken_config_is_never_restarted(
+    def test_broken_config_is_never_restarted_nor_counted(
         self, node: Node, tmp_path: Path, write_config: WriteConfig, read_log: ReadLog
     ) -> None:
-        """A failing config test skips the restart (exit 1); after max runs the budget is spent."""
+        """A failing config test skips the restart, says what is wrong, and spends no budget."""
         config = write_config(nginx_check(node))
         node.break_nginx()
 
-        for attempt in (1, 2):
+        for _ in range(3):
             result = kacheck(node, config, "nginx")
             assert result.returncode == 1
             assert not node.nginx_running()
             last = read_log()[-1]
-            assert f"config test `nginx -t -q -c {node.nginx_conf}` failed" in last
-            assert f"not restarting (restart {attempt}/2 within 300 s)" in last
+            assert f"config test `nginx -t -q -c {node.nginx_conf}` failed: " in last
+            # nginx's two lines: what is wrong, then which file failed.
+            assert 'unknown directive "kakit_lab_broken_on_purpose"' in last
+            assert f" | nginx: configuration file {node.nginx_conf} test failed" in last
+            assert last.endswith("; not restarting")
 
+        assert "restart budget spent" not in "\n".join(read_log())
+        assert restart_times(tmp_path) == []
+
+    def test_latch_clear_after_fixing_the_config_restarts_at_once(
+        self, node: Node, tmp_path: Path, write_config: WriteConfig, read_log: ReadLog
+    ) -> None:
+        """The operator's sequence: broken nginx.conf latches; fix it, clear, and nginx restarts."""
+        config = write_config(nginx_check(node, extra="    latch: true\n"))
+        node.break_nginx()
+        assert kacheck(node, config, "nginx").returncode == 1
+        assert "config test" in read_log()[-1] and "latched" in read_log()[-1]
+
+        node.repair_nginx()
+        cleared = kakit_cli(config, "latch", "clear", "nginx")
+        assert cleared.returncode == 0, cleared.stderr
         result = kacheck(node, config, "nginx")
 
-        assert result.returncode == 1
-        assert not node.nginx_running()
-        assert "restart budget spent (2 restarts within 300 s" in read_log()[-1]
-        assert len(lines_with(read_log(), "config test")) == 2
-        assert len(restart_times(tmp_path)) == 2
+        assert result.returncode == 0, result.stderr
+        assert node.http_get() == "node n1\n"
+        last = read_log()[-1]
+        assert "nginx: OK: nginx was down (no nginx master process); restarted with" in last
+        assert "(restart 1/2 within 300 s)" in last
+
+    @pytest.mark.parametrize("keep", [False, True])
+    def test_latch_clear_resets_a_spent_budget_unless_kept(
+        self, node: Node, write_config: WriteConfig, read_log: ReadLog, keep: bool
+    ) -> None:
+        """After two real restarts and a latch, `latch clear` allows restarts again; --keep-budget not."""
+        config = write_config(nginx_check(node, extra="    latch: true\n"))
+        for _ in range(2):
+            kill_nginx(node)
+            assert kacheck(node, config, "nginx").returncode == 0
+        kill_nginx(node)
+        assert kacheck(node, config, "nginx").returncode == 1
+        assert "restart budget spent" in read_log()[-1] and "latched" in read_log()[-1]
+
+        args = ["latch", "clear", "nginx", *(["--keep-budget"] if keep else [])]
+        cleared = kakit_cli(config, *args)
+        assert cleared.returncode == 0, cleared.stderr
+        assert cleared.stdout.strip().endswith("restart budget kept" if keep else "budget reset")
+        result = kacheck(node, config, "nginx")
+
+        last = read_log()[-1]
+        if keep:
+            assert result.returncode == 1
+            assert "nginx: FAIL: nginx down (no nginx master process); restart budget spent" in last
+            assert not node.nginx_running()
+        else:
+            assert result.returncode == 0, result.stderr
+            assert "restarted with" in last and "(restart 1/2 within 300 s)" in last
+            assert node.nginx_running()
 
     @pytest.mark.skipif(
         not _no_host_keepalived_to_stop(),
