@@ -119,6 +119,30 @@ def read_pidfile(path: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def read_cmdline(pid: int, limit: int = 200) -> str:
+    """The process's command line, words joined by spaces, printable, at most ``limit``
+    characters ("" when gone or a kernel thread)."""
+    try:
+        with open(f"{PROC}/{pid}/cmdline", "rb") as handle:
+            raw = handle.read(4096)
+    except OSError:
+        return ""
+    from kakit.core.log import printable
+
+    text = printable(raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="surrogateescape"))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_cgroups(pid: int) -> list[str]:
+    """The cgroup paths of ``/proc/PID/cgroup`` (empty when gone)."""
+    try:
+        with open(f"{PROC}/{pid}/cgroup", "rb") as handle:
+            lines = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        return []
+    return [line.split(":", 2)[2] for line in lines if line.count(":") >= 2]
+
+
 def ancestors(pid: int, limit: int = 64) -> list[ProcessInfo]:
     """The chain of parents of ``pid``, nearest first (bounded, stops at pid 1)."""
     chain: list[ProcessInfo] = []
