@@ -40,6 +40,8 @@ from kakit.exceptions import CheckError
 
 SYSTEMD_MARKER = "/run/systemd/system"
 POLL_INTERVAL = 0.1
+ORPHAN_GRACE = 1.0
+"""Seconds orphaned workers get after SIGTERM (and after SIGKILL) before the restart goes on."""
 CONFIG_TEST_LINES = 3
 """Lines of a failed config test's output kept: the first rarely says what is wrong."""
 
@@ -122,10 +124,9 @@ class ServiceCheck(Check):
     def probe(self, ctx: RunContext) -> tuple[bool, str]:
         """Process, then port, then HTTP; ``(healthy, what was seen)``."""
         opts = self.options
-        name = opts.process or opts.service
         masters = self.finder.masters()
         if not masters:
-            return False, f"no {name} master process"
+            return False, self.finder.why_none()
         seen = f"master pid {masters[0]}"
         if opts.port is not None:
             error = tcp_connect("127.0.0.1", opts.port, ctx.remaining(1.0))
@@ -153,6 +154,41 @@ class ServiceCheck(Check):
             if healthy or time.monotonic() + POLL_INTERVAL > limit:
                 return healthy, seen, elapsed
             time.sleep(POLL_INTERVAL)
+
+    def _stop_orphans(self, ctx: RunContext) -> str:
+        """Stop the workers a dead master left in this namespace; returns what was done.
+
+        Re-parented apache2 workers keep the listening socket, and the restarted master could
+        not bind it. Only processes of this program, in our network namespace, whose session
+        leader (their master) is gone are signalled: SIGTERM, then SIGKILL after a grace.
+        """
+        import signal
+
+        from kakit.core import procfs
+
+        found = self.finder.orphans()
+        if not found:
+            return ""
+        leftovers = found
+        for sig, grace in ((signal.SIGTERM, ORPHAN_GRACE), (signal.SIGKILL, ORPHAN_GRACE)):
+            for pid in leftovers:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+            limit = time.monotonic() + ctx.remaining(grace)
+            while time.monotonic() < limit:
+                leftovers = [pid for pid in leftovers if procfs.is_alive(procfs.read_stat(pid))]
+                if not leftovers:
+                    break
+                time.sleep(POLL_INTERVAL / 2)
+            if not leftovers:
+                break
+        pids = ", ".join(str(pid) for pid in found)
+        survivors = f"; {', '.join(str(pid) for pid in leftovers)} survived" if leftovers else ""
+        return (
+            f"; stopped {len(found)} orphaned {self.finder.name} worker(s) (pid {pids}{survivors})"
+        )
 
     # -- the run --------------------------------------------------------------------------------
 
@@ -208,23 +244,24 @@ class ServiceCheck(Check):
 
         command = opts.restart_command or default_restart_command(opts.unit or name)
         label = " ".join(command)
+        cleared = self._stop_orphans(ctx)
         status, output = run_bounded(command, ctx.remaining(max(policy.wait, 1.0)))
         if status != 0:
             why = f"exited {status}" if status is not None else output
             detail = f": {output}" if output and status is not None else ""
             return CheckResult(
                 ok=False,
-                summary=f"{name} down ({seen}); restart `{label}` {why}{detail} ({count})",
+                summary=f"{name} down ({seen}){cleared}; restart `{label}` {why}{detail} ({count})",
                 remedy_pending=pending,
             )
         healthy, after, elapsed = self._wait_healthy(ctx, policy.wait)
         if healthy:
             return CheckResult(
                 ok=True,
-                summary=f"{name} was down ({seen}); restarted with `{label}`, up after {elapsed:.1f} s ({count})",
+                summary=f"{name} was down ({seen}){cleared}; restarted with `{label}`, up after {elapsed:.1f} s ({count})",
             )
         return CheckResult(
             ok=False,
-            summary=f"{name} down ({seen}); restarted with `{label}` but still down after {elapsed:.1f} s: {after} ({count})",
+            summary=f"{name} down ({seen}){cleared}; restarted with `{label}` but still down after {elapsed:.1f} s: {after} ({count})",
             remedy_pending=pending,
         )

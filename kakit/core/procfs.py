@@ -20,12 +20,14 @@ PROC = "/proc"
 
 @frozen
 class ProcessInfo:
-    """What kacheck knows about one process (``state`` is the one-letter code of ``stat``)."""
+    """What kacheck knows about one process (``state`` is the one-letter code of ``stat``,
+    ``session`` the pid of its session leader)."""
 
     pid: int
     comm: str
     state: str
     ppid: int
+    session: int = 0
 
 
 def read_stat(pid: int) -> ProcessInfo | None:
@@ -42,9 +44,11 @@ def read_stat(pid: int) -> ProcessInfo | None:
         return None
     comm = raw[open_at + 1 : close_at].decode(errors="replace")
     rest = raw[close_at + 2 :].split()
-    if len(rest) < 2:
+    if len(rest) < 4:
         return None
-    return ProcessInfo(pid=pid, comm=comm, state=rest[0].decode(), ppid=int(rest[1]))
+    return ProcessInfo(
+        pid=pid, comm=comm, state=rest[0].decode(), ppid=int(rest[1]), session=int(rest[3])
+    )
 
 
 def netns_of(pid: int | str) -> str | None:
@@ -104,9 +108,26 @@ def find_by_name(name: str, *, same_netns: bool = True) -> list[ProcessInfo]:
 
 
 def masters(processes: list[ProcessInfo]) -> list[ProcessInfo]:
-    """The processes whose parent is not in the list: nginx/apache2 masters, not workers."""
+    """The processes whose parent is not in the list: nginx/apache2 masters, not workers.
+
+    Orphans (see :func:`is_orphan`) are left out: their parent is gone, but they are workers.
+    """
     members = {info.pid for info in processes}
-    return [info for info in processes if info.ppid not in members]
+    return [info for info in processes if info.ppid not in members and not is_orphan(info)]
+
+
+def is_orphan(info: ProcessInfo) -> bool:
+    """Whether ``info`` is a worker whose master died: its session leader is gone.
+
+    A daemon's master leads its own session (it calls ``setsid``, and service managers start
+    it in a new one) and its workers share it. When the master is killed the workers are
+    re-parented to pid 1 or a subreaper, which makes them look like masters by their parent;
+    their session still names the dead master (docs/architecture.md, "Processes and
+    containers").
+    """
+    if info.session in (0, info.pid):
+        return False
+    return not is_alive(read_stat(info.session))
 
 
 def read_pidfile(path: str) -> int | None:

@@ -74,8 +74,13 @@ def kakit_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def kill_nginx(node: Node) -> None:
-    """SIGKILL every nginx process of the node and wait until none is alive."""
+def kill_nginx(node: Node) -> str:
+    """SIGKILL every nginx process of the node and wait until none is alive.
+
+    Returns:
+        How kacheck then describes the master: its pid file still names it, dead.
+    """
+    master = procs.read_pidfile(node.nginx_pidfile)
     pids = node.nginx_pids()
     assert pids, f"{node.name}: no nginx to kill"
     for pid in pids:
@@ -83,6 +88,7 @@ def kill_nginx(node: Node) -> None:
     procs.wait_until(
         lambda: not node.nginx_running(), timeout=10, interval=0.05, what="nginx to die"
     )
+    return f"nginx master pid {master} (from {node.nginx_pidfile}) is dead"
 
 
 def restart_times(tmp_path: Path) -> list[float]:
@@ -118,7 +124,7 @@ class TestServiceNginx:
     ) -> None:
         """One run after nginx was killed restarts it in that namespace and exits 0."""
         config = write_config(nginx_check(node))
-        kill_nginx(node)
+        dead = kill_nginx(node)
 
         result = kacheck(node, config, "nginx")
 
@@ -128,7 +134,7 @@ class TestServiceNginx:
         assert master is not None and procs.is_alive(master) and node.owns_pid(master)
         assert node.http_get() == "node n1\n"
         (line,) = read_log()
-        assert "nginx: OK: nginx was down (no nginx master process); restarted with" in line
+        assert f"nginx: OK: nginx was down ({dead}); restarted with" in line
         assert f"`nginx -c {node.nginx_conf}`" in line
         assert "(restart 1/2 within 300 s)" in line
         assert len(restart_times(tmp_path)) == 1
@@ -145,13 +151,13 @@ class TestServiceNginx:
             assert node.nginx_running()
             assert f"(restart {attempt}/2 within 300 s)" in read_log()[-1]
 
-        kill_nginx(node)
+        dead = kill_nginx(node)
         result = kacheck(node, config, "nginx")
 
         assert result.returncode == 1
         assert not node.nginx_running()
         last = read_log()[-1]
-        assert "nginx: FAIL: nginx down (no nginx master process); restart budget spent" in last
+        assert f"nginx: FAIL: nginx down ({dead}); restart budget spent" in last
         assert "(2 restarts within 300 s" in last
         assert len(restart_times(tmp_path)) == 2
 
@@ -205,7 +211,7 @@ class TestServiceNginx:
         for _ in range(2):
             kill_nginx(node)
             assert kacheck(node, config, "nginx").returncode == 0
-        kill_nginx(node)
+        dead = kill_nginx(node)
         assert kacheck(node, config, "nginx").returncode == 1
         assert "restart budget spent" in read_log()[-1] and "latched" in read_log()[-1]
 
@@ -218,7 +224,7 @@ class TestServiceNginx:
         last = read_log()[-1]
         if keep:
             assert result.returncode == 1
-            assert "nginx: FAIL: nginx down (no nginx master process); restart budget spent" in last
+            assert f"nginx: FAIL: nginx down ({dead}); restart budget spent" in last
             assert not node.nginx_running()
         else:
             assert result.returncode == 0, result.stderr
