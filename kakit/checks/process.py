@@ -83,8 +83,9 @@ class ProcessFinder:
         return found
 
     def orphans(self) -> list[int]:
-        """Live processes of this program in our namespace whose master died (their session
-        leader is gone): they may still hold the port a restarted master must bind."""
+        """Live processes of this program in our namespace whose master died
+        (:func:`kakit.core.procfs.is_orphan`): they may still hold the port a restarted master
+        must bind."""
         return [info.pid for info in procfs.find_by_name(self.name) if procfs.is_orphan(info)]
 
     def why_none(self) -> str:

@@ -159,8 +159,9 @@ class ServiceCheck(Check):
         """Stop the workers a dead master left in this namespace; returns what was done.
 
         Re-parented apache2 workers keep the listening socket, and the restarted master could
-        not bind it. Only processes of this program, in our network namespace, whose session
-        leader (their master) is gone are signalled: SIGTERM, then SIGKILL after a grace.
+        not bind it. Only processes of this program, in our network namespace, whose process
+        group and session leaders (their master) are gone are signalled: SIGTERM, then SIGKILL
+        after a grace.
         """
         import signal
 

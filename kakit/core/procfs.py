@@ -20,13 +20,14 @@ PROC = "/proc"
 
 @frozen
 class ProcessInfo:
-    """What kacheck knows about one process (``state`` is the one-letter code of ``stat``,
-    ``session`` the pid of its session leader)."""
+    """What kacheck knows about one process (``state`` is the one-letter code of ``stat``;
+    ``pgrp`` and ``session`` are the pids of its process group and session leaders)."""
 
     pid: int
     comm: str
     state: str
     ppid: int
+    pgrp: int = 0
     session: int = 0
 
 
@@ -47,7 +48,12 @@ def read_stat(pid: int) -> ProcessInfo | None:
     if len(rest) < 4:
         return None
     return ProcessInfo(
-        pid=pid, comm=comm, state=rest[0].decode(), ppid=int(rest[1]), session=int(rest[3])
+        pid=pid,
+        comm=comm,
+        state=rest[0].decode(),
+        ppid=int(rest[1]),
+        pgrp=int(rest[2]),
+        session=int(rest[3]),
     )
 
 
@@ -117,17 +123,20 @@ def masters(processes: list[ProcessInfo]) -> list[ProcessInfo]:
 
 
 def is_orphan(info: ProcessInfo) -> bool:
-    """Whether ``info`` is a worker whose master died: its session leader is gone.
+    """Whether ``info`` is a worker whose master died: its process group and session leaders
+    are both gone.
 
-    A daemon's master leads its own session (it calls ``setsid``, and service managers start
-    it in a new one) and its workers share it. When the master is killed the workers are
-    re-parented to pid 1 or a subreaper, which makes them look like masters by their parent;
-    their session still names the dead master (docs/architecture.md, "Processes and
-    containers").
+    A daemon's master leads its own session and process group (it calls ``setsid``; service
+    managers start it in a new session) and its workers share both. When the master is killed,
+    the workers are re-parented to pid 1 or a subreaper, which makes them look like masters by
+    their parent; their group and session still name the dead master (docs/architecture.md,
+    "Processes and containers"). Both must be gone: a foreground master left behind by a shell
+    that exited (``nohup``) has lost its session leader but leads its own process group.
     """
-    if info.session in (0, info.pid):
-        return False
-    return not is_alive(read_stat(info.session))
+    for leader in (info.pgrp, info.session):
+        if leader in (0, info.pid) or is_alive(read_stat(leader)):
+            return False
+    return True
 
 
 def read_pidfile(path: str) -> int | None:
