@@ -171,14 +171,15 @@ def latch_clear(name: str, keep_budget: bool, config_path: str | None) -> None:
     Clearing means "I fixed it": the restarts made before count no more, so the next run may
     restart the service at once, unless --keep-budget is given.
     """
-    from kakit.kacheck.latch import clear
+    from kakit.kacheck.latch import clear, get
     from kakit.kacheck.state import reset_budget
 
     loaded = _load(config_path)
     with _reported():
-        cleared = clear(loaded.paths.data_dir, name)
-        if cleared and not keep_budget:
+        # The budget first: if that fails, the latch still holds and nothing half-happened.
+        if not keep_budget and get(loaded.paths.data_dir, name) is not None:
             reset_budget(loaded.paths.state_dir, name)
+        cleared = clear(loaded.paths.data_dir, name)
     if not cleared:
         click.echo(f"{name}: not latched", err=True)
         sys.exit(1)
