@@ -13,7 +13,7 @@ SYSTEM_PYTHON ?= /usr/bin/python3
 # A directory of wheels (make wheelhouse) to install from without an index.
 WHEELHOUSE ?=
 PIP_SOURCE := $(if $(WHEELHOUSE),--no-index --find-links $(abspath $(WHEELHOUSE)))
-DEBIAN_PACKAGES := keepalived nginx iptables nftables iproute2 procps psmisc python3 python3-venv prometheus-alertmanager prometheus openssl
+DEBIAN_PACKAGES := keepalived nginx apache2 iptables nftables iproute2 procps psmisc python3 python3-venv prometheus-alertmanager prometheus openssl
 
 .PHONY: demo test lint typecheck unit bench deps debian-deps clean install uninstall wheelhouse
 
@@ -30,6 +30,16 @@ debian-deps:
 	if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:" $$missing; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@# apache2 is only for the lab (one per namespace, lab/apache.py). Debian's package enables
+	@# and starts a host-wide apache2 on port 80 where an init system lets it: stop and disable
+	@# that one, the host must not serve anything (docs/architecture.md, "The lab").
+	@if command -v systemctl >/dev/null && systemctl is-active --quiet apache2 2>/dev/null; then \
+	    echo "stopping and disabling the host's apache2 (the lab runs its own)"; \
+	    systemctl disable --now apache2 apache-htcacheclean >/dev/null 2>&1 || true; \
+	elif [ -x /etc/init.d/apache2 ] && /etc/init.d/apache2 status >/dev/null 2>&1; then \
+	    echo "stopping and disabling the host's apache2 (the lab runs its own)"; \
+	    /etc/init.d/apache2 stop >/dev/null; update-rc.d apache2 disable >/dev/null 2>&1 || true; \
 	fi
 
 $(VENV)/.deps: pyproject.toml

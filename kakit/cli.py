@@ -159,22 +159,36 @@ def latch_list(config_path: str | None) -> None:
 
 @latch.command("clear")
 @click.argument("name")
+@click.option(
+    "--keep-budget",
+    is_flag=True,
+    help="Keep the check's restart history (default: clearing starts the budget afresh).",
+)
 @config_option
-def latch_clear(name: str, config_path: str | None) -> None:
-    """Clear the latch of check NAME so it reports what it sees again."""
-    from kakit.kacheck.latch import clear
+def latch_clear(name: str, keep_budget: bool, config_path: str | None) -> None:
+    """Clear the latch of check NAME so it reports what it sees again.
+
+    Clearing means "I fixed it": the restarts made before count no more, so the next run may
+    restart the service at once, unless --keep-budget is given.
+    """
+    from kakit.kacheck.latch import clear, get
+    from kakit.kacheck.state import reset_budget
 
     loaded = _load(config_path)
     with _reported():
+        # The budget first: if that fails, the latch still holds and nothing half-happened.
+        if not keep_budget and get(loaded.paths.data_dir, name) is not None:
+            reset_budget(loaded.paths.state_dir, name)
         cleared = clear(loaded.paths.data_dir, name)
     if not cleared:
         click.echo(f"{name}: not latched", err=True)
         sys.exit(1)
     from kakit.core.log import logger
 
+    budget = "restart budget kept" if keep_budget else "restart budget reset"
     logger.configure(ident="kakit", file=loaded.log.file or "", syslog=loaded.log.syslog)
-    logger.info(f"{name}: latch cleared by operator")
-    click.echo(f"{name}: latch cleared")
+    logger.info(f"{name}: latch cleared by operator; {budget}")
+    click.echo(f"{name}: latch cleared; {budget}")
 
 
 @kakit.group()

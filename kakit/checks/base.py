@@ -32,12 +32,17 @@ class CheckResult:
         events: What the check did that people should hear about, from
             :data:`kakit.core.events.CHECK_EVENTS` (``restart``, ``restart_failed``,
             ``give_up``); the runner alerts them.
+        measured: The verdict rests on what the check observed. False for a failure to measure
+            at all (a gateway check that could not send its packets: no route, no address
+            yet): that is unhealthy, but it never latches or escalates, because nothing was
+            seen to be wrong with what the check watches.
     """
 
     ok: bool
     summary: str
     remedy_pending: bool = False
     events: tuple[str, ...] = ()
+    measured: bool = True
 
 
 class RunContext:

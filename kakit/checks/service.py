@@ -5,10 +5,13 @@ and the restart budget allows, validate the configuration, restart through ``res
 (else ``systemctl restart`` when systemd runs, else ``service NAME restart``), then wait up to
 ``restart.wait`` seconds for the service to come back. The attempt is recorded *before* the
 restart: keepalived may kill kacheck at its script timeout, and an unrecorded restart would let
-the next run restart again (the restart storm of the seed scripts).
+the next run restart again (the restart storm of the seed scripts). A failed config test is no
+attempt: nothing was restarted, and it would spend the budget an operator needs once the
+configuration is fixed.
 
-When the service stays down and the budget is spent, the result is final and the runner applies
-``on_failure``. A successful restart is a pass: the node keeps the VIP through a quick blip.
+When the service stays down and the budget is spent, or its configuration fails the test, the
+result is final and the runner applies ``on_failure``. A successful restart is a pass: the node
+keeps the VIP through a quick blip.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ from kakit.exceptions import CheckError
 
 SYSTEMD_MARKER = "/run/systemd/system"
 POLL_INTERVAL = 0.1
+ORPHAN_GRACE = 1.0
+"""Seconds orphaned workers get after SIGTERM (and after SIGKILL) before the restart goes on."""
+CONFIG_TEST_LINES = 3
+"""Lines of a failed config test's output kept: the first rarely says what is wrong."""
 
 
 @frozen
@@ -115,10 +122,9 @@ class ServiceCheck(Check[ServiceOptions]):
     def probe(self, ctx: RunContext) -> tuple[bool, str]:
         """Process, then port, then HTTP; ``(healthy, what was seen)``."""
         opts = self.options
-        name = opts.process or opts.service
         masters = self.finder.masters()
         if not masters:
-            return False, f"no {name} master process"
+            return False, self.finder.why_none()
         seen = f"master pid {masters[0]}"
         if opts.port is not None:
             error = tcp_connect("127.0.0.1", opts.port, ctx.remaining(1.0))
@@ -146,6 +152,42 @@ class ServiceCheck(Check[ServiceOptions]):
             if healthy or time.monotonic() + POLL_INTERVAL > limit:
                 return healthy, seen, elapsed
             time.sleep(POLL_INTERVAL)
+
+    def _stop_orphans(self, ctx: RunContext) -> str:
+        """Stop the workers a dead master left in this namespace; returns what was done.
+
+        Re-parented apache2 workers keep the listening socket, and the restarted master could
+        not bind it. Only processes of this program, in our network namespace, whose process
+        group and session leaders (their master) are gone are signalled: SIGTERM, then SIGKILL
+        after a grace.
+        """
+        import signal
+
+        from kakit.core import procfs
+
+        found = self.finder.orphans()
+        if not found:
+            return ""
+        leftovers = found
+        for sig, grace in ((signal.SIGTERM, ORPHAN_GRACE), (signal.SIGKILL, ORPHAN_GRACE)):
+            for pid in leftovers:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+            limit = time.monotonic() + ctx.remaining(grace)
+            while time.monotonic() < limit:
+                leftovers = [pid for pid in leftovers if procfs.is_alive(procfs.read_stat(pid))]
+                if not leftovers:
+                    break
+                time.sleep(POLL_INTERVAL / 2)
+            if not leftovers:
+                break
+        pids = ", ".join(str(pid) for pid in found)
+        survivors = f"; {', '.join(str(pid) for pid in leftovers)} survived" if leftovers else ""
+        return (
+            f"; stopped {len(found)} orphaned {self.finder.name} worker(s) (pid {pids}{survivors})"
+        )
 
     # -- the run --------------------------------------------------------------------------------
 
@@ -177,6 +219,24 @@ class ServiceCheck(Check[ServiceOptions]):
                 ),
                 events=("give_up",),
             )
+
+        if opts.config_test is not None:
+            # Before the attempt is recorded: a configuration that fails its test is not a
+            # restart, and no restart can help until someone fixes it, so the failure is final.
+            status, output = run_bounded(
+                opts.config_test, ctx.remaining(10.0), lines=CONFIG_TEST_LINES
+            )
+            if status != 0:
+                detail = f": {output}" if output else ""
+                return CheckResult(
+                    ok=False,
+                    summary=(
+                        f"{name} down ({seen}); config test `{' '.join(opts.config_test)}` failed{detail}; "
+                        "not restarting"
+                    ),
+                    events=("give_up",),
+                )
+
         attempts.append(now)
         ctx.state.set_restarts(key, attempts)
         ctx.state.save()
@@ -185,29 +245,16 @@ class ServiceCheck(Check[ServiceOptions]):
         # A failure with restarts left is reported as such; the last allowed one gives up.
         failed = ("restart_failed",) if pending else ("give_up",)
 
-        if opts.config_test is not None:
-            status, output = run_bounded(opts.config_test, ctx.remaining(10.0))
-            if status != 0:
-                detail = f": {output}" if output else ""
-                return CheckResult(
-                    ok=False,
-                    summary=(
-                        f"{name} down ({seen}); config test `{' '.join(opts.config_test)}` failed{detail}; "
-                        f"not restarting ({count})"
-                    ),
-                    remedy_pending=pending,
-                    events=failed,
-                )
-
         command = opts.restart_command or default_restart_command(opts.unit or name)
         label = " ".join(command)
+        cleared = self._stop_orphans(ctx)
         status, output = run_bounded(command, ctx.remaining(max(policy.wait, 1.0)))
         if status != 0:
             why = f"exited {status}" if status is not None else output
             detail = f": {output}" if output and status is not None else ""
             return CheckResult(
                 ok=False,
-                summary=f"{name} down ({seen}); restart `{label}` {why}{detail} ({count})",
+                summary=f"{name} down ({seen}){cleared}; restart `{label}` {why}{detail} ({count})",
                 remedy_pending=pending,
                 events=failed,
             )
@@ -215,12 +262,12 @@ class ServiceCheck(Check[ServiceOptions]):
         if healthy:
             return CheckResult(
                 ok=True,
-                summary=f"{name} was down ({seen}); restarted with `{label}`, up after {elapsed:.1f} s ({count})",
+                summary=f"{name} was down ({seen}){cleared}; restarted with `{label}`, up after {elapsed:.1f} s ({count})",
                 events=("restart",),
             )
         return CheckResult(
             ok=False,
-            summary=f"{name} down ({seen}); restarted with `{label}` but still down after {elapsed:.1f} s: {after} ({count})",
+            summary=f"{name} down ({seen}){cleared}; restarted with `{label}` but still down after {elapsed:.1f} s: {after} ({count})",
             remedy_pending=pending,
             events=failed,
         )

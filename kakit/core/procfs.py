@@ -20,12 +20,15 @@ PROC = "/proc"
 
 @frozen
 class ProcessInfo:
-    """What kacheck knows about one process (``state`` is the one-letter code of ``stat``)."""
+    """What kacheck knows about one process (``state`` is the one-letter code of ``stat``;
+    ``pgrp`` and ``session`` are the pids of its process group and session leaders)."""
 
     pid: int
     comm: str
     state: str
     ppid: int
+    pgrp: int = 0
+    session: int = 0
 
 
 def read_stat(pid: int) -> ProcessInfo | None:
@@ -42,9 +45,16 @@ def read_stat(pid: int) -> ProcessInfo | None:
         return None
     comm = raw[open_at + 1 : close_at].decode(errors="replace")
     rest = raw[close_at + 2 :].split()
-    if len(rest) < 2:
+    if len(rest) < 4:
         return None
-    return ProcessInfo(pid=pid, comm=comm, state=rest[0].decode(), ppid=int(rest[1]))
+    return ProcessInfo(
+        pid=pid,
+        comm=comm,
+        state=rest[0].decode(),
+        ppid=int(rest[1]),
+        pgrp=int(rest[2]),
+        session=int(rest[3]),
+    )
 
 
 def netns_of(pid: int | str) -> str | None:
@@ -104,9 +114,29 @@ def find_by_name(name: str, *, same_netns: bool = True) -> list[ProcessInfo]:
 
 
 def masters(processes: list[ProcessInfo]) -> list[ProcessInfo]:
-    """The processes whose parent is not in the list: nginx/apache2 masters, not workers."""
+    """The processes whose parent is not in the list: nginx/apache2 masters, not workers.
+
+    Orphans (see :func:`is_orphan`) are left out: their parent is gone, but they are workers.
+    """
     members = {info.pid for info in processes}
-    return [info for info in processes if info.ppid not in members]
+    return [info for info in processes if info.ppid not in members and not is_orphan(info)]
+
+
+def is_orphan(info: ProcessInfo) -> bool:
+    """Whether ``info`` is a worker whose master died: its process group and session leaders
+    are both gone.
+
+    A daemon's master leads its own session and process group (it calls ``setsid``; service
+    managers start it in a new session) and its workers share both. When the master is killed,
+    the workers are re-parented to pid 1 or a subreaper, which makes them look like masters by
+    their parent; their group and session still name the dead master (docs/architecture.md,
+    "Processes and containers"). Both must be gone: a foreground master left behind by a shell
+    that exited (``nohup``) has lost its session leader but leads its own process group.
+    """
+    for leader in (info.pgrp, info.session):
+        if leader in (0, info.pid) or is_alive(read_stat(leader)):
+            return False
+    return True
 
 
 def read_pidfile(path: str) -> int | None:
@@ -117,6 +147,30 @@ def read_pidfile(path: str) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() else None
+
+
+def read_cmdline(pid: int, limit: int = 200) -> str:
+    """The process's command line, words joined by spaces, printable, at most ``limit``
+    characters ("" when gone or a kernel thread)."""
+    try:
+        with open(f"{PROC}/{pid}/cmdline", "rb") as handle:
+            raw = handle.read(4096)
+    except OSError:
+        return ""
+    from kakit.core.log import printable
+
+    text = printable(raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="surrogateescape"))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_cgroups(pid: int) -> list[str]:
+    """The cgroup paths of ``/proc/PID/cgroup`` (empty when gone)."""
+    try:
+        with open(f"{PROC}/{pid}/cgroup", "rb") as handle:
+            lines = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        return []
+    return [line.split(":", 2)[2] for line in lines if line.count(":") >= 2]
 
 
 def ancestors(pid: int, limit: int = 64) -> list[ProcessInfo]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 
 MAX_ERROR = 200
-"""Characters of the program's first stderr line kept for logs and outcomes."""
+"""Characters of each stderr line kept for logs and outcomes."""
 
 #: Where a program named without a directory is looked up, in the order of Debian's root PATH.
 SYSTEM_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
@@ -52,7 +52,7 @@ def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def run_bounded(
-    command: tuple[str, ...], timeout: float, env: dict[str, str] | None = None
+    command: tuple[str, ...], timeout: float, env: dict[str, str] | None = None, lines: int = 1
 ) -> tuple[int | None, str]:
     """Run ``command`` in its own session, killing its process group after ``timeout`` s.
 
@@ -61,11 +61,14 @@ def run_bounded(
             :data:`SYSTEM_DIRS`.
         timeout: Seconds to wait; 0 or less fails at once.
         env: The environment (default: :func:`child_environment`).
+        lines: How many non-empty stderr lines to keep: a config test's first line often only
+            says where (``AH00526: Syntax error on line 1 of ...:``), the next one what.
 
     Returns:
-        ``(exit status, first stderr line)``; the status is None on timeout or when the program
-        could not be started or was refused (the text then says why), negative when a signal
-        ended it.
+        ``(exit status, stderr)``: its first ``lines`` non-empty lines, each made printable and
+        cut to :data:`MAX_ERROR` characters, joined with `` | ``. The status is None on timeout
+        or when the program could not be started or was refused (the text then says why),
+        negative when a signal ended it.
     """
     import signal
     import subprocess
@@ -107,5 +110,7 @@ def run_bounded(
         text = os.pread(errors, 4096, 0).decode(errors="replace").strip()
     finally:
         os.close(errors)
-    first = text.splitlines()[0] if text else ""
-    return status, first[:MAX_ERROR]
+    from kakit.core.log import printable
+
+    kept = [line.strip() for line in text.splitlines() if line.strip()][: max(1, lines)]
+    return status, " | ".join(printable(line)[:MAX_ERROR] for line in kept)

@@ -18,7 +18,7 @@ from kakit.core.log import logger
 from kakit.core.record import replace
 from kakit.exceptions import EXIT_FAILURE, EXIT_OK, CheckError, KakitError
 from kakit.kacheck import latch as latches
-from kakit.kacheck.state import CheckState
+from kakit.kacheck.state import CheckState, state_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class CheckRunner:
         self.spec = spec
         self.checks: list[Check[Any]] = [load(probe.type)(probe.options) for probe in spec.probes]
         checks_dir = os.path.join(config.paths.state_dir, "checks")
-        self._state_path = os.path.join(checks_dir, f"{spec.name}.json")
+        self._state_path = state_path(config.paths.state_dir, spec.name)
         self._lock = FileLock(os.path.join(checks_dir, f"{spec.name}.lock"))
         self._checks_dir = checks_dir
 
@@ -142,7 +142,9 @@ class CheckRunner:
             from kakit.kacheck.alerting import unannounced
 
             events = unannounced(state, result)
-        if not result.ok and not result.remedy_pending:
+        # Only an observed failure escalates: a latch written because the check could not
+        # measure (no route yet at boot) would keep a healthy node out until someone clears it.
+        if not result.ok and not result.remedy_pending and result.measured:
             summary += self.escalate(result, events)
         summary += self.tell(events, result)
         state.record_result(result.ok, summary)

@@ -4,6 +4,11 @@ Every ``kacheck`` run is a new process, so anything that spans runs (a restart b
 over a window, the last answer given to keepalived) lives in a small JSON file under the state
 directory (default ``/run/kakit``, a tmpfs: a reboot starts the budget afresh). Files are
 written atomically, so a run killed by keepalived's timeout leaves the previous version.
+
+``kakit latch clear`` starts the budget afresh by writing the time of the clearing beside the
+state file (``NAME.budget-reset``) rather than editing the state: a watcher keeps its state in
+memory and holds the check's lock for its whole life, and would write the old history back.
+Restart attempts up to that time no longer count, in one-shot runs and watchers alike.
 """
 
 from __future__ import annotations
@@ -17,6 +22,30 @@ from kakit.exceptions import StateError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+
+def state_path(state_dir: str, check: str) -> str:
+    """The state file of ``check``: ``<state_dir>/checks/<check>.json``."""
+    import os
+
+    return os.path.join(state_dir, "checks", f"{check}.json")
+
+
+def _reset_path(path: str) -> str:
+    return path.removesuffix(".json") + ".budget-reset"
+
+
+def reset_budget(state_dir: str, check: str, now: float | None = None) -> None:
+    """Forget the restart attempts ``check`` made so far (its budget starts afresh).
+
+    Raises:
+        StateError: The marker cannot be written.
+    """
+    import os
+
+    path = state_path(state_dir, check)
+    ensure_dir(os.path.dirname(path), 0o700)
+    atomic_write(_reset_path(path), repr(time.time() if now is None else now) + "\n", 0o600)
 
 
 class CheckState:
@@ -70,9 +99,30 @@ class CheckState:
     # -- restart budget -------------------------------------------------------------------------
 
     def restarts(self, key: str) -> list[float]:
-        """Unix times of the recorded restart attempts for ``key``."""
+        """Unix times of the recorded restart attempts for ``key``, since the last budget reset.
+
+        The reset marker is read on every call (only a service that is down asks), so that a
+        watcher sees ``kakit latch clear`` at its next cycle.
+        """
         value = self.data.get("restarts", {}).get(key, [])
-        return [float(t) for t in value] if isinstance(value, list) else []
+        times = [float(t) for t in value] if isinstance(value, list) else []
+        reset = self.budget_reset()
+        if reset is None or reset > time.time():
+            # A reset "in the future" means the clock stepped back: honouring it would hide
+            # every new attempt until the clock caught up, an unlimited restart storm.
+            return times
+        return [t for t in times if t > reset]
+
+    def budget_reset(self) -> float | None:
+        """When the budget was last reset (``kakit latch clear``), or None."""
+        try:
+            text = read_text(_reset_path(self.path))
+        except StateError:
+            return None
+        try:
+            return float(text) if text else None
+        except ValueError:
+            return None
 
     def set_restarts(self, key: str, times: list[float]) -> None:
         """Replace the restart history of ``key``."""

@@ -164,17 +164,19 @@ class TestGatewayLab:
         write_config: WriteConfig,
         read_log: ReadLog,
     ) -> None:
-        """A latched uplink keeps failing after the gateway recovers until `kakit latch clear`."""
+        """Loss seen on all 10 sent packets latches; the uplink fails on until `kakit latch clear`."""
         n1, gw = lab
-        config = write_config(uplink_check(latch=True, timeout=0.2))
+        config = write_config(uplink_check(latch=True))
         latch_file = tmp_path / "lib" / "latches" / "uplink"
         iptables(gw, "-I", DROP_ALL)
 
         result = kacheck(n1, config, "uplink")
 
         assert result.returncode == 1
-        assert "0/10 replies, 100% loss" in last_line(read_log)
-        assert "100% loss" in json.loads(latch_file.read_text())["reason"]
+        # Every packet left the host and none came back: loss was observed, not assumed.
+        reason = json.loads(latch_file.read_text())["reason"]
+        assert reason == f"gateway {GATEWAY}: 0/10 replies, 100% loss (threshold 80%)"
+        assert "latched" in last_line(read_log)
 
         iptables(gw, "-D", DROP_ALL)
         result = kacheck(n1, config, "uplink")
@@ -196,17 +198,66 @@ class TestGatewayLab:
         assert result.returncode == 0
         assert f"uplink: OK: gateway {GATEWAY}: 10/10 replies, 0% loss" in last_line(read_log)
 
-    def test_no_default_route_fails_clearly(
-        self, lab: tuple[Node, Node], write_config: WriteConfig, read_log: ReadLog
+    def test_unroutable_gateway_could_not_measure_and_never_latches(
+        self, lab: tuple[Node, Node], tmp_path: Path, write_config: WriteConfig, read_log: ReadLog
     ) -> None:
-        """Without a default route, target auto fails (exit 1) saying there is no default route."""
+        """Packets that cannot be sent (no route) fail the run as "could not measure", unlatched."""
         n1, _gw = lab
         n1.run(["ip", "route", "del", "default"], check=True, timeout=30)
-        config = write_config(uplink_check())
+        config = write_config(uplink_check(latch=True, target="10.213.250.1"))
 
         result = kacheck(n1, config, "uplink")
 
         assert result.returncode == 1
         line = last_line(read_log)
-        assert "uplink: FAIL:" in line
+        assert (
+            "uplink: FAIL: gateway 10.213.250.1: could not measure: "
+            "sent 0 of 10: sendto: Network is unreachable"
+        ) in line
+        assert "latched" not in line
+        assert not (tmp_path / "lib" / "latches" / "uplink").exists()
+
+    def test_firewalled_output_could_not_measure(
+        self, lab: tuple[Node, Node], tmp_path: Path, write_config: WriteConfig, read_log: ReadLog
+    ) -> None:
+        """An OUTPUT rule refusing the echo requests (EPERM) is named, and nothing latches."""
+        n1, _gw = lab
+        n1.run(["iptables", "-I", "OUTPUT", *DROP_ALL], check=True, timeout=30)
+        config = write_config(uplink_check(latch=True))
+
+        result = kacheck(n1, config, "uplink")
+
+        assert result.returncode == 1
+        assert (
+            f"gateway {GATEWAY}: could not measure: sent 0 of 10: sendto: Operation not permitted"
+        ) in last_line(read_log)
+        assert not (tmp_path / "lib" / "latches" / "uplink").exists()
+
+    def test_deadline_shorter_than_the_burst_still_sends_every_packet(
+        self, lab: tuple[Node, Node], write_config: WriteConfig, read_log: ReadLog
+    ) -> None:
+        """A deadline below (count-1)*interval+timeout narrows the spacing: all 20 still go out."""
+        n1, _gw = lab
+        body = uplink_check(count=20, timeout=1.0).replace("interval: 0.01", "interval: 0.1")
+        config = write_config(body + "    deadline: 1.5\n")
+
+        result = kacheck(n1, config, "uplink")
+
+        assert result.returncode == 0, result.stderr
+        assert f"uplink: OK: gateway {GATEWAY}: 20/20 replies, 0% loss" in last_line(read_log)
+
+    def test_no_default_route_fails_clearly(
+        self, lab: tuple[Node, Node], write_config: WriteConfig, read_log: ReadLog
+    ) -> None:
+        """Without a default route, target auto could not measure (exit 1, no latch) and says why."""
+        n1, _gw = lab
+        n1.run(["ip", "route", "del", "default"], check=True, timeout=30)
+        config = write_config(uplink_check(latch=True))
+
+        result = kacheck(n1, config, "uplink")
+
+        assert result.returncode == 1
+        line = last_line(read_log)
+        assert "uplink: FAIL: gateway auto: could not measure:" in line
         assert "no IPv4 or IPv6 default route in the main routing table (target: auto)" in line
+        assert "latched" not in line

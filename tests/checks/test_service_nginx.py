@@ -33,18 +33,6 @@ WriteConfig = Callable[[str], Path]
 ReadLog = Callable[[], list[str]]
 
 
-def _no_host_keepalived_to_stop() -> bool:
-    """True when `stop-keepalived` without a keepalived parent can only fail harmlessly.
-
-    Without a keepalived parent kakit falls back to systemd and then to /run/keepalived.pid:
-    on a host with either, the test would stop the host's real keepalived.
-    """
-    if os.path.isdir("/run/systemd/system"):
-        return False
-    pid = procs.read_pidfile(Path("/run/keepalived.pid"))
-    return pid is None or procs.proc_comm(pid) != "keepalived" or not procs.is_alive(pid)
-
-
 @pytest.fixture(name="node")
 def _node(tmp_path: Path) -> Iterator[Node]:
     """One lab node with the lab's nginx running, torn down after the test."""
@@ -86,8 +74,13 @@ def kakit_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def kill_nginx(node: Node) -> None:
-    """SIGKILL every nginx process of the node and wait until none is alive."""
+def kill_nginx(node: Node) -> str:
+    """SIGKILL every nginx process of the node and wait until none is alive.
+
+    Returns:
+        How kacheck then describes the master: its pid file still names it, dead.
+    """
+    master = procs.read_pidfile(node.nginx_pidfile)
     pids = node.nginx_pids()
     assert pids, f"{node.name}: no nginx to kill"
     for pid in pids:
@@ -95,12 +88,13 @@ def kill_nginx(node: Node) -> None:
     procs.wait_until(
         lambda: not node.nginx_running(), timeout=10, interval=0.05, what="nginx to die"
     )
+    return f"nginx master pid {master} (from {node.nginx_pidfile}) is dead"
 
 
 def restart_times(tmp_path: Path) -> list[float]:
     """The restart attempts recorded in the nginx check's state file."""
     state = json.loads((tmp_path / "run" / "checks" / "nginx.json").read_text())
-    times: list[float] = state["restarts"]["service:nginx"]
+    times: list[float] = state.get("restarts", {}).get("service:nginx", [])
     return times
 
 
@@ -130,7 +124,7 @@ class TestServiceNginx:
     ) -> None:
         """One run after nginx was killed restarts it in that namespace and exits 0."""
         config = write_config(nginx_check(node))
-        kill_nginx(node)
+        dead = kill_nginx(node)
 
         result = kacheck(node, config, "nginx")
 
@@ -140,7 +134,7 @@ class TestServiceNginx:
         assert master is not None and procs.is_alive(master) and node.owns_pid(master)
         assert node.http_get() == "node n1\n"
         (line,) = read_log()
-        assert "nginx: OK: nginx was down (no nginx master process); restarted with" in line
+        assert f"nginx: OK: nginx was down ({dead}); restarted with" in line
         assert f"`nginx -c {node.nginx_conf}`" in line
         assert "(restart 1/2 within 300 s)" in line
         assert len(restart_times(tmp_path)) == 1
@@ -157,47 +151,90 @@ class TestServiceNginx:
             assert node.nginx_running()
             assert f"(restart {attempt}/2 within 300 s)" in read_log()[-1]
 
-        kill_nginx(node)
+        dead = kill_nginx(node)
         result = kacheck(node, config, "nginx")
 
         assert result.returncode == 1
         assert not node.nginx_running()
         last = read_log()[-1]
-        assert "nginx: FAIL: nginx down (no nginx master process); restart budget spent" in last
+        assert f"nginx: FAIL: nginx down ({dead}); restart budget spent" in last
         assert "(2 restarts within 300 s" in last
         assert len(restart_times(tmp_path)) == 2
 
-    def test_broken_config_is_never_restarted(
+    def test_broken_config_is_never_restarted_nor_counted(
         self, node: Node, tmp_path: Path, write_config: WriteConfig, read_log: ReadLog
     ) -> None:
-        """A failing config test skips the restart (exit 1); after max runs the budget is spent."""
+        """A failing config test skips the restart, says what is wrong, and spends no budget."""
         config = write_config(nginx_check(node))
         node.break_nginx()
 
-        for attempt in (1, 2):
+        for _ in range(3):
             result = kacheck(node, config, "nginx")
             assert result.returncode == 1
             assert not node.nginx_running()
             last = read_log()[-1]
-            assert f"config test `nginx -t -q -c {node.nginx_conf}` failed" in last
-            assert f"not restarting (restart {attempt}/2 within 300 s)" in last
+            assert f"config test `nginx -t -q -c {node.nginx_conf}` failed: " in last
+            # nginx's two lines: what is wrong, then which file failed.
+            assert 'unknown directive "kakit_lab_broken_on_purpose"' in last
+            assert f" | nginx: configuration file {node.nginx_conf} test failed" in last
+            assert last.endswith("; not restarting")
 
+        assert "restart budget spent" not in "\n".join(read_log())
+        assert restart_times(tmp_path) == []
+
+    def test_latch_clear_after_fixing_the_config_restarts_at_once(
+        self, node: Node, tmp_path: Path, write_config: WriteConfig, read_log: ReadLog
+    ) -> None:
+        """The operator's sequence: broken nginx.conf latches; fix it, clear, and nginx restarts."""
+        config = write_config(nginx_check(node, extra="    latch: true\n"))
+        node.break_nginx()
+        assert kacheck(node, config, "nginx").returncode == 1
+        assert "config test" in read_log()[-1] and "latched" in read_log()[-1]
+
+        node.repair_nginx()
+        cleared = kakit_cli(config, "latch", "clear", "nginx")
+        assert cleared.returncode == 0, cleared.stderr
         result = kacheck(node, config, "nginx")
 
-        assert result.returncode == 1
-        assert not node.nginx_running()
-        assert "restart budget spent (2 restarts within 300 s" in read_log()[-1]
-        assert len(lines_with(read_log(), "config test")) == 2
-        assert len(restart_times(tmp_path)) == 2
+        assert result.returncode == 0, result.stderr
+        assert node.http_get() == "node n1\n"
+        last = read_log()[-1]
+        assert "nginx: OK: nginx was down (no nginx master process); restarted with" in last
+        assert "(restart 1/2 within 300 s)" in last
 
-    @pytest.mark.skipif(
-        not _no_host_keepalived_to_stop(),
-        reason="systemd or a live /run/keepalived.pid: the fallback would stop the host's keepalived",
-    )
+    @pytest.mark.parametrize("keep", [False, True])
+    def test_latch_clear_resets_a_spent_budget_unless_kept(
+        self, node: Node, write_config: WriteConfig, read_log: ReadLog, keep: bool
+    ) -> None:
+        """After two real restarts and a latch, `latch clear` allows restarts again; --keep-budget not."""
+        config = write_config(nginx_check(node, extra="    latch: true\n"))
+        for _ in range(2):
+            kill_nginx(node)
+            assert kacheck(node, config, "nginx").returncode == 0
+        dead = kill_nginx(node)
+        assert kacheck(node, config, "nginx").returncode == 1
+        assert "restart budget spent" in read_log()[-1] and "latched" in read_log()[-1]
+
+        args = ["latch", "clear", "nginx", *(["--keep-budget"] if keep else [])]
+        cleared = kakit_cli(config, *args)
+        assert cleared.returncode == 0, cleared.stderr
+        assert cleared.stdout.strip().endswith("restart budget kept" if keep else "budget reset")
+        result = kacheck(node, config, "nginx")
+
+        last = read_log()[-1]
+        if keep:
+            assert result.returncode == 1
+            assert f"nginx: FAIL: nginx down ({dead}); restart budget spent" in last
+            assert not node.nginx_running()
+        else:
+            assert result.returncode == 0, result.stderr
+            assert "restarted with" in last and "(restart 1/2 within 300 s)" in last
+            assert node.nginx_running()
+
     def test_stop_keepalived_latches_even_without_keepalived(
         self, node: Node, tmp_path: Path, write_config: WriteConfig, read_log: ReadLog
     ) -> None:
-        """stop-keepalived latches before failing to find keepalived; only `latch clear` lifts it."""
+        """stop-keepalived latches, then stops nothing (no keepalived here); `latch clear` lifts it."""
         config = write_config(
             nginx_check(node, extra="    on_failure: stop-keepalived\n", restart="{max: 0}")
         )
@@ -210,7 +247,9 @@ class TestServiceNginx:
         assert "restarts disabled" in json.loads(latch_file.read_text())["reason"]
         log = read_log()
         (stopping,) = lines_with(log, "; stopping keepalived")
-        (failed,) = lines_with(log, "could not stop keepalived: no keepalived found to stop")
+        (failed,) = lines_with(
+            log, "could not stop keepalived: no keepalived to stop: no keepalived runs in this"
+        )
         assert "latched (clear with `kakit latch clear nginx`)" in stopping
         assert log.index(stopping) < log.index(failed)
 

@@ -165,7 +165,10 @@ class TestLatch:
         cleared = subprocess.run(
             [kakit, "latch", "clear", "maint", "-c", str(config)], capture_output=True, text=True
         )
-        assert (cleared.returncode, cleared.stdout.strip()) == (0, "maint: latch cleared")
+        assert (cleared.returncode, cleared.stdout.strip()) == (
+            0,
+            "maint: latch cleared; restart budget reset",
+        )
         assert run_kacheck("-c", str(config), "maint").returncode == 0
         again = subprocess.run(
             [kakit, "latch", "clear", "maint", "-c", str(config)], capture_output=True, text=True

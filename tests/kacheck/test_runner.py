@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from kakit.checks.base import Check, CheckResult, RunContext
 from kakit.config import Config
+from kakit.kacheck import latch
 from kakit.kacheck.runner import CheckRunner
 
 
@@ -37,3 +41,37 @@ class TestCheckRunner:
         last = CheckRunner(config, config.check("maint")).load_state().last_result()
         assert ok
         assert last is not None and last[:2] == (True, summary)
+
+
+class _Verdict(Check[None]):
+    """A probe that always fails, measured or not."""
+
+    type_name = "verdict"
+
+    def __init__(self, measured: bool) -> None:
+        super().__init__(None)
+        self.measured = measured
+
+    def run(self, ctx: RunContext) -> CheckResult:
+        """Fail, saying whether anything was measured."""
+        return CheckResult(ok=False, summary="uplink broken", measured=self.measured)
+
+
+class TestLatchOnlyWhatWasMeasured:
+    """A failure to measure is unhealthy but never latches; an observed failure latches."""
+
+    @pytest.mark.parametrize("measured", [True, False])
+    def test_latch_follows_measured(
+        self, tmp_path: Path, make_config: Callable[[str], Config], measured: bool
+    ) -> None:
+        """`latch: true` writes the latch for a measured failure only; both runs fail."""
+        config = make_config(f"checks:\n  up: {{type: flag, path: {tmp_path}/x, latch: true}}\n")
+        runner = CheckRunner(config, config.check("up"))
+        runner.checks = [_Verdict(measured)]
+        runner.prepare()
+
+        ok, summary = runner.run_once(runner.load_state())
+
+        assert not ok
+        assert ("latched" in summary) == measured
+        assert (latch.get(config.paths.data_dir, "up") is None) == (not measured)

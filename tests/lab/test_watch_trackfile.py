@@ -102,8 +102,13 @@ def stop_watcher(proc: subprocess.Popen[bytes]) -> int:
     return proc.wait(timeout=15)
 
 
-def kill_nginx(node: Node) -> None:
-    """SIGKILL every nginx process of the node and wait until none is alive."""
+def kill_nginx(node: Node) -> str:
+    """SIGKILL every nginx process of the node and wait until none is alive.
+
+    Returns:
+        How kacheck then describes the master: its pid file still names it, dead.
+    """
+    master = procs.read_pidfile(node.nginx_pidfile)
     pids = node.nginx_pids()
     assert pids, f"{node.name}: no nginx to kill"
     for pid in pids:
@@ -111,6 +116,7 @@ def kill_nginx(node: Node) -> None:
     procs.wait_until(
         lambda: not node.nginx_running(), timeout=10, interval=0.05, what="nginx to die"
     )
+    return f"nginx master pid {master} (from {node.nginx_pidfile}) is dead"
 
 
 def read_track(track: Path) -> str | None:
@@ -157,7 +163,7 @@ class TestWatchTrackFile:
         """With restart max 0 and nginx killed, the file says 1 and nginx stays down."""
         config = write_node_config(lab1, nginx_check(lab1))
         track = lab1.dir / "track" / "nginx"
-        kill_nginx(lab1)
+        dead = kill_nginx(lab1)
 
         result = lab1.run([*watch_argv(config, track), "--cycles", "3"], timeout=60)
 
@@ -165,7 +171,7 @@ class TestWatchTrackFile:
         assert read_track(track) == "1\n"
         assert not lab1.nginx_running()
         (written,) = [line for line in log_lines(lab1) if f"track file {track} = " in line]
-        assert "nginx: FAIL: nginx down (no nginx master process); restarts disabled" in written
+        assert f"nginx: FAIL: nginx down ({dead}); restarts disabled" in written
         assert written.endswith(f"track file {track} = 1")
 
     def test_fall_and_rise_count_cycles(self, lab1: Node) -> None:
