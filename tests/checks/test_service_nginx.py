@@ -211,7 +211,7 @@ class TestServiceNginx:
         log = read_log()
         (stopping,) = lines_with(log, "; stopping keepalived")
         (failed,) = lines_with(log, "could not stop keepalived: no keepalived found to stop")
-        assert "latched (clear with `kakit latch clear nginx`)" in stopping
+        assert f"latched (clear with `kakit latch clear -c {config} nginx`)" in stopping
         assert log.index(stopping) < log.index(failed)
 
         node.start_nginx()
