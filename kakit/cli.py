@@ -183,6 +183,8 @@ def latch() -> None:
 @config_option
 def latch_list(config_path: str | None) -> None:
     """Show every latched check and why it latched, and where that was read."""
+    import os
+
     from kakit.kacheck.latch import latch_dir, list_latches
 
     loaded = _load(config_path)
@@ -190,7 +192,7 @@ def latch_list(config_path: str | None) -> None:
         found = list_latches(loaded.paths.data_dir)
     # Which file and directory: a check run with -c FILE keeps its latches in that file's data
     # directory, and an empty list read from another one must not reassure anybody.
-    source = loaded.source or "none (built-in defaults)"
+    source = os.path.abspath(loaded.source) if loaded.source else "none (built-in defaults)"
     click.echo(
         f"# config {source}; latches in {latch_dir(loaded.paths.data_dir)}; "
         f"state in {loaded.paths.state_dir}",
