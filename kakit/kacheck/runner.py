@@ -8,7 +8,8 @@ That line is at info (warning for a failure) only when it tells something: the v
 the run restarted, gave up or escalated, or the heartbeat is due (``log.heartbeat``: "still OK for 2 h
 (7200 runs)"). Every other run logs at debug: at an interval of 1 s a healthy check would
 otherwise write 86 400 lines a day, and a failing one bury its own first line. The previous
-verdict comes from the check's state file, which every run reads and writes anyway.
+verdict comes from the check's state file, which every run reads and writes anyway. A copy
+that overlaps a running one (and answers with its last result) warns once per heartbeat too.
 """
 
 from __future__ import annotations
@@ -106,6 +107,30 @@ class CheckRunner:
             except CheckError as exc:
                 done += f"; could not stop keepalived: {exc}"
         return done
+
+    def overlap_news(self) -> bool:
+        """Whether an overlapping run should say so at warning (else debug); see the module doc.
+
+        The copy that finds the lock taken cannot write the state file (the running copy owns
+        it), so the time of the last warning is the mtime of a marker file beside it: one
+        warning per heartbeat while runs keep overlapping, not one per second.
+        """
+        marker = f"{self._state_path}.overlap"
+        heartbeat = self.config.log.heartbeat
+        try:
+            quiet = time.time() - os.stat(marker).st_mtime
+        except OSError:
+            quiet = float("inf")
+        if heartbeat > 0 and 0 <= quiet < heartbeat:
+            return False
+        try:
+            os.close(
+                os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            )
+            os.utime(marker)
+        except OSError:
+            pass  # no marker: the next overlap warns again, which is the safe side
+        return True
 
     def clear_hint(self) -> str:
         """The command that clears this check's latch, as the operator should type it.
@@ -245,7 +270,8 @@ def run_check(config: Config, spec: CheckSpec) -> int:
         ok, summary, when = last
         verdict = "OK" if ok else "FAIL"
         age = time.time() - when
-        logger.warning(
+        log = logger.warning if runner.overlap_news() else logger.debug
+        log(
             f"{spec.name}: {verdict}: previous run still in progress; repeating its result from {age:.1f} s ago: {summary}"
         )
         return EXIT_OK if ok else EXIT_FAILURE

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -88,6 +90,24 @@ class TestOneShot:
             f"warning: maint: still FAIL for 2 h (2 runs): maintenance flag {tmp_path}/down"
             " present: disk swap"
         ]
+
+
+class TestOverlapWarning:
+    """Copies that find the previous run still going warn once per heartbeat, not every time."""
+
+    def test_one_warning_per_heartbeat(self, tmp_path: Path, run_kacheck: RunKacheck) -> None:
+        """Three overlapping copies at info: one warning line."""
+        config = at_info(tmp_path, f"checks:\n  maint: {{type: flag, path: {tmp_path}/down}}\n")
+        run_kacheck("-c", str(config), "maint")
+        fd = os.open(tmp_path / "run" / "checks" / "maint.lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            for _ in range(3):
+                assert run_kacheck("-c", str(config), "maint").returncode == 0
+        finally:
+            os.close(fd)
+        overlaps = [line for line in lines(tmp_path) if "previous run still in progress" in line]
+        assert [line.split(":")[0] for line in overlaps] == ["warning"]
 
 
 class TestStreak:
