@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from kakit.exceptions import (
         CheckError,
         ConfigError,
+        ConfigErrors,
         DeliveryError,
         HookError,
         KakitError,
@@ -33,6 +34,7 @@ _EXPORTS = {
     "CheckSpec": "kakit.config",
     "Config": "kakit.config",
     "ConfigError": "kakit.exceptions",
+    "ConfigErrors": "kakit.exceptions",
     "DeliveryError": "kakit.exceptions",
     "HookError": "kakit.exceptions",
     "KakitError": "kakit.exceptions",
@@ -54,6 +56,7 @@ __all__ = [
     "CheckSpec",
     "Config",
     "ConfigError",
+    "ConfigErrors",
     "DeliveryError",
     "HookError",
     "KakitError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -101,24 +101,36 @@ def config() -> None:
 @config.command("check")
 @config_option
 def config_check(config_path: str | None) -> None:
-    """Validate the configuration and print the effective settings (secrets masked)."""
+    """Validate the configuration and print the effective settings (secrets masked).
+
+    Every error found is listed, one ``Error: file:line: key.path: message`` line each, and
+    the exit status is 2 when there is any. The last lines say where log lines go, tried live.
+    """
     import yaml
 
+    from kakit.config import load_config
     from kakit.config.show import check_secrets, effective
+    from kakit.exceptions import ConfigError, config_errors
 
-    loaded = _load(config_path, cache=False)  # validate the file itself, every time
+    try:
+        loaded = load_config(config_path, cache=False)  # validate the file itself, every time
+    except ConfigError as exc:
+        _fail([str(error) for error in config_errors(exc)])
+    problems: list[str] = []
     with _reported():
         data = effective(loaded)
-        if loaded.states:
-            from kakit.hooks import build_plan
+    if loaded.states:
+        from kakit.hooks import build_plan
 
+        try:
             build_plan(loaded)  # constructs every hook: what only the back end can judge
+        except ConfigError as exc:
+            problems += [str(error) for error in config_errors(exc)]
     click.echo(
         yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True).rstrip()
     )
     from kakit.config.trust import unsafe_programs
 
-    problems = []
     for where, program, problem in unsafe_programs(loaded):
         if problem.startswith("not found"):
             click.echo(f"Warning: {where}: {program}: {problem}", err=True)
@@ -128,12 +140,38 @@ def config_check(config_path: str | None) -> None:
                 "gets root; kacheck and kanotify refuse it as keepalived's script security does)"
             )
     problems += check_secrets(loaded)
+    logs, lost = _log_destinations(loaded)
+    click.echo(logs, err=True)
+    if lost:
+        click.echo(f"Warning: {lost}", err=True)
     if problems:
-        for problem in problems:
-            click.echo(f"Error: {problem}", err=True)
-        sys.exit(2)
+        _fail(problems)
     source = loaded.source or "built-in defaults (no configuration file)"
     click.echo(f"# {source}: OK", err=True)
+
+
+def _fail(problems: list[str]) -> NoReturn:
+    """Print each problem as an ``Error:`` line and exit 2."""
+    for problem in problems:
+        click.echo(f"Error: {problem}", err=True)
+    if len(problems) > 1:
+        click.echo(f"{len(problems)} errors", err=True)
+    sys.exit(2)
+
+
+def _log_destinations(loaded: Any) -> tuple[str, str | None]:
+    """``logs: ...`` for this configuration, and a warning when lines would be lost."""
+    import os
+
+    from kakit.core.log import FALLBACK_NAME, destinations
+
+    settings = loaded.log
+    return destinations(
+        syslog=settings.syslog,
+        syslog_socket=settings.syslog_socket,
+        file=settings.file,
+        fallback=os.path.join(loaded.paths.data_dir, FALLBACK_NAME),
+    )
 
 
 @kakit.group()
@@ -144,12 +182,22 @@ def latch() -> None:
 @latch.command("list")
 @config_option
 def latch_list(config_path: str | None) -> None:
-    """Show every latched check and why it latched."""
-    from kakit.kacheck.latch import list_latches
+    """Show every latched check and why it latched, and where that was read."""
+    import os
+
+    from kakit.kacheck.latch import latch_dir, list_latches
 
     loaded = _load(config_path)
     with _reported():
         found = list_latches(loaded.paths.data_dir)
+    # Which file and directory: a check run with -c FILE keeps its latches in that file's data
+    # directory, and an empty list read from another one must not reassure anybody.
+    source = os.path.abspath(loaded.source) if loaded.source else "none (built-in defaults)"
+    click.echo(
+        f"# config {source}; latches in {latch_dir(loaded.paths.data_dir)}; "
+        f"state in {loaded.paths.state_dir}",
+        err=True,
+    )
     if not found:
         click.echo("no latched checks")
         return
@@ -183,10 +231,12 @@ def latch_clear(name: str, keep_budget: bool, config_path: str | None) -> None:
     if not cleared:
         click.echo(f"{name}: not latched", err=True)
         sys.exit(1)
+    from kakit.core.entry import configure_logger
     from kakit.core.log import logger
 
     budget = "restart budget kept" if keep_budget else "restart budget reset"
-    logger.configure(ident="kakit", file=loaded.log.file or "", syslog=loaded.log.syslog)
+    logger.configure(ident="kakit")
+    configure_logger(loaded)
     logger.info(f"{name}: latch cleared by operator; {budget}")
     click.echo(f"{name}: latch cleared; {budget}")
 

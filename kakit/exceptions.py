@@ -3,6 +3,7 @@
     KakitError                      base; carries the process exit code
      +-- UsageError                 bad command line (exit 2)
      +-- ConfigError(ValueError)    bad configuration: names file, line, key path, value (exit 2)
+     |    +-- ConfigErrors          several of them, found in one pass over the file
      +-- CheckError                 a check could not run at all (exit 1: keepalived fails over)
      +-- StateError(OSError)        state/data directory, lock or latch file unusable (exit 1)
      +-- NotifyError                an alert could not be delivered (a base, for except)
@@ -47,9 +48,50 @@ class UsageError(KakitError):
 
 
 class ConfigError(KakitError, ValueError):
-    """The configuration is invalid; the message names file, line, key path and value."""
+    """The configuration is invalid; the message names file, line, key path and value.
+
+    Attributes:
+        line: The line it is about (0 when unknown), to list several errors in file order.
+    """
 
     exit_code = EXIT_USAGE
+    line = 0
+
+
+class ConfigErrors(ConfigError):
+    """Every error one validation pass found, in file order (``kakit config check`` lists them).
+
+    Its message is the first error and how many more there are, so a tool that can only say one
+    line (``kacheck`` under keepalived, with exit 2) still says something exact.
+
+    Attributes:
+        errors: The single errors, each a one-line ConfigError naming file, line and key path.
+    """
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        more = len(errors) - 1
+        super().__init__(f"{errors[0]} (and {more} more; run `kakit config check`)")
+
+
+def config_errors(error: ConfigError) -> list[ConfigError]:
+    """The single errors ``error`` stands for (itself, unless it is a :class:`ConfigErrors`)."""
+    return list(error.errors) if isinstance(error, ConfigErrors) else [error]
+
+
+def raise_collected(errors: list[ConfigError]) -> None:
+    """Raise what a validation pass collected: nothing, the one error, or all of them.
+
+    Raises:
+        ConfigError: One error was collected (raised as is, message unchanged).
+        ConfigErrors: Several were.
+    """
+    flat = [single for error in errors for single in config_errors(error)]
+    flat.sort(key=lambda error: error.line)  # file order; errors with no line first
+    if len(flat) == 1:
+        raise flat[0]
+    if flat:
+        raise ConfigErrors(flat)
 
 
 class CheckError(KakitError):

@@ -39,6 +39,24 @@ def _private_config_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             os.environ["KAKIT_CONFIG_CACHE"] = previous
 
 
+@pytest.fixture(autouse=True)
+def _host_log_untouched() -> Iterator[None]:
+    """Give each test the process-wide logger as it was before, without a fallback file.
+
+    Tools run in-process point the logger at their configuration's data directory: a test
+    that loads the defaults would otherwise leave its lines in the host's /var/lib/kakit.
+    """
+    from kakit.core.log import logger
+
+    saved = dict(vars(logger))
+    logger.fallback = None
+    try:
+        yield
+    finally:
+        vars(logger).clear()
+        vars(logger).update(saved)
+
+
 def kacheck_path() -> str:
     """The kacheck console script of the interpreter running the tests."""
     beside = Path(sys.executable).with_name("kacheck")
@@ -56,7 +74,7 @@ def config_text(tmp_path: Path, body: str) -> str:
         f"""\
         version: 1
         paths: {{state_dir: {tmp_path}/run, data_dir: {tmp_path}/lib}}
-        log: {{file: {tmp_path}/kakit.log, syslog: false}}
+        log: {{file: {tmp_path}/kakit.log, syslog: false, level: debug}}
         """
     )
     return header + textwrap.dedent(body)

@@ -46,7 +46,40 @@ class TestConfigCheck:
         """With nothing latched, `latch list` says so."""
         path = write_config("checks: {}\n")
         result = runner.invoke(kakit, ["latch", "list", "-c", str(path)])
-        assert (result.exit_code, result.output.strip()) == (0, "no latched checks")
+        assert (result.exit_code, result.stdout.strip()) == (0, "no latched checks")
+
+    def test_latch_list_says_what_it_read(
+        self, runner: CliRunner, tmp_path: Path, write_config: Callable[[str], Path]
+    ) -> None:
+        """`latch list` names the configuration and the directories it read."""
+        path = write_config("checks: {}\n")
+        result = runner.invoke(kakit, ["latch", "list", "-c", str(path)])
+        assert result.stderr.strip() == (
+            f"# config {path}; latches in {tmp_path}/lib/latches; state in {tmp_path}/run"
+        )
+
+    def test_all_errors_each_located(
+        self, runner: CliRunner, tmp_path: Path, write_config: Callable[[str], Path]
+    ) -> None:
+        """Three errors in three sections: three `Error: file:line: key: ...` lines, exit 2."""
+        path = write_config(
+            """\
+            checks:
+              up: {type: gateway, count: many}
+            channels:
+              hook: {type: webhook, url: "https://example.com/hook", timeout: forever}
+            states:
+              MASTER: {sysctl: 5}
+            """
+        )
+        result = runner.invoke(kakit, ["config", "check", "-c", str(path)])
+        assert result.exit_code == 2
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert [line.split(": expected")[0] for line in errors] == [
+            f"Error: {path}:5: checks.up.count",
+            f"Error: {path}:7: channels.hook.timeout",
+            f"Error: {path}:9: states.MASTER.sysctl",
+        ]
 
 
 class TestConfigCheckSecrets:
@@ -143,11 +176,11 @@ class TestConfigCheckPrograms:
         assert result.exit_code == 2, result.output
         lines = result.stderr.splitlines()
         assert [line.split(" (anyone who")[0] for line in lines if line.startswith("Error:")] == [
-            f"Error: checks.web.restart_command: refusing to run {restart}: "
+            f"Error: {path}:5: checks.web.restart_command: refusing to run {restart}: "
             f"{shared} is writable by everyone (mode 0777)",
         ]
         assert [line for line in lines if line.startswith("Warning:")] == [
-            f"Warning: states.MASTER.run: {tmp_path}/promote: not found",
+            f"Warning: {path}: states.MASTER.run: {tmp_path}/promote: not found",
         ]
 
     def test_safe_programs_give_no_warning(
@@ -157,3 +190,25 @@ class TestConfigCheckPrograms:
         path = write_config("checks:\n  db: {type: command, argv: [sh, -c, 'exit 0']}\n")
         result = runner.invoke(kakit, ["config", "check", "-c", str(path)])
         assert result.exit_code == 0 and "Warning" not in result.stderr
+
+
+class TestConfigCheckLogs:
+    """`config check` says where log lines go, trying the syslog socket live."""
+
+    def test_no_syslog_socket_means_the_fallback_file(
+        self, runner: CliRunner, tmp_path: Path, write_config: Callable[[str], Path]
+    ) -> None:
+        """A syslog socket that does not exist, no log.file: the data directory's kakit.log."""
+        path = write_config("")
+        missing = tmp_path / "no-such-socket"
+        path.write_text(
+            path.read_text().replace(
+                f"file: {tmp_path}/kakit.log, syslog: false", f"syslog_socket: {missing}"
+            )
+        )
+        result = runner.invoke(kakit, ["config", "check", "-c", str(path)])
+        assert result.exit_code == 0, result.output
+        assert (
+            f"logs: {tmp_path}/lib/kakit.log (no {missing}: No such file or directory)"
+            in result.stderr.splitlines()
+        )

@@ -22,6 +22,7 @@ from kakit.core.converters import (
     unknown_key_error,
 )
 from kakit.core.record import frozen, option
+from kakit.exceptions import ConfigError, raise_collected
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,17 +78,22 @@ def checks_section(node: Node) -> dict[str, CheckSpec]:
     """The ``checks`` section: every check validated now, so ``config check`` sees every error.
 
     Raises:
-        ConfigError: The first invalid check, located in the file.
+        ConfigError: Invalid checks, located in the file (a ConfigErrors for several).
     """
     if node.value is None:
         return {}
     from kakit.checks.presets import presets
 
     known = presets()
-    return {
-        name: _spec(name, child, known.get(name))
-        for name, child in node.mapping("a mapping of check names to check settings").items()
-    }
+    errors: list[ConfigError] = []
+    specs = {}
+    for name, child in node.mapping("a mapping of check names to check settings").items():
+        try:
+            specs[name] = _spec(name, child, known.get(name))
+        except ConfigError as exc:
+            errors.append(exc)
+    raise_collected(errors)
+    return specs
 
 
 def check_spec(name: str) -> CheckSpec | None:
@@ -126,17 +132,31 @@ def build_check(name: str, node: Node) -> CheckSpec:
     """
     mapping = node.mapping("a mapping of check settings with a 'type' or 'probes'")
     common = {key: mapping[key] for key in COMMON_CHECK_KEYS if key in mapping}
+    errors: list[ConfigError] = []
+    built = []
+    items: list[tuple[Node, tuple[str, ...]]]
     if "probes" in mapping:
         for key in mapping:
             if key not in (*COMMON_CHECK_KEYS, "probes"):
-                raise unknown_key_error(node, key, [*COMMON_CHECK_KEYS, "probes"])
+                errors.append(unknown_key_error(node, key, [*COMMON_CHECK_KEYS, "probes"]))
         probes_node = mapping["probes"]
         if not isinstance(probes_node.value, list) or not probes_node.value:
-            raise probes_node.error("a non-empty list of probes, each with a 'type'")
-        built = [registry.build(item) for item in probes_node.value]
+            errors.append(probes_node.error("a non-empty list of probes, each with a 'type'"))
+            items = []
+        else:
+            items = [(item, ()) for item in probes_node.value]
     else:
-        built = [registry.build(node, skip=COMMON_CHECK_KEYS)]
-    settings = build(_CommonSettings, Node(common, node.file, node.line, node.path))
+        items = [(node, COMMON_CHECK_KEYS)]
+    for item, skip in items:
+        try:
+            built.append(registry.build(item, skip=skip))
+        except ConfigError as exc:
+            errors.append(exc)
+    try:
+        settings = build(_CommonSettings, Node(common, node.file, node.line, node.path))
+    except ConfigError as exc:
+        errors.append(exc)
+    raise_collected(errors)
     return CheckSpec(
         name=name,
         probes=tuple(ProbeSpec(type=type_name, options=options) for type_name, options in built),

@@ -114,10 +114,20 @@ def load_config(explicit: str | None = None, *, cache: bool = True) -> Config:
 def _safe_paths(config: Config) -> Config:
     """Refuse (as root) directories and files kakit writes that someone else could change."""
     from kakit.core.trust import require_safe
+    from kakit.exceptions import raise_collected
 
-    require_safe(config.paths.state_dir, "state directory (paths.state_dir)")
-    require_safe(config.paths.data_dir, "data directory (paths.data_dir)")
-    require_safe(os.path.dirname(config.outbox_path()), "outbox directory")
+    places = [
+        (config.paths.state_dir, "state directory (paths.state_dir)"),
+        (config.paths.data_dir, "data directory (paths.data_dir)"),
+        (os.path.dirname(config.outbox_path()), "outbox directory"),
+    ]
     if config.log.file:
-        require_safe(config.log.file, "log file (log.file)")
+        places.append((config.log.file, "log file (log.file)"))
+    errors = []
+    for path, what in places:
+        try:
+            require_safe(path, what)
+        except ConfigError as exc:
+            errors.append(exc)
+    raise_collected(errors)
     return config

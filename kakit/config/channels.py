@@ -11,7 +11,7 @@ import os
 
 from kakit.core.converters import Node, choice
 from kakit.core.record import frozen
-from kakit.exceptions import ConfigError
+from kakit.exceptions import ConfigError, raise_collected
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,36 +43,51 @@ def channels_section(node: Node) -> dict[str, ChannelSpec]:
     if node.value is None:
         return {}
     result = {}
+    errors: list[ConfigError] = []
     for name, child in node.mapping("a mapping of channel names to channel settings").items():
-        type_name, options = registry.build(child, skip=("language",))
-        language = child.value.get("language")
-        result[name] = ChannelSpec(
-            name=name,
-            type=type_name,
-            options=options,
-            language="en" if language is None else choice(*LANGUAGES)(language),
-        )
+        try:
+            type_name, options = registry.build(child, skip=("language",))
+            language = child.value.get("language")
+            result[name] = ChannelSpec(
+                name=name,
+                type=type_name,
+                options=options,
+                language="en" if language is None else choice(*LANGUAGES)(language),
+            )
+        except ConfigError as exc:
+            errors.append(exc)
+    raise_collected(errors)
     return result
 
 
-def check_routes(config: Config, node: Node | None) -> None:
+def check_routes(alerts: Node | None, channels: Node | None) -> None:
     """Every channel an ``alerts`` route names must be configured.
 
+    Read from the nodes, not the built configuration, so that a file with other errors still
+    gets this one reported: a channel counts as configured when its name is in ``channels``,
+    valid or not (its own errors are reported where it is).
+
     Args:
-        config: The configuration built from the file.
-        node: The ``alerts`` node, for the location of the error.
+        alerts: The ``alerts`` node.
+        channels: The ``channels`` node.
 
     Raises:
-        ConfigError: A route names an unknown channel.
+        ConfigError: Routes name unknown channels (a ConfigErrors for several).
     """
-    if node is None:
-        return
-    for index, route in enumerate(config.alerts):
-        for channel in route.channels:
-            if channel not in config.channels:
-                item = node.value[index].value["channels"]
-                known = ", ".join(sorted(config.channels)) or "none configured"
-                raise item.error(f"names of configured channels (known: {known})")
+    if alerts is None or not isinstance(alerts.value, list):
+        return  # absent, or wrong in a way the schema reports
+    configured = channels.value if channels is not None and isinstance(channels.value, dict) else {}
+    known = ", ".join(sorted(configured)) or "none configured"
+    errors: list[ConfigError] = []
+    for route in alerts.value:
+        names = route.value.get("channels") if isinstance(route.value, dict) else None
+        if names is None or not isinstance(names.value, list):
+            continue
+        if any(
+            isinstance(item.value, str) and item.value not in configured for item in names.value
+        ):
+            errors.append(names.error(f"names of configured channels (known: {known})"))
+    raise_collected(errors)
 
 
 def exposed_secrets(config: Config) -> list[str]:

@@ -29,7 +29,7 @@ from kakit.core.converters import (
     unknown_key_error,
 )
 from kakit.core.record import frozen, option
-from kakit.exceptions import ConfigError
+from kakit.exceptions import ConfigError, raise_collected
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,17 +56,26 @@ class Paths:
 
 @frozen
 class LogSettings:
-    """Where log lines go besides syslog (and stderr on a terminal).
+    """Where log lines go besides syslog (and stderr on a terminal), and how many there are.
+
+    With neither a working syslog socket nor ``file``, lines go to ``<data_dir>/kakit.log``
+    (:mod:`kakit.core.log`): never nowhere.
 
     Attributes:
         level: error, warning, info or debug.
         file: Also append lines to this file (labs and hosts without a syslog daemon).
-        syslog: Send lines to /dev/log.
+        syslog: Send lines to the syslog socket.
+        syslog_socket: The syslog datagram socket (``/dev/log``; a chroot's or a container's
+            socket may live elsewhere).
+        heartbeat: While a check keeps its verdict, repeat it at info at most this often
+            ("still OK for 2 h (7200 runs)"); runs in between log at debug. 0 turns it off.
     """
 
     level: str = option(choice("error", "warning", "info", "debug"), default="info")
     file: str | None = option(optional_path, default=None)
     syslog: bool = option(boolean, default=True)
+    syslog_socket: str = option(absolute_path, default="/dev/log")
+    heartbeat: float = option(duration(high=7 * 86400.0, allow_zero=True), default=600.0)
 
 
 def _state_list(node: Node) -> tuple[str, ...]:
@@ -169,18 +178,25 @@ def _templates(node: Node) -> dict[str, Any]:
     from kakit.alerts.messages import Templates, check_template
 
     result = {}
+    errors: list[ConfigError] = []
     for language, child in node.mapping("a mapping of languages (en, zh) to templates").items():
         if language not in ("en", "zh"):
-            raise unknown_key_error(node, language, ["en", "zh"])
-        templates = build(Templates, child)
+            errors.append(unknown_key_error(node, language, ["en", "zh"]))
+            continue
+        try:
+            templates = build(Templates, child)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
         for key in ("title", "text", "markdown"):
             value = getattr(templates, key)
             if value is not None:
                 try:
                     check_template(value)
                 except ValueError as exc:
-                    raise child.value[key].error(f"a template: {exc}", show_value=False) from None
+                    errors.append(child.value[key].error(f"a template: {exc}", show_value=False))
         result[language] = templates
+    raise_collected(errors)
     return result
 
 

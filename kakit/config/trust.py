@@ -27,21 +27,28 @@ PROGRAM_OPTIONS = ("argv", "restart_command", "config_test")
 def programs(
     config: Config, *, check: CheckSpec | None = None, hooks: bool = True
 ) -> list[tuple[str, tuple[str, ...]]]:
-    """``(key path, argv)`` of the programs configured: of one check, or of every check, and of
-    the states' ``run`` hooks when ``hooks``."""
+    """``(where, argv)`` of the programs configured: of one check, or of every check, and of
+    the states' ``run`` hooks when ``hooks``.
+
+    ``where`` is ``file:line: key.path`` like a validation error's location (the line of the
+    check; a state's hooks keep no line; a built-in preset gets the file's name alone).
+    """
     specs = [check] if check is not None else [config.check(name) for name in config.checks]
+    source = f"{config.source}: " if config.source else ""
     found = []
     for spec in specs:
+        in_file = spec.origin and not spec.origin.startswith("<")
+        origin = f"{spec.origin}: " if in_file else source
         for probe in spec.probes:
             for key in PROGRAM_OPTIONS:
                 argv = getattr(probe.options, key, None)
                 if argv:
-                    found.append((f"checks.{spec.name}.{key}", tuple(argv)))
+                    found.append((f"{origin}checks.{spec.name}.{key}", tuple(argv)))
     if hooks:
         for state, state_hooks in config.states.items():
             run = state_hooks.get("run")
             if run is not None:
-                found.extend((f"states.{state}.run", tuple(argv)) for argv in run.run)
+                found.extend((f"{source}states.{state}.run", tuple(argv)) for argv in run.run)
     return found
 
 
@@ -82,5 +89,4 @@ def refuse_unsafe_programs(
         return
     for where, program, problem in unsafe_programs(config, check=check, hooks=hooks):
         if not problem.startswith("not found"):
-            origin = f"{config.source}: " if config.source else ""
-            raise ConfigError(f"{origin}{where}: refusing to run {program}: {problem}")
+            raise ConfigError(f"{where}: refusing to run {program}: {problem}")

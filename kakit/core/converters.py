@@ -12,7 +12,7 @@ nothing heavy: kacheck builds its built-in presets through them on every run.
 from __future__ import annotations
 
 from kakit.core.record import MISSING, fields, is_record
-from kakit.exceptions import ConfigError
+from kakit.exceptions import ConfigError, raise_collected
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,7 +49,9 @@ class Node:
     def error(self, expected: str, *, show_value: bool = True) -> ConfigError:
         """A ConfigError naming file, line, key path, the value and what was expected."""
         got = f", got {plain(self)!r}" if show_value else ""
-        return ConfigError(f"{self.where}: {self.path or '(top level)'}: expected {expected}{got}")
+        error = ConfigError(f"{self.where}: {self.path or '(top level)'}: expected {expected}{got}")
+        error.line = self.line
+        return error
 
     def child(self, key: str | int, value: Any, line: int | None = None) -> Node:
         """A node below this one (used when building nodes from Python data)."""
@@ -334,12 +336,20 @@ def string_map(node: Node) -> dict[str, str]:
 
 
 def list_of(convert: Converter) -> Converter:
-    """A converter for a list whose items all pass ``convert``."""
+    """A converter for a list whose items all pass ``convert`` (every bad item is reported)."""
 
     def convert_list(node: Node) -> tuple[Any, ...]:
         if not isinstance(node.value, list):
             raise node.error("a list")
-        return tuple(convert(item) for item in node.value)
+        errors: list[ConfigError] = []
+        items = []
+        for item in node.value:
+            try:
+                items.append(convert(item))
+            except ConfigError as exc:
+                errors.append(exc)
+        raise_collected(errors)
+        return tuple(items)
 
     return convert_list
 
@@ -355,7 +365,21 @@ def unknown_key_error(node: Node, key: str, known: list[str]) -> ConfigError:
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     allowed = ", ".join(sorted(known))
-    return ConfigError(f"{child.where}: {child.path}: unknown key ({hint}allowed here: {allowed})")
+    error = ConfigError(f"{child.where}: {child.path}: unknown key ({hint}allowed here: {allowed})")
+    error.line = child.line
+    return error
+
+
+def _misspelt(name: str, unknown: list[str]) -> bool:
+    """Whether an unknown key already reported looks like ``name`` (``prot`` for ``port``).
+
+    Its error suggests ``name``; a second error saying ``name`` is missing adds nothing.
+    """
+    if not unknown:
+        return False
+    import difflib
+
+    return any(difflib.get_close_matches(key, [name], n=1) for key in unknown)
 
 
 def build(cls: type[T], node: Node, *, skip: tuple[str, ...] = ()) -> T:
@@ -372,23 +396,32 @@ def build(cls: type[T], node: Node, *, skip: tuple[str, ...] = ()) -> T:
     specs = {name: spec for name, spec in fields(cls).items() if not spec.internal}
     mapping = node.mapping(f"a mapping of settings ({', '.join(specs)})")
     known = [*specs, *skip]
-    for key in mapping:
-        if key not in known:
-            raise unknown_key_error(node, key, known)
+    # Every key is looked at, in file order, and every error kept: `kakit config check` lists
+    # them all at once instead of one per edit.
+    errors: list[ConfigError] = []
     values: dict[str, Any] = {}
-    for name, spec in specs.items():
-        child = mapping.get(name)
-        if child is None:
-            if spec.required:
-                raise node.error(f"the key {name!r}", show_value=False)
+    unknown: list[str] = []
+    for key, child in mapping.items():
+        spec = specs.get(key)
+        if spec is None:
+            if key not in known:
+                errors.append(unknown_key_error(node, key, known))
+                unknown.append(key)
             continue
         convert = spec.convert
-        if convert is None:
-            values[name] = plain(child)
-        elif isinstance(convert, type) and is_record(convert):
-            values[name] = build(convert, child)
-        else:
-            values[name] = convert(child)
+        try:
+            if convert is None:
+                values[key] = plain(child)
+            elif isinstance(convert, type) and is_record(convert):
+                values[key] = build(convert, child)
+            else:
+                values[key] = convert(child)
+        except ConfigError as exc:
+            errors.append(exc)
+    for name, spec in specs.items():
+        if spec.required and name not in mapping and not _misspelt(name, unknown):
+            errors.append(node.error(f"the key {name!r}", show_value=False))
+    raise_collected(errors)
     try:
         return cls(**values)
     except ValueError as exc:

@@ -104,11 +104,7 @@ def run_tool(
         from kakit.config import load_config
 
         config = load_config(args.config)
-        logger.configure(
-            level=None if args.verbose else config.log.level,
-            file=config.log.file or "",
-            syslog=config.log.syslog,
-        )
+        configure_logger(config, level=None if args.verbose else config.log.level)
         return body(config, args)
     except KakitError as exc:
         line = f"{log_prefix}{exc}"
@@ -122,3 +118,23 @@ def run_tool(
             except (OSError, ValueError):
                 pass
         return EXIT_USAGE if exc.exit_code == EXIT_USAGE else EXIT_FAILURE
+
+
+def configure_logger(config: Config, *, level: str | None = None) -> None:
+    """Point the process-wide logger at the configuration's sinks (``level``: None keeps it).
+
+    The fallback file is named here, in the data directory, so that a line neither syslog nor
+    ``log.file`` took still lands somewhere (:mod:`kakit.core.log`).
+    """
+    import os
+
+    from kakit.core.log import FALLBACK_NAME, logger
+
+    settings = config.log
+    logger.configure(
+        level=level,
+        file=settings.file or "",
+        syslog=settings.syslog,
+        syslog_socket=settings.syslog_socket,
+        fallback=os.path.join(config.paths.data_dir, FALLBACK_NAME),
+    )

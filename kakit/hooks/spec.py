@@ -22,7 +22,7 @@ from __future__ import annotations
 from kakit.core.converters import Node, choice, duration, list_of, unknown_key_error
 from kakit.core.events import STATES
 from kakit.core.record import frozen, option
-from kakit.exceptions import ConfigError
+from kakit.exceptions import ConfigError, raise_collected
 from kakit.hooks import REGISTRY, registry
 
 TYPE_CHECKING = False
@@ -99,10 +99,16 @@ def states_section(node: Node) -> dict[str, dict[str, Any]]:
         return {}
     mapping = node.mapping(f"a mapping of keepalived states ({', '.join(STATES)}) to hooks")
     result: dict[str, dict[str, Any]] = {}
+    errors: list[ConfigError] = []
     for state, child in mapping.items():
         if state not in STATES:
-            raise unknown_key_error(node, state, list(STATES))
-        result[state] = {} if child.value is None else _state_hooks(child)
+            errors.append(unknown_key_error(node, state, list(STATES)))
+            continue
+        try:
+            result[state] = {} if child.value is None else _state_hooks(child)
+        except ConfigError as exc:
+            errors.append(exc)
+    raise_collected(errors)
     for name in {name for hooks in result.values() for name in hooks}:
         cls = registry.load(name)
         if getattr(cls, "every_state", False):
@@ -117,14 +123,20 @@ def _state_hooks(node: Node) -> dict[str, Any]:
     """One state's hooks: each key's options, built from the state with the other keys skipped."""
     mapping = node.mapping(f"a mapping of settings ({', '.join(REGISTRY)})")
     found = {}
+    errors: list[ConfigError] = []
     for key, child in mapping.items():
         try:
             registry.load(key)
         except ConfigError:
-            raise unknown_key_error(node, key, registry.names()) from None
+            errors.append(unknown_key_error(node, key, registry.names()))
+            continue
         others = tuple(other for other in mapping if other != key)
         type_node = Node(key, child.file, child.line, child.path)
-        found[key] = registry.build(node, type_node=type_node, skip=others)[1]
+        try:
+            found[key] = registry.build(node, type_node=type_node, skip=others)[1]
+        except ConfigError as exc:
+            errors.append(exc)
+    raise_collected(errors)
     return _in_run_order(found)
 
 

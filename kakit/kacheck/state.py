@@ -1,4 +1,4 @@
-"""Per-check state kept between runs: last result, restart history, watch-mode streaks.
+"""Per-check state kept between runs: last result, verdict streak, restart history.
 
 Every ``kacheck`` run is a new process, so anything that spans runs (a restart budget counted
 over a window, the last answer given to keepalived) lives in a small JSON file under the state
@@ -81,13 +81,29 @@ class CheckState:
 
     # -- last result ----------------------------------------------------------------------------
 
-    def record_result(self, ok: bool, summary: str, now: float | None = None) -> None:
-        """Remember the answer given to keepalived (used when a copy overlaps)."""
+    def record_result(
+        self, ok: bool, summary: str, now: float | None = None, *, pending: bool = False
+    ) -> None:
+        """Remember the answer given to keepalived (used when a copy overlaps).
+
+        Args:
+            ok: The verdict.
+            summary: What the run saw and did.
+            now: Unix time of the run (default: now).
+            pending: A failure whose remedy (a restart) is still under way or budgeted.
+        """
         self.data["last"] = {
             "ok": ok,
             "summary": summary,
             "time": time.time() if now is None else now,
         }
+        if pending:
+            self.data["last"]["pending"] = True
+
+    def last_pending(self) -> bool:
+        """Whether the last recorded run was a failure with a remedy still pending."""
+        last = self.data.get("last")
+        return isinstance(last, dict) and last.get("pending") is True
 
     def last_result(self) -> tuple[bool, str, float] | None:
         """The last recorded ``(ok, summary, unix time)``, or None."""
@@ -96,7 +112,61 @@ class CheckState:
             return None
         return bool(last.get("ok")), str(last.get("summary", "")), float(last.get("time", 0.0))
 
+    # -- verdict streak: what the log says -----------------------------------------------------
+
+    def note_verdict(self, ok: bool, now: float, heartbeat: float) -> tuple[str, float, int]:
+        """Count one run into the current streak of equal verdicts and say how to log it.
+
+        The streak (when it began, how many runs, when a line last said so) is kept here so
+        that a one-shot ``kacheck``, a new process every second, knows the previous verdict at
+        no extra cost: the state file is read and written by every run anyway.
+
+        Args:
+            ok: This run's verdict.
+            now: Unix time of this run.
+            heartbeat: Seconds between two lines about an unchanged verdict (0: never).
+
+        Returns:
+            ``(kind, since, runs)``. ``"change"`` when there was no verdict before or it
+            differed; ``since`` and ``runs`` then describe the streak that just ended (``runs``
+            0 when there was none). Otherwise ``"heartbeat"`` when no line has said so for
+            ``heartbeat`` seconds, else ``"repeat"``, with ``since`` and ``runs`` of the
+            streak going on (this run included).
+        """
+        streak = self.data.get("streak")
+        if not isinstance(streak, dict) or streak.get("ok") is not ok:
+            ended = streak if isinstance(streak, dict) else {}
+            self.data["streak"] = {"ok": ok, "since": now, "runs": 1, "logged": now}
+            return "change", _number(ended.get("since"), now), int(_number(ended.get("runs"), 0))
+        runs = int(_number(streak.get("runs"), 0)) + 1
+        streak["runs"] = runs
+        since = _number(streak.get("since"), now)
+        quiet = now - _number(streak.get("logged"), 0.0)
+        # A clock stepped back (negative quiet time) also gets a line: the arithmetic of the
+        # next heartbeat would otherwise wait for the clock to catch up.
+        if heartbeat > 0 and (quiet >= heartbeat or quiet < 0):
+            streak["logged"] = now
+            return "heartbeat", since, runs
+        return "repeat", since, runs
+
+    def mark_logged(self, now: float) -> None:
+        """A line about the current verdict went out at info or above: the heartbeat waits."""
+        streak = self.data.get("streak")
+        if isinstance(streak, dict):
+            streak["logged"] = now
+
     # -- restart budget -------------------------------------------------------------------------
+
+    def last_restart(self) -> float:
+        """Unix time of the newest restart attempt on record, over every key (0 when none).
+
+        A run that moves it restarted something: worth a log line whatever its verdict.
+        """
+        history = self.data.get("restarts")
+        if not isinstance(history, dict):
+            return 0.0
+        times = [t for value in history.values() if isinstance(value, list) for t in value]
+        return max((_number(t, 0.0) for t in times), default=0.0)
 
     def restarts(self, key: str) -> list[float]:
         """Unix times of the recorded restart attempts for ``key``, since the last budget reset.
@@ -127,3 +197,10 @@ class CheckState:
     def set_restarts(self, key: str, times: list[float]) -> None:
         """Replace the restart history of ``key``."""
         self.data.setdefault("restarts", {})[key] = times
+
+
+def _number(value: object, default: float) -> float:
+    """``value`` as a float when the file holds a number there, else ``default``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return default

@@ -110,13 +110,23 @@ def watch(
             ok, summary = runner.run_once(state)
             healthy = hysteresis.update(ok)
             value = 0 if healthy else fail_value
+            # The same rule as one-shot runs: a line at info for a change of the verdict
+            # keepalived sees (here: the track file), a restart or escalation, or the heartbeat;
+            # debug otherwise. The streak is kept in memory and saved with the state.
+            verdict = runner.note_verdict(state, healthy)
             if value != written:
                 write_track_file(track_file, value)
-                verdict = "OK" if healthy else "FAIL"
-                log = logger.info if healthy else logger.warning
-                log(f"{spec.name}: {verdict}: {summary}; track file {track_file} = {value}")
+                if verdict.kind == "repeat":
+                    # The watcher's first write of a verdict an earlier run already had: the
+                    # track file was (re)written, which is worth its line.
+                    state.mark_logged(time.time())
+                    verdict.kind = "change"
+                    verdict.runs = 0
+                runner.log(verdict, summary, f"; track file {track_file} = {value}")
                 written = value
                 state.save()
+            else:
+                runner.log(verdict, summary)
             done += 1
             next_start += interval
             delay = next_start - time.monotonic()

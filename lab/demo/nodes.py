@@ -141,7 +141,8 @@ def kakit_yaml_text(
         "version: 1\n"
         f"node: {q(node.name)}\n"
         f"paths: {{state_dir: {q(files.state_dir)}, data_dir: {q(files.data_dir)}}}\n"
-        f"log: {{file: {q(files.log)}, syslog: false}}\n"
+        # debug: one line per kacheck run, which the lab's tests and narration read.
+        f"log: {{file: {q(files.log)}, syslog: false, level: debug}}\n"
         f"keepalived: {{config: {q(node.keepalived_conf)}}}\n"
         "checks:\n"
         f"  {CHECK}:\n"

@@ -250,7 +250,7 @@ class TestServiceNginx:
         (failed,) = lines_with(
             log, "could not stop keepalived: no keepalived to stop: no keepalived runs in this"
         )
-        assert "latched (clear with `kakit latch clear nginx`)" in stopping
+        assert f"latched (clear with `kakit latch clear -c {config} nginx`)" in stopping
         assert log.index(stopping) < log.index(failed)
 
         node.start_nginx()

@@ -37,6 +37,7 @@ class TestExitCodes:
         assert lines[0].endswith(f"info: maint: OK: no maintenance flag {tmp_path}/down")
         assert lines[1].endswith(
             f"warning: maint: FAIL: maintenance flag {tmp_path}/down present: disk swap"
+            " (was OK for 0 s, 1 run)"
         )
 
     def test_path_argument_overrides_flag(self, tmp_path: Path, run_kacheck: RunKacheck) -> None:
@@ -81,6 +82,34 @@ class TestExitCodes:
         """Usage errors exit 2 with one line on stderr."""
         result = run_kacheck(*args)
         assert (result.returncode, result.stderr.strip()) == (2, message)
+
+    def test_several_config_errors_are_one_line(
+        self, tmp_path: Path, run_kacheck: RunKacheck
+    ) -> None:
+        """Three errors: kacheck exits 2 with the first and a pointer to `kakit config check`."""
+        path = tmp_path / "k.yaml"
+        path.write_text("version: 1\nlog: {level: x}\nnode: 5\nchecks: {web: {type: tcp}}\n")
+        result = run_kacheck("-c", str(path), "web")
+        assert result.returncode == 2
+        assert result.stderr.startswith(f"kacheck: {path}:2: log.level: expected one of")
+        assert result.stderr.endswith(" (and 2 more; run `kakit config check`)\n")
+
+    def test_logs_without_syslog_go_to_the_data_directory(
+        self, tmp_path: Path, run_kacheck: RunKacheck
+    ) -> None:
+        """No syslog socket and no log.file: the line is in <data_dir>/kakit.log, mode 0600."""
+        path = tmp_path / "k.yaml"
+        path.write_text(
+            f"version: 1\npaths: {{state_dir: {tmp_path}/run, data_dir: {tmp_path}/lib}}\n"
+            f"log: {{syslog_socket: {tmp_path}/no-socket}}\n"
+            f"checks: {{maint: {{type: flag, path: {tmp_path}/down}}}}\n"
+        )
+        assert run_kacheck("-c", str(path), "maint").returncode == 0
+        fallback = tmp_path / "lib" / "kakit.log"
+        assert fallback.read_text().endswith(
+            f"info: maint: OK: no maintenance flag {tmp_path}/down\n"
+        )
+        assert fallback.stat().st_mode & 0o777 == 0o600
 
     def test_config_error_exits_2(self, tmp_path: Path, run_kacheck: RunKacheck) -> None:
         """A broken configuration exits 2 and names file, line and key."""
