@@ -6,10 +6,17 @@ keepalived's ``notify_fifo_script`` (keepalived appends the FIFO's path to the c
 SIGTERMs the reader at every reload and stop) or as a service started before keepalived (it then
 creates the FIFO, and keepalived reuses it).
 
-Each VRRP transition goes through the same path as a notify-script event
-(:func:`kakit.kanotify.handle.handle_event`: outbox, newest-event hooks under the notify lock),
-one line after the other, so hooks follow keepalived's order. Priority reports are logged. Lines
-that are none of keepalived's formats are logged with their bytes and skipped.
+One process does it all, batch by batch (a batch is every line one wake-up found in the pipe):
+
+1. **Record.** Every change of state of the batch is stored in the outbox in one transaction,
+   with its held alerts, before any hook runs: a reader killed during the hooks loses nothing it
+   had read, beyond the lines of the read being parsed at that moment.
+2. **Hooks**, under the notify lock, in keepalived's order. Hooks act on the node, so only the
+   last change of each instance in the batch is applied; the earlier ones are recorded as
+   superseded (a flap inside one read converges on its end at once).
+3. **Release** the alerts, and wake the delivery task that runs in the same process, so that no
+   worker has to start per event. Delivery is network I/O on the same event loop: reading the
+   FIFO never waits for it.
 
 Only one reader reads at a time: at a reload keepalived starts the new reader while the old one
 still reads on for its grace period, and two readers would split the lines between them. The
@@ -21,23 +28,30 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 
 from kakit.core.events import StateEvent, received_now
 from kakit.core.fsutil import ensure_dir
 from kakit.core.locks import FileLock
 from kakit.core.log import logger
-from kakit.exceptions import EXIT_OK
+from kakit.exceptions import EXIT_OK, StateError
 from kakit.kanotify.fifo import FifoSource, follow
 from kakit.keepalived.fifo import FifoLineError, LvsLine, parse_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kakit.alerts.outbox import Outbox
     from kakit.config import Config
 
 #: Where the reader creates the FIFO when it runs as a service and no path is given.
 DEFAULT_FIFO = "/run/kakit.fifo"
 #: Seconds between "still waiting for the other reader" lines.
 LOCK_NOTICE = 60.0
+#: Seconds between the delivery task's looks at the outbox when nothing woke it (alerts that
+#: kacheck, or a worker that held the delivery lock, left behind).
+DELIVERY_IDLE = 10.0
 
 
 class LineHandler:
@@ -45,15 +59,17 @@ class LineHandler:
 
     Args:
         config: The loaded configuration.
-        start_worker: Start the delivery worker after a batch that queued alerts.
+        wake_delivery: Called after a batch released alerts.
     """
 
-    def __init__(self, config: Config, *, start_worker: bool = True) -> None:
+    def __init__(self, config: Config, *, wake_delivery: Callable[[], None] = lambda: None) -> None:
         from kakit.kanotify.metrics import Metrics
 
         self.config = config
-        self.start_worker = start_worker
+        self.wake_delivery = wake_delivery
         self.metrics = Metrics(flap_window=max(config.outbox.coalesce, 10.0))
+        self.node = config.node_name()
+        self._outbox: Outbox | None = None
         #: The last state each instance and group reported, by ``(kind, name)``.
         self.states: dict[tuple[str, str], str] = {}
         self.lines = 0
@@ -64,9 +80,8 @@ class LineHandler:
 
     def batch(self, lines: list[bytes]) -> None:
         """Handle one batch of lines, in order."""
-        from kakit.kanotify.handle import handle_event
-
-        transitions = 0
+        events: list[StateEvent] = []
+        stamp = received_now()
         for raw in lines:
             self.lines += 1
             try:
@@ -89,26 +104,173 @@ class LineHandler:
                 self.reports += 1
                 logger.debug(f"{line.kind} {line.name} {line.word} {line.priority}")
                 continue
-            event = StateEvent(
-                kind=line.kind,
-                name=line.name,
-                state=line.state,
-                priority=line.priority,
-                **received_now(),  # type: ignore[arg-type]
+            # One receive stamp per batch, its monotonic part nudged per line so that the
+            # lines of one read keep keepalived's order wherever events are sorted.
+            mono = float(stamp["mono"]) + len(events) * 1e-6
+            events.append(
+                StateEvent(
+                    kind=line.kind,
+                    name=line.name,
+                    state=line.state,
+                    priority=line.priority,
+                    time=float(stamp["time"]),
+                    boot=str(stamp["boot"]),
+                    mono=mono,
+                )
             )
-            handle_event(self.config, event, start_worker=False)
-            transitions += 1
-            self.transitions += 1
-        if transitions and self.start_worker and self.config.channels:
-            from kakit.alerts.detach import spawn_worker
-
-            spawn_worker(self.config.source)
+        if events:
+            self.apply(events)
 
     def all_stopped(self) -> bool:
         """True once every instance and group seen has reported STOP (or was deleted)."""
         return bool(self.states) and all(
             state in ("STOP", "DELETED") for state in self.states.values()
         )
+
+    # -- one batch of changes --------------------------------------------------------------
+
+    def apply(self, events: list[StateEvent]) -> None:
+        """Record, hook and release a batch of changes (see the module doc)."""
+        self.transitions += len(events)
+        channels = [self.config.channels_for(event.state, event.name) for event in events]
+        ids = self._record(events, channels)
+        outcomes = self._hooks(events)
+        if ids is not None:
+            try:
+                self._open().finish_hooks_many(
+                    [
+                        (event_id, lines, False)
+                        for event_id, (lines, _) in zip(ids, outcomes, strict=True)
+                    ]
+                )
+            except StateError as exc:
+                # The messages stay held: the worker sends them later, saying the hooks'
+                # outcome was not recorded.
+                logger.error(f"cannot record the hooks' outcome of {len(events)} event(s): {exc}")
+                self._close()
+        else:
+            self._send_directly(events, channels, outcomes)
+        for event, targets, (lines, failed) in zip(events, channels, outcomes, strict=True):
+            log = logger.error if failed else logger.info
+            prio = f" prio {event.priority}" if event.priority >= 0 else ""
+            queued = f"queued for {', '.join(targets)}" if targets else "no alert channels"
+            took = (time.time() - event.time) * 1000
+            log(
+                f"{event.label()} {event.state}{prio}: {'; '.join(lines) or 'no hooks'}; {queued} ({took:.0f} ms)"
+            )
+        if any(channels):
+            self.wake_delivery()
+
+    def _open(self) -> Outbox:
+        if self._outbox is None:
+            from kakit.alerts.outbox import Outbox
+
+            self._outbox = Outbox(self.config.outbox_path())
+        return self._outbox
+
+    def _close(self) -> None:
+        if self._outbox is not None:
+            self._outbox.close()
+            self._outbox = None
+
+    def _record(self, events: list[StateEvent], channels: list[list[str]]) -> list[int] | None:
+        """Store the batch in one transaction; None (logged) when the outbox cannot take it."""
+        from kakit.kanotify.handle import due_time
+
+        coalesce = self.config.outbox.coalesce
+        try:
+            outbox = self._open()
+            before: dict[tuple[str, str], StateEvent | None] = {}
+            items = []
+            for event, targets in zip(events, channels, strict=True):
+                key = (event.kind, event.name)
+                if key not in before:
+                    newest = outbox.newest_event(event.kind, event.name)
+                    before[key] = newest[1] if newest else None
+                items.append((event, targets, due_time(before[key], event, coalesce)))
+                before[key] = event
+            return outbox.add_events(items, self.node)
+        except StateError as exc:
+            logger.error(
+                f"{len(events)} event(s) could not be stored, hooks are applied anyway and "
+                f"alerts sent directly: {exc}"
+            )
+            self._close()
+            return None
+
+    def _hooks(self, events: list[StateEvent]) -> list[tuple[list[str], bool]]:
+        """Apply the last change of each instance, in order; ``(outcome lines, failed)`` each."""
+        from kakit.kanotify.applied import AppliedStates
+        from kakit.kanotify.handle import LOCK_WAIT, notify_lock, run_hooks
+
+        last = {(event.kind, event.name): index for index, event in enumerate(events)}
+        try:
+            lock = notify_lock(self.config, LOCK_WAIT)
+        except StateError as exc:
+            lock, problem = None, str(exc)
+        else:
+            problem = f"another kanotify held the notify lock for {LOCK_WAIT:g} s"
+        if lock is None:
+            self.metrics.hook_failures += len(last)
+            return [([f"hooks NOT applied: {problem}"], True) for _ in events]
+        outcomes: list[tuple[list[str], bool]] = []
+        try:
+            memory = AppliedStates(self.config.paths.state_dir)
+            for index, event in enumerate(events):
+                final = events[last[(event.kind, event.name)]]
+                if final is not event:
+                    outcomes.append(
+                        (
+                            [
+                                f"hooks skipped: {final.state}, read later in the same batch, was applied"
+                            ],
+                            False,
+                        )
+                    )
+                    continue
+                applied = memory.read(event.kind, event.name)
+                previous = (
+                    events[index - 1].state
+                    if index and events[index - 1].name == event.name
+                    else None
+                )
+                results = run_hooks(
+                    self.config,
+                    event,
+                    previous or (applied.state if applied else None),
+                    applied.state if applied else None,
+                )
+                try:
+                    memory.write(event)
+                except StateError as exc:
+                    logger.error(f"cannot remember the applied state: {exc}")
+                failed = any(not outcome.ok for outcome in results)
+                self.metrics.hook_failures += sum(1 for outcome in results if not outcome.ok)
+                outcomes.append(([outcome.summary for outcome in results], failed))
+        finally:
+            lock.release()
+        return outcomes
+
+    def _send_directly(
+        self,
+        events: list[StateEvent],
+        channels: list[list[str]],
+        outcomes: list[tuple[list[str], bool]],
+    ) -> None:
+        """The outbox took nothing: send the last change of each instance now."""
+        from kakit.kanotify.handle import Notification
+
+        last = {(event.kind, event.name): index for index, event in enumerate(events)}
+        for index in sorted(last.values()):
+            if not channels[index]:
+                continue
+            run = Notification(self.config, events[index])
+            run.outcomes = outcomes[index][0]
+            run.send_directly()
+
+    def close(self) -> None:
+        """Close the outbox."""
+        self._close()
 
 
 def _reader_lock(config: Config) -> FileLock:
@@ -144,33 +306,66 @@ def read_fifo(config: Config, path: str | None, *, reconcile_every: float | None
             ensure_dir(os.path.dirname(os.path.abspath(fifo)), 0o755)
         source = FifoSource(fifo, create=True)
         source.open()
-        handler = LineHandler(config)
         logger.info(f"reading keepalived's notify FIFO {fifo}")
+        handler = LineHandler(config)
         try:
-            asyncio.run(_follow(source, handler, reconcile_every))
+            asyncio.run(_run(source, handler, reconcile_every))
         finally:
             source.close()
+            handler.close()
         logger.info(
             f"FIFO reader stopped: {handler.lines} lines read ({handler.transitions} changes of "
             f"state, {handler.reports} priority reports, {handler.lvs} LVS, "
             f"{handler.refused} not understood)"
         )
+        if config.channels:
+            # Alerts of the last moments (keepalived's STOP) may still be waiting: a detached
+            # worker sends them, outside keepalived's process group, which is killed next.
+            from kakit.alerts.detach import spawn_worker
+
+            spawn_worker(config.source)
         return EXIT_OK
     finally:
         lock.release()
 
 
-async def _follow(source: FifoSource, handler: LineHandler, interval: float) -> None:
+async def _run(source: FifoSource, handler: LineHandler, interval: float) -> None:
     stop = asyncio.Event()
+    wake = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    handler.wake_delivery = wake.set
     async with asyncio.TaskGroup() as group:
-        reconciler = group.create_task(_reconcile_every(handler.config, interval, stop))
+        helpers = [group.create_task(_reconcile_every(handler.config, interval, stop))]
+        if handler.config.channels:
+            helpers.append(group.create_task(_deliver_on_wake(handler.config, wake)))
         try:
             await follow(source, handler.batch, stop, finished=handler.all_stopped)
         finally:
-            reconciler.cancel()
+            for task in helpers:
+                task.cancel()
+
+
+async def _deliver_on_wake(config: Config, wake: asyncio.Event) -> None:
+    """Deliver the outbox whenever a batch released alerts (and every so often regardless).
+
+    :func:`kakit.alerts.delivery.deliver` takes the delivery lock: when another worker holds
+    it (one kacheck started), that worker sends these alerts too, and this task returns at once.
+    """
+    from kakit.alerts.delivery import deliver
+    from kakit.exceptions import KakitError
+
+    while True:
+        try:
+            await deliver(config)
+        except KakitError as exc:
+            logger.error(f"outbox: {exc}")
+        try:
+            await asyncio.wait_for(wake.wait(), DELIVERY_IDLE)
+        except TimeoutError:
+            pass
+        wake.clear()
 
 
 async def _reconcile_every(config: Config, interval: float, stop: asyncio.Event) -> None:
