@@ -150,8 +150,12 @@ class LineHandler:
                 self._close()
         else:
             self._send_directly(events, channels, outcomes)
+        last = {(event.kind, event.name): event for event in events}
         for event, targets, (lines, failed) in zip(events, channels, outcomes, strict=True):
-            log = logger.error if failed else logger.info
+            # A superseded change is in the outbox and in the alert; one line per instance and
+            # read keeps a flood of changes from flooding the log too.
+            superseded = last[(event.kind, event.name)] is not event
+            log = logger.error if failed else logger.debug if superseded else logger.info
             prio = f" prio {event.priority}" if event.priority >= 0 else ""
             queued = f"queued for {', '.join(targets)}" if targets else "no alert channels"
             took = (time.time() - event.time) * 1000
