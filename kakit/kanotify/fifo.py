@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 CHUNK = 65536
 #: Seconds between checks that the path still names the FIFO being read.
 RECHECK = 1.0
+#: Seconds between looks at ``finished`` while reading on after SIGTERM.
+STOP_POLL = 0.05
 #: Seconds to read on after SIGTERM: keepalived sends SIGKILL one second after SIGTERM.
 GRACE = 0.8
 
@@ -202,6 +204,9 @@ async def _drain(
             wait = stopping_at - time.monotonic()
             if wait <= 0 or finished():
                 return
+            # ``finished`` may turn true without a line arriving (lines are handled elsewhere):
+            # look again every 50 ms during the grace, which lasts less than a second.
+            wait = min(wait, STOP_POLL)
         try:
             await asyncio.wait_for(wake.wait(), wait)
         except TimeoutError:

@@ -29,6 +29,7 @@ import asyncio
 import os
 import signal
 import time
+from collections import deque
 
 from kakit.core.events import StateEvent, received_now
 from kakit.core.fsutil import ensure_dir
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 
 #: Where the reader creates the FIFO when it runs as a service and no path is given.
 DEFAULT_FIFO = "/run/kakit.fifo"
+#: Lines read and not handled yet beyond which new lines are dropped (about 60 MiB).
+MAX_BACKLOG = 1_000_000
 #: Seconds between "still waiting for the other reader" lines.
 LOCK_NOTICE = 60.0
 #: Seconds between the delivery task's looks at the outbox when nothing woke it (alerts that
@@ -69,6 +72,10 @@ class LineHandler:
         self.wake_delivery = wake_delivery
         self.metrics = Metrics(flap_window=max(config.outbox.coalesce, 10.0))
         self.node = config.node_name()
+        from kakit.hooks import build_plan
+
+        # Built once: the reader applies the same states for as long as it runs.
+        self.plan = build_plan(config)
         self._outbox: Outbox | None = None
         #: The last state each instance and group reported, by ``(kind, name)``.
         self.states: dict[tuple[str, str], str] = {}
@@ -204,9 +211,12 @@ class LineHandler:
 
     def _hooks(self, events: list[StateEvent]) -> list[tuple[list[str], bool]]:
         """Apply the last change of each instance, in order; ``(outcome lines, failed)`` each."""
+        from kakit.hooks.base import StateChange
         from kakit.kanotify.applied import AppliedStates
-        from kakit.kanotify.handle import LOCK_WAIT, notify_lock, run_hooks
+        from kakit.kanotify.handle import LOCK_WAIT, notify_lock
 
+        if self.plan is None:
+            return [([], False) for _ in events]  # no states section: nothing to apply
         last = {(event.kind, event.name): index for index, event in enumerate(events)}
         try:
             lock = notify_lock(self.config, LOCK_WAIT)
@@ -238,11 +248,13 @@ class LineHandler:
                     if index and events[index - 1].name == event.name
                     else None
                 )
-                results = run_hooks(
-                    self.config,
-                    event,
-                    previous or (applied.state if applied else None),
-                    applied.state if applied else None,
+                results = self.plan.apply(
+                    StateChange(
+                        event=event,
+                        previous=previous or (applied.state if applied else None),
+                        node=self.node,
+                        leaving=applied.state if applied else None,
+                    )
                 )
                 try:
                     memory.write(event)
@@ -306,6 +318,7 @@ def read_fifo(config: Config, path: str | None, *, reconcile_every: float | None
     reconcile_every = INTERVAL if reconcile_every is None else reconcile_every
     lock = _reader_lock(config)
     try:
+        ensure_dir(config.paths.data_dir, 0o755)  # the outbox and the delivery lock live there
         if not os.path.exists(fifo):
             ensure_dir(os.path.dirname(os.path.abspath(fifo)), 0o755)
         source = FifoSource(fifo, create=True)
@@ -316,7 +329,6 @@ def read_fifo(config: Config, path: str | None, *, reconcile_every: float | None
             asyncio.run(_run(source, handler, reconcile_every))
         finally:
             source.close()
-            handler.close()
         logger.info(
             f"FIFO reader stopped: {handler.lines} lines read ({handler.transitions} changes of "
             f"state, {handler.reports} priority reports, {handler.lvs} LVS, "
@@ -333,22 +345,89 @@ def read_fifo(config: Config, path: str | None, *, reconcile_every: float | None
         lock.release()
 
 
+class Backlog:
+    """Lines read but not handled yet, between the loop that drains the FIFO and the thread
+    that handles them.
+
+    Draining is the loop's only job while a batch is handled (hooks, SQLite, fsync), so the pipe
+    is emptied as fast as keepalived fills it whatever a batch costs. The backlog is bounded:
+    past :data:`MAX_BACKLOG` lines new ones are counted and dropped with an error, which only a
+    reader stuck for minutes under a flood can reach.
+    """
+
+    def __init__(self) -> None:
+        self.batches: deque[list[bytes]] = deque()
+        self.size = 0
+        self.dropped = 0
+        self.ready = asyncio.Event()
+        self.closing = False
+
+    def add(self, lines: list[bytes]) -> None:
+        if self.size + len(lines) > MAX_BACKLOG:
+            if not self.dropped:
+                logger.error(f"the reader is {self.size} lines behind: dropping lines")
+            self.dropped += len(lines)
+            return
+        self.batches.append(lines)
+        self.size += len(lines)
+        self.ready.set()
+
+    def take(self) -> list[bytes]:
+        taken: list[bytes] = []
+        while self.batches:
+            taken += self.batches.popleft()
+        self.size = 0
+        return taken
+
+
+async def _handle_backlog(backlog: Backlog, handler: LineHandler) -> None:
+    """Hand the backlog to the handler in its thread, one batch at a time, in order, until the
+    reader closes and the backlog is empty.
+
+    Always the same thread: the handler keeps its SQLite connection, which may only be used by
+    the thread that opened it.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kakit-fifo") as thread:
+        while True:
+            await backlog.ready.wait()
+            backlog.ready.clear()
+            while backlog.batches:
+                await loop.run_in_executor(thread, handler.batch, backlog.take())
+            if backlog.closing:
+                await loop.run_in_executor(thread, handler.close)
+                return
+
+
 async def _run(source: FifoSource, handler: LineHandler, interval: float) -> None:
     stop = asyncio.Event()
     wake = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    handler.wake_delivery = wake.set
+
+    def wake_delivery() -> None:  # called from the handler's thread
+        loop.call_soon_threadsafe(wake.set)
+
+    handler.wake_delivery = wake_delivery
+    backlog = Backlog()
     async with asyncio.TaskGroup() as group:
+        worker = group.create_task(_handle_backlog(backlog, handler))
         helpers = [group.create_task(_reconcile_every(handler.config, interval, stop))]
         if handler.config.channels:
             helpers.append(group.create_task(_deliver_on_wake(handler.config, wake)))
         try:
-            await follow(source, handler.batch, stop, finished=handler.all_stopped)
+            await follow(source, backlog.add, stop, finished=handler.all_stopped)
         finally:
+            backlog.closing = True
+            backlog.ready.set()
+            await worker  # every line read is handled before the reader exits
             for task in helpers:
                 task.cancel()
+    if backlog.dropped:
+        logger.error(f"{backlog.dropped} lines were dropped while the reader was behind")
 
 
 async def _deliver_on_wake(config: Config, wake: asyncio.Event) -> None:
@@ -373,17 +452,15 @@ async def _deliver_on_wake(config: Config, wake: asyncio.Event) -> None:
 
 
 async def _reconcile_every(config: Config, interval: float, stop: asyncio.Event) -> None:
-    """Reconcile at start and every ``interval`` seconds until stopped.
-
-    Runs between batches on the reader's loop: a reconcile holds it for the time a state's hooks
-    take, as one event does, and keepalived's lines wait in the pipe meanwhile.
-    """
+    """Reconcile at start and every ``interval`` seconds until stopped."""
     from kakit.exceptions import KakitError
     from kakit.kanotify.reconcile import reconcile
 
     while not stop.is_set():
         try:
-            reconcile(config)
+            # In a thread, as batches are: the loop keeps draining the FIFO meanwhile. The
+            # notify lock keeps a reconcile and a batch's hooks apart.
+            await asyncio.to_thread(reconcile, config)
         except KakitError as exc:
             logger.error(f"reconcile failed: {exc}")
         try:

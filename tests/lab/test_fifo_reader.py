@@ -226,7 +226,7 @@ class TestFlood:
 
     def test_every_priority_change_is_read(self, tmp_path: Path) -> None:
         """A track file flipped 2,000 times moves n1's priority 150 <-> 140 (no failover); the
-        reader counts as many priority reports as keepalived logged priority changes."""
+        reader counts at least as many priority reports as keepalived logged priority changes."""
         with Lab(nodes=2, workdir=tmp_path, gateway=True) as lab:
             n1, n2 = lab.nodes
             gateway = lab.gateway
@@ -252,6 +252,9 @@ class TestFlood:
                 line for line in log_of(n1).splitlines() if "FIFO reader stopped" in line
             )
             assert changes > 100, changes  # the flood did reach keepalived
-            assert f"{changes} priority reports" in stopped, (changes, stopped)
+            read = int(stopped.split(" changes of state, ")[1].split(" priority reports")[0])
+            # keepalived logs most priority changes it writes to the FIFO, not quite all of them
+            # (a few more lines than log lines, measured): none it logged may be missing.
+            assert read >= changes, (changes, stopped)
             assert "0 not understood" in stopped
             assert lab.holders(lab.vip) == [n2]
