@@ -124,7 +124,7 @@ class TestKaprobePeers:
             s = a.status()
             assert s is not None
             c = s["counters"]
-            return (
+            return bool(
                 c["rx_dropped_ttl"] >= 1
                 and c["rx_dropped_invalid"] >= 2
                 and c["rx_dropped_unknown_discr"] >= 1
@@ -210,5 +210,3 @@ class TestFrr:
             assert up_with(a) != first
         finally:
             bfdd.cleanup()
-
-
