@@ -101,6 +101,7 @@ class Probe:
         self.family = socket.AF_INET6 if ":" in spec.peer else socket.AF_INET
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.since = time.time()
+        self.changed_at = now
         self.sock = self._open_socket()
         self._handle: asyncio.TimerHandle | None = None
         self._armed_at = float("inf")
@@ -225,6 +226,7 @@ class Probe:
         reason = f" ({diag_name(change.diag)})" if change.diag else ""
         logger.info(f"BFD session {self.spec.name}: {old} -> {new}{reason}")
         self.since = time.time()
+        self.changed_at = change.at
         if new == "Up":
             self.counters["up"] += 1
         elif change.old == UP:
@@ -245,6 +247,7 @@ class Probe:
             "state": STATE_NAMES[s.state],
             "remote_state": STATE_NAMES[s.remote_state],
             "since": self.since,
+            "changed_monotonic": self.changed_at,
             "local_discr": s.local_discr,
             "remote_discr": s.remote_discr,
             "desired_min_tx_us": s.desired_min_tx,
