@@ -99,15 +99,14 @@ def main() -> int:
             stopped = time.monotonic()
             os.kill(peer_a.pid, signal.SIGSTOP)
             os.kill(peer_b.pid, signal.SIGSTOP)
-            procs.wait_until(
-                lambda seen=seen: (
+
+            def both_down(seen: int = seen) -> bool:
+                return (
                     detector.state() == "Down"
                     and len(expiries(keepalived_log, KEEPALIVED_EXPIRED)) > seen
-                ),
-                timeout=10,
-                interval=0.02,
-                what=f"trial {trial}: both Down",
-            )
+                )
+
+            procs.wait_until(both_down, timeout=10, interval=0.02, what=f"trial {trial}: Down")
             status = detector.status()
             assert status is not None
             from_stop.append((status["changed_monotonic"] - stopped) * 1000)
