@@ -125,6 +125,12 @@ def main() -> int:
             f"  last packet -> Down  keepalived {summary(expiries(keepalived_log, KEEPALIVED_EXPIRED))}"
         )
         print(f"  SIGSTOP -> Down      kaprobe    {summary(from_stop)}")
+        final = detector.status() or {}
+        print(
+            "  false positives (Downs beyond the trials): "
+            f"kaprobe {final.get('counters', {}).get('down', 0) - trials}, "
+            f"keepalived {len(expiries(keepalived_log, KEEPALIVED_EXPIRED)) - trials}"
+        )
         print(f"CPU over {window:.0f} s of steady {interval} ms sessions (one session each):")
         print(f"  kaprobe    {(cpu1[0] - cpu0[0]) / window * 100:5.2f} % of a CPU")
         print(f"  keepalived {(cpu1[1] - cpu0[1]) / window * 100:5.2f} % of a CPU (BFD child)")

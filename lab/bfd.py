@@ -32,29 +32,28 @@ def kaprobe_path() -> str:
 class Kaprobe:
     """A kaprobe process in a lab node, with a private state directory."""
 
-    def __init__(self, node: Node, peer: str, *args: str, name: str = "kaprobe") -> None:
+    def __init__(
+        self, node: Node, peer: str, *args: str, name: str = "kaprobe", from_config: bool = False
+    ) -> None:
+        """Describe it; ``from_config`` puts the session in a probes: section, not in argv."""
         self.node = node
         self.dir = node.dir / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config = self.dir / "kakit.yaml"
-        self.config.write_text(
+        self.track_file = self.dir / "track"
+        text = (
             f"version: 1\npaths: {{state_dir: {self.dir}/run, data_dir: {self.dir}/lib}}\n"
             f"log: {{file: {self.dir}/kakit.log, syslog: false}}\n"
         )
-        self.track_file = self.dir / "track"
-        self.argv = [
-            kaprobe_path(),
-            "-c",
-            str(self.config),
-            "-v",
-            "--peer",
-            peer,
-            "--local",
-            node.address,
-            "--track-file",
-            str(self.track_file),
-            *args,
-        ]
+        session = ["--peer", peer, "--local", node.address, "--track-file", str(self.track_file)]
+        if from_config:
+            text += (
+                f"probes:\n  - {{peer: {peer}, local: {node.address}, "
+                f"track_file: {self.track_file}}}\n"
+            )
+            session = []
+        self.config.write_text(text)
+        self.argv = [kaprobe_path(), "-c", str(self.config), "-v", *session, *args]
         self.log = self.dir / "kaprobe.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

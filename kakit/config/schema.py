@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from kakit.checks.spec import CheckSpec
     from kakit.config.channels import ChannelSpec
     from kakit.hooks.spec import HookSettings
+    from kakit.kaprobe.spec import ProbeSpec
 
 
 @frozen
@@ -141,6 +142,12 @@ def _checks(node: Node) -> dict[str, CheckSpec]:
     return checks_section(node)
 
 
+def _probes(node: Node) -> tuple[ProbeSpec, ...]:
+    from kakit.kaprobe.spec import probes_section
+
+    return probes_section(node)
+
+
 def _states(node: Node) -> dict[str, dict[str, Any]]:
     from kakit.hooks.spec import states_section
 
@@ -181,6 +188,7 @@ class Config:
         alerts: Which events go to which channels.
         outbox: The durable outbox and its delivery policy.
         templates: Alert templates by language.
+        probes: kaprobe's BFD sessions (:mod:`kakit.kaprobe.spec`).
     """
 
     version: int = option(integer(1, 1), default=1)
@@ -195,6 +203,7 @@ class Config:
     alerts: tuple[AlertRoute, ...] = option(list_of(record(AlertRoute)), default=())
     outbox: OutboxSettings = option(record(OutboxSettings), default=OutboxSettings())
     templates: dict[str, Any] = option(_templates, default={})
+    probes: tuple[ProbeSpec, ...] = option(_probes, default=())
 
     def hook_settings(self) -> HookSettings:
         """The ``hooks`` section (defaults when absent)."""

@@ -86,6 +86,8 @@ def effective(config: Config) -> dict[str, Any]:
         }
         result["alerts"] = to_plain(list(config.alerts))
         result["outbox"] = {**to_plain(config.outbox), "path": config.outbox_path()}
+    if config.probes:
+        result["probes"] = to_plain(list(config.probes))
     return result
 
 

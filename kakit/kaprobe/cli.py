@@ -20,10 +20,12 @@ USAGE = """\
 usage: kaprobe [-c FILE] [-v] --peer ADDRESS --local ADDRESS [--interval DURATION]
                [--multiplier N] [--track-file PATH] [--up-value N] [--down-value N]
                [--passive] [--realtime] [--admin-down-on-exit]
+       kaprobe [-c FILE] [-v] [--realtime] [--admin-down-on-exit]   (the probes: section)
        kaprobe [-c FILE] status [--json]
 
 Run a BFD session (RFC 5880 asynchronous mode, RFC 5881 single hop) with ADDRESS and keep a
 keepalived track_file: the up value while the session is Up, the down value otherwise.
+Without --peer, run every session of the configuration's probes: section.
 
 options:
   -c, --config FILE       configuration file (default $KAKIT_CONFIG, then /etc/kakit/kakit.yaml)
@@ -156,9 +158,13 @@ def parse_args(argv: list[str]) -> Arguments:
             raise UsageError(f"unknown argument {item!r} (see kaprobe --help)")
     if args.command == "status":
         return args
-    if args.peer is None or args.local is None:
-        raise UsageError("--peer ADDRESS and --local ADDRESS are required (see kaprobe --help)")
-    if (":" in args.peer) != (":" in args.local):
+    if (args.peer is None) != (args.local is None):
+        raise UsageError("--peer ADDRESS and --local ADDRESS go together (see kaprobe --help)")
+    if (
+        args.peer is not None
+        and args.local is not None
+        and (":" in args.peer) != (":" in args.local)
+    ):
         raise UsageError("--peer and --local must be of the same address family")
     return args
 
@@ -185,21 +191,27 @@ def _run(config: Config, args: Arguments) -> int:
     from kakit.kaprobe.runtime import run_prober, set_realtime
     from kakit.kaprobe.spec import DEFAULT_DOWN_VALUE, DEFAULT_UP_VALUE, ProbeSpec
 
-    assert args.peer is not None and args.local is not None
-    spec = ProbeSpec(
-        peer=args.peer,
-        local=args.local,
-        interval=args.interval,
-        multiplier=args.multiplier,
-        track_file=args.track_file,
-        up_value=DEFAULT_UP_VALUE if args.up_value is None else args.up_value,
-        down_value=DEFAULT_DOWN_VALUE if args.down_value is None else args.down_value,
-        passive=args.passive,
-    )
+    if args.peer is not None and args.local is not None:
+        specs = [
+            ProbeSpec(
+                peer=args.peer,
+                local=args.local,
+                interval=args.interval / 1_000_000,
+                multiplier=args.multiplier,
+                track_file=args.track_file,
+                up_value=DEFAULT_UP_VALUE if args.up_value is None else args.up_value,
+                down_value=DEFAULT_DOWN_VALUE if args.down_value is None else args.down_value,
+                passive=args.passive,
+            )
+        ]
+    elif config.probes:
+        specs = list(config.probes)
+    else:
+        raise UsageError("no session: give --peer and --local, or a probes: section")
     ensure_dir(os.path.dirname(path))
     if args.realtime:
         set_realtime()
-    asyncio.run(run_prober([spec], status_path=path, admin_down_on_exit=args.admin_down_on_exit))
+    asyncio.run(run_prober(specs, status_path=path, admin_down_on_exit=args.admin_down_on_exit))
     return EXIT_OK
 
 

@@ -92,8 +92,8 @@ class Probe:
         self.prober = prober
         self.session = Session(
             local_discr=discr,
-            desired_min_tx=spec.interval,
-            required_min_rx=spec.interval,
+            desired_min_tx=spec.interval_us,
+            required_min_rx=spec.interval_us,
             detect_mult=spec.multiplier,
             now=now,
             passive=spec.passive,
@@ -560,7 +560,7 @@ async def run_prober(
         ready(prober)
     for spec in specs:
         logger.info(
-            f"BFD session {spec.name}: {spec.interval // 1000} ms x {spec.multiplier}"
+            f"BFD session {spec.name}: {spec.interval_us / 1000:g} ms x {spec.multiplier}"
             + (f", track file {spec.track_file}" if spec.track_file else "")
         )
     try:

@@ -104,3 +104,15 @@ class TestProcess:
         )
         assert done.returncode == 1
         assert "is kaprobe running" in done.stderr
+
+    def test_no_session_is_a_usage_error(self, tmp_path: Path) -> None:
+        """Without --peer and without a probes: section there is nothing to run: exit 2."""
+        config = tmp_path / "kakit.yaml"
+        config.write_text(
+            f"version: 1\npaths: {{state_dir: {tmp_path}/run}}\nlog: {{syslog: false}}\n"
+        )
+        done = subprocess.run(
+            [kaprobe(), "-c", str(config)], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 2
+        assert "probes: section" in done.stderr

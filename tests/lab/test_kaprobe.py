@@ -92,6 +92,14 @@ class TestKaprobePeers:
         b.start()
         assert up_with(a) != first
 
+    def test_sessions_from_the_probes_section(self, pair: tuple[Node, Node]) -> None:
+        """A kaprobe configured by its probes: section alone comes Up with its peer."""
+        n1, n2 = pair
+        a = Kaprobe(n1, n2.address, from_config=True).start()
+        Kaprobe(n2, n1.address).start()
+        up_with(a)
+        wait_negotiated(a)
+
     def test_garbage_dropped_and_counted(self, pair: tuple[Node, Node]) -> None:
         """TTL 254, a bad length, the M bit and an unknown discriminator: counted, still Up."""
         n1, n2 = pair
