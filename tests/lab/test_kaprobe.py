@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab, Node, procs
+from lab import Lab, Node, procs, vrrp_instance_conf
 from lab.bfd import Bfdd, Kaprobe, keepalived_bfd_argv, keepalived_bfd_conf
+from lab.netns import ip
 
 pytestmark = [
     pytest.mark.lab,
@@ -160,6 +161,28 @@ class TestKaprobePeers:
         assert "rx_dropped_ttl 0" in out
 
 
+class TestStopping:
+    """What the peer sees when kaprobe stops gracefully."""
+
+    @pytest.mark.parametrize(
+        ("extra", "diag"),
+        [((), 1), (("--admin-down-on-exit",), 3)],
+        ids=["silent", "admin-down"],
+    )
+    def test_stop(self, pair: tuple[Node, Node], extra: tuple[str, ...], diag: int) -> None:
+        """By default a stopped kaprobe just goes silent (peer: diag 1); or it says AdminDown."""
+        n1, n2 = pair
+        a = Kaprobe(n1, n2.address, *extra).start()
+        b = Kaprobe(n2, n1.address).start()
+        up_with(b)
+        wait_negotiated(b)
+        assert a.stop() == 0
+        wait_state(b, "Down")
+        status = b.status()
+        assert status is not None
+        assert status["last_down_diag"] == diag
+
+
 needs_keepalived = pytest.mark.skipif(not shutil.which("keepalived"), reason="needs keepalived")
 
 
@@ -189,6 +212,46 @@ class TestKeepalived:
             os.kill(bfd_pid, signal.SIGCONT)
         # keepalived's own detection time runs out too, and it picks a new discriminator.
         assert up_with(a) != first
+
+
+TRACK_FILE_BLOCK = """\
+track_file kaprobe_gw {{
+    file "{path}"
+    weight 1
+    init_file -254
+}}
+
+"""
+
+
+@needs_keepalived
+class TestEndToEnd:
+    """The master tracks kaprobe's track file: losing its gateway moves the VIP."""
+
+    def test_gateway_loss_moves_the_vip(self, tmp_path: Path) -> None:
+        """kaprobe on the master peers with the gateway; the gateway's link goes down; n2 has the VIP."""
+        with Lab(nodes=2, workdir=tmp_path / "lab", gateway=True) as lab:
+            n1, n2 = lab.nodes
+            gw = lab.gateway
+            assert gw is not None
+            probe = Kaprobe(n1, gw.address)
+            Kaprobe(gw, n1.address).start()
+            master = vrrp_instance_conf(
+                n1, priority=150, vip=lab.vip, extra_instance="track_file {\nkaprobe_gw\n}"
+            )
+            block = TRACK_FILE_BLOCK.format(path=probe.track_file)
+            n1.write_keepalived_conf(
+                master.replace("vrrp_instance VI_1 {", block + "vrrp_instance VI_1 {")
+            )
+            n2.write_keepalived_conf(vrrp_instance_conf(n2, priority=100, vip=lab.vip))
+            probe.start()
+            up_with(probe)
+            n1.start_keepalived()
+            n2.start_keepalived()
+            lab.wait_until(lambda: lab.holders(lab.vip) == [n1], timeout=20, what="VIP on n1")
+            ip("link", "set", "eth0", "down", ns=gw.ns)
+            assert_detected_down(probe)
+            lab.wait_until(lambda: lab.holders(lab.vip) == [n2], timeout=10, what="VIP on n2")
 
 
 needs_frr = pytest.mark.skipif(not os.path.exists("/usr/lib/frr/bfdd"), reason="needs FRR")
