@@ -25,7 +25,6 @@ import time
 from kakit.core.log import logger
 from kakit.exceptions import CheckError
 from kakit.kaprobe.packet import (
-    ADMIN_DOWN,
     STATE_NAMES,
     UP,
     PacketError,
@@ -185,7 +184,7 @@ class Probe:
             if session.may_transmit():
                 self.send(session.packet())
             session.transmitted(now)
-        self._consume_transitions()
+        self.consume_transitions()
         self.arm()
 
     # -- packets -------------------------------------------------------------------------
@@ -210,10 +209,11 @@ class Probe:
         if self.session.receive(packet, now):
             self.counters["polls_answered"] += 1
             self.send(self.session.packet(final=True))
-        self._consume_transitions()
+        self.consume_transitions()
         self.arm()
 
-    def _consume_transitions(self) -> None:
+    def consume_transitions(self) -> None:
+        """Report the session's state changes: log, counters, track file, status."""
         transitions = self.session.transitions
         if not transitions:
             return
@@ -463,22 +463,25 @@ class Prober:
             self.close()
 
     async def _send_admin_down(self) -> None:
-        """AdminDown on every session for one detection time (RFC 5880 6.8.16)."""
+        """AdminDown on every session for one detection time (RFC 5880 6.8.16).
+
+        The packets keep the rate the session had, so the peer hears the first one at once and
+        the rest before its detection time could run out.
+        """
         now = self.loop.time()
-        longest = 0.0
+        interval = min(p.session.tx_interval for p in self.probes) * MICROSECOND
+        longest = max(p.session.detect_mult * p.session.tx_interval for p in self.probes)
         for probe in self.probes:
             probe.session.admin_down(now)
-            probe._consume_transitions()
-            longest = max(longest, probe.session.detect_mult * probe.session.tx_interval)
+            probe.consume_transitions()
         deadline = now + longest * MICROSECOND
         while True:
             for probe in self.probes:
-                if probe.session.state == ADMIN_DOWN:
-                    probe.send(probe.session.packet())
+                probe.send(probe.session.packet())
             now = self.loop.time()
             if now >= deadline:
                 return
-            await asyncio.sleep(min(deadline - now, _shortest_interval(self.probes)))
+            await asyncio.sleep(min(deadline - now, interval))
 
     def close(self) -> None:
         """Close every socket."""
@@ -489,10 +492,6 @@ class Prober:
         for probe in self.probes:
             probe.disarm()
             probe.sock.close()
-
-
-def _shortest_interval(probes: list[Probe]) -> float:
-    return min(p.session.tx_interval for p in probes) * MICROSECOND
 
 
 def _read_ancillary(ancillary: list[tuple[int, int, bytes]]) -> tuple[int | None, str | None]:

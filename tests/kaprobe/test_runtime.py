@@ -15,8 +15,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kakit.kaprobe.packet import DOWN, INIT, UP, ControlPacket, encode
+from kakit.kaprobe.packet import DOWN, INIT, UP, ControlPacket, PacketError, decode, encode
 from kakit.kaprobe.runtime import IP_PKTINFO, Probe, Prober
 from kakit.kaprobe.spec import ProbeSpec
 
@@ -137,3 +139,28 @@ async def test_session_socket_source_port(tmp_path: object) -> None:
         assert probe.sock.getsockopt(socket.IPPROTO_IP, socket.IP_TTL) == 255
     finally:
         probe.sock.close()
+
+
+@in_loop
+async def test_garbage_changes_nothing(tmp_path: object) -> None:
+    """Random datagrams never raise, and one that fails the checks changes no session state."""
+    prober, probe = await one_session("127.0.0.2", "127.0.0.1", tmp_path)
+    prober.handle(
+        from_peer(DOWN, your=0), ancillary("127.0.0.2", "127.0.0.1", 255), "127.0.0.2", 1.0
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.binary(max_size=48))
+    def feed(data: bytes) -> None:
+        before = (probe.session.state, probe.session.remote_discr, probe.counters["rx"])
+        prober.handle(data, ancillary("127.0.0.2", "127.0.0.1", 255), "127.0.0.2", 1.5)
+        try:
+            decode(data)
+        except PacketError:
+            after = (probe.session.state, probe.session.remote_discr, probe.counters["rx"])
+            assert after == before
+
+    try:
+        feed()
+    finally:
+        prober.close()
