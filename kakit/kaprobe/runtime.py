@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from kakit.kaprobe.packet import ControlPacket
     from kakit.kaprobe.spec import ProbeSpec
 
 CONTROL_PORT = 3784
@@ -189,7 +190,7 @@ class Probe:
 
     # -- packets -------------------------------------------------------------------------
 
-    def send(self, packet: Any) -> None:
+    def send(self, packet: ControlPacket) -> None:
         """Send one control packet; errors are counted, and logged once per kind."""
         try:
             self.sock.send(encode(packet))
@@ -203,7 +204,7 @@ class Probe:
         self.counters["tx"] += 1
         self._tx_error = None
 
-    def receive(self, packet: Any, now: float) -> None:
+    def receive(self, packet: ControlPacket, now: float) -> None:
         """A packet demultiplexed to this session."""
         self.counters["rx"] += 1
         if self.session.receive(packet, now):
