@@ -13,7 +13,8 @@ after the master's priority-0 advert is (256 - 100) / 256 x 0.03 s = 18 ms. A cu
 ``ip link set eth0 down`` in the gateway's namespace; the VIP is seen on n2 through
 ``ip monitor address`` there, timed on the same monotonic clock as the cut.
 
-Run, as root: ``.venv/bin/python bench/kaprobe_failover.py [CUTS] [INTERVAL_MS]``.
+Run, as root: ``.venv/bin/python bench/kaprobe_failover.py [CUTS] [INTERVAL_MS] [--realtime]``
+(``--realtime``: both kaprobes run SCHED_FIFO; keepalived's BFD runs as it is).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, __file__.rsplit("/", 2)[0])
 
 from lab import Lab, Node, procs, vrrp_instance_conf
-from lab.bfd import Kaprobe, kaprobe_path
+from lab.bfd import Kaprobe, kaprobe_path, keepalived_bfd_argv
 from lab.netns import ip
 
 ADVERT_INT = 0.03
@@ -71,13 +72,15 @@ def summary(values: list[float]) -> str:
     return f"p50 {statistics.median(values):7.1f} ms   max {max(values):7.1f} ms   n={len(values)}"
 
 
-def run_phase(tmp: Path, mode: str, cuts: int, interval: int) -> list[float]:
+def run_phase(tmp: Path, mode: str, cuts: int, interval: int, realtime: bool) -> list[float]:
     """One way of tracking the gateway, ``cuts`` cuts; milliseconds from cut to VIP on n2."""
     with Lab(nodes=2, workdir=tmp / mode, gateway=True) as lab:
         n1, n2 = lab.nodes
         gw = lab.gateway
         assert gw is not None
         timers = ["--interval", f"{interval}ms", "--multiplier", "3"]
+        if realtime:
+            timers.append("--realtime")
         Kaprobe(gw, n1.address, *timers).start()
         extra_global = "vrrp_version 3"
         top = ""
@@ -125,8 +128,11 @@ def run_phase(tmp: Path, mode: str, cuts: int, interval: int) -> list[float]:
                 n2, priority=100, vip=lab.vip, advert_int=ADVERT_INT, extra_global=extra_global
             )
         )
-        n1.start_keepalived()
-        n2.start_keepalived()
+        for node in (n1, n2):
+            # Private BFD pid files too: keepalived refuses to start while the default one
+            # names a running BFD child (the other node's).
+            with (node.dir / "keepalived.log").open("ab") as out:
+                node.popen(keepalived_bfd_argv(node), stdin=-3, stdout=out, stderr=-2)
         watch = VipWatch(n2, lab.vip)
         results: list[float] = []
         try:
@@ -157,21 +163,24 @@ def main() -> int:
     """Run the three phases and print the table."""
     if os.geteuid() != 0:
         raise SystemExit("run as root (network namespaces)")
-    cuts = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    interval = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+    argv = [a for a in sys.argv[1:] if not a.startswith("--")]
+    realtime = "--realtime" in sys.argv
+    cuts = int(argv[0]) if argv else 10
+    interval = int(argv[1]) if len(argv) > 1 else 50
     with tempfile.TemporaryDirectory(prefix="kaprobe-failover-") as tmp:
         table = {
             f"kaprobe {interval} ms x 3 + track_file": run_phase(
-                Path(tmp), "kaprobe", cuts, interval
+                Path(tmp), "kaprobe", cuts, interval, realtime
             ),
             f"keepalived track_bfd {interval} ms x 3": run_phase(
-                Path(tmp), "track_bfd", cuts, interval
+                Path(tmp), "track_bfd", cuts, interval, realtime
             ),
             "kacheck gateway, vrrp_script interval 1": run_phase(
                 Path(tmp), "kacheck", cuts, interval
             ),
         }
-    print(f"gateway cut -> VIP on the backup ({VRRP})")
+    mode = ", kaprobes --realtime" if realtime else ""
+    print(f"gateway cut -> VIP on the backup ({VRRP}{mode})")
     for name, values in table.items():
         print(f"  {name:42s} {summary(values)}")
     return 0
