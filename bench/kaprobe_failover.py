@@ -176,7 +176,7 @@ def main() -> int:
                 Path(tmp), "track_bfd", cuts, interval, realtime
             ),
             "kacheck gateway, vrrp_script interval 1": run_phase(
-                Path(tmp), "kacheck", cuts, interval
+                Path(tmp), "kacheck", cuts, interval, realtime
             ),
         }
     mode = ", kaprobes --realtime" if realtime else ""
