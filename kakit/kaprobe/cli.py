@@ -121,7 +121,6 @@ def parse_args(argv: list[str]) -> Arguments:
         "--up-value",
         "--down-value",
     }
-    flags = {"--passive", "--realtime", "--admin-down-on-exit", "--json", "-v", "--verbose"}
     while items:
         item = items.pop(0)
         if item.startswith("--") and "=" in item:
@@ -149,9 +148,16 @@ def parse_args(argv: list[str]) -> Arguments:
                 args.up_value = _integer(item, value, -(2**31), 2**31 - 1)
             else:
                 args.down_value = _integer(item, value, -(2**31), 2**31 - 1)
-        elif item in flags:
-            name = item.lstrip("-").replace("-", "_")
-            setattr(args, "verbose" if name == "v" else name, True)
+        elif item in ("-v", "--verbose"):
+            args.verbose = True
+        elif item == "--passive":
+            args.passive = True
+        elif item == "--realtime":
+            args.realtime = True
+        elif item == "--admin-down-on-exit":
+            args.admin_down_on_exit = True
+        elif item == "--json":
+            args.json = True
         elif item == "status" and args.command == "run":
             args.command = "status"
         else:

@@ -116,3 +116,18 @@ class TestProcess:
         )
         assert done.returncode == 2
         assert "probes: section" in done.stderr
+
+
+class TestFlags:
+    """Flags without values."""
+
+    def test_flags(self) -> None:
+        """Every flag sets its own field."""
+        args = parse_args([*BASE, "-v", "--passive", "--realtime", "--admin-down-on-exit"])
+        assert (args.verbose, args.passive, args.realtime, args.admin_down_on_exit) == (
+            True,
+            True,
+            True,
+            True,
+        )
+        assert parse_args(["status", "--json"]).json
