@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from kakit.checks.spec import CheckSpec
     from kakit.config.channels import ChannelSpec
     from kakit.hooks.spec import HookSettings
+    from kakit.kaprobe.spec import ProbeSpec
 
 
 @frozen
@@ -206,6 +207,12 @@ def _checks(node: Node) -> dict[str, CheckSpec]:
     return checks_section(node)
 
 
+def _probes(node: Node) -> tuple[ProbeSpec, ...]:
+    from kakit.kaprobe.spec import probes_section
+
+    return probes_section(node)
+
+
 def _states(node: Node) -> dict[str, dict[str, Any]]:
     from kakit.hooks.spec import states_section
 
@@ -247,6 +254,7 @@ class Config:
         outbox: The durable outbox and its delivery policy.
         templates: Alert templates by language.
         keepalived: Where keepalived's configuration is.
+        probes: kaprobe's BFD sessions (:mod:`kakit.kaprobe.spec`).
     """
 
     version: int = option(integer(1, 1), default=1)
@@ -264,6 +272,7 @@ class Config:
     keepalived: KeepalivedSettings = option(
         record(KeepalivedSettings), default=KeepalivedSettings()
     )
+    probes: tuple[ProbeSpec, ...] = option(_probes, default=())
 
     def hook_settings(self) -> HookSettings:
         """The ``hooks`` section (defaults when absent)."""

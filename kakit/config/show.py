@@ -87,6 +87,8 @@ def effective(config: Config) -> dict[str, Any]:
         result["alerts"] = [_route(route) for route in config.alerts]
         result["outbox"] = {**to_plain(config.outbox), "path": config.outbox_path()}
         result["keepalived"] = to_plain(config.keepalived)
+    if config.probes:
+        result["probes"] = to_plain(list(config.probes))
     return result
 
 

@@ -17,7 +17,7 @@ from tests.deploy.conftest import (
     unsafe,
 )
 
-TOOLS = {"kacheck", "kanotify", "kakit"}
+TOOLS = {"kacheck", "kanotify", "kakit", "kaprobe"}
 
 
 def tree(root: Path) -> dict[str, str]:
