@@ -15,6 +15,7 @@ WHEELHOUSE ?=
 PIP_SOURCE := $(if $(WHEELHOUSE),--no-index --find-links $(abspath $(WHEELHOUSE)))
 DEBIAN_PACKAGES := keepalived nginx apache2 iptables nftables iproute2 procps psmisc python3 python3-venv prometheus-alertmanager prometheus openssl
 DEBIAN_PACKAGES += frr
+HOST_SERVICES := apache2 apache-htcacheclean frr prometheus prometheus-node-exporter prometheus-alertmanager
 
 .PHONY: demo test lint typecheck unit bench deps debian-deps clean install uninstall wheelhouse
 
@@ -32,16 +33,19 @@ debian-deps:
 	    echo "installing Debian packages:" $$missing; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@# apache2 is only for the lab (one per namespace, lab/apache.py). Debian's package enables
-	@# and starts a host-wide apache2 on port 80 where an init system lets it: stop and disable
-	@# that one, the host must not serve anything (docs/architecture.md, "The lab").
-	@if command -v systemctl >/dev/null && systemctl is-active --quiet apache2 2>/dev/null; then \
-	    echo "stopping and disabling the host's apache2 (the lab runs its own)"; \
-	    systemctl disable --now apache2 apache-htcacheclean >/dev/null 2>&1 || true; \
-	elif [ -x /etc/init.d/apache2 ] && /etc/init.d/apache2 status >/dev/null 2>&1; then \
-	    echo "stopping and disabling the host's apache2 (the lab runs its own)"; \
-	    /etc/init.d/apache2 stop >/dev/null; update-rc.d apache2 disable >/dev/null 2>&1 || true; \
-	fi
+	@# apache2, frr and prometheus are only for the tests (apache2 and bfdd run per namespace,
+	@# promtool checks the metrics). Debian's packages enable and start host-wide daemons where an
+	@# init system lets them: stop and disable those, the host must serve nothing
+	@# (docs/architecture.md, "The lab").
+	@for service in $(HOST_SERVICES); do \
+	    if command -v systemctl >/dev/null && systemctl is-enabled --quiet $$service 2>/dev/null; then \
+	        echo "stopping and disabling the host's $$service (the tests run their own)"; \
+	        systemctl disable --now $$service >/dev/null 2>&1 || true; \
+	    elif [ -x /etc/init.d/$$service ] && /etc/init.d/$$service status >/dev/null 2>&1; then \
+	        echo "stopping and disabling the host's $$service (the tests run their own)"; \
+	        /etc/init.d/$$service stop >/dev/null; update-rc.d $$service disable >/dev/null 2>&1 || true; \
+	    fi; \
+	done
 
 $(VENV)/.deps: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
