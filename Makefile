@@ -75,6 +75,7 @@ bench: deps
 	$(BIN)/python bench/kacheck_watch.py
 	$(BIN)/python bench/kanotify_hooks.py
 	$(BIN)/python bench/kanotify_delivery.py
+	$(BIN)/python bench/kanotify_fifo.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
