@@ -10,7 +10,7 @@ One process does it all, batch by batch (a batch is every line one wake-up found
 
 1. **Record.** Every change of state of the batch is stored in the outbox in one transaction,
    with its held alerts, before any hook runs: a reader killed during the hooks loses nothing it
-   had read, beyond the lines of the read being parsed at that moment.
+   had read and stored (the lines read and not yet stored, its backlog, are lost).
 2. **Hooks**, under the notify lock, in keepalived's order. Hooks act on the node, so only the
    last change of each instance in the batch is applied; the earlier ones are recorded as
    superseded (a flap inside one read converges on its end at once).
