@@ -601,6 +601,21 @@ class Outbox:
         )
         return [MessageRow(row) for row in rows]
 
+    def channel_stats(self, now: float) -> dict[str, tuple[int, float, int, int]]:
+        """Per channel: ``(waiting, age of the oldest waiting in s, sent, failed or expired)``."""
+        found: dict[str, tuple[int, float, int, int]] = {}
+        rows = self._read(
+            "SELECT channel,"
+            " SUM(status IN ('held', 'pending', 'sending')),"
+            " MIN(CASE WHEN status IN ('held', 'pending', 'sending') THEN created END),"
+            " SUM(status = 'sent'), SUM(status IN ('failed', 'expired'))"
+            " FROM messages GROUP BY channel"
+        )
+        for channel, waiting, oldest, sent, failed in rows:
+            age = max(0.0, now - oldest) if oldest is not None else 0.0
+            found[str(channel)] = (int(waiting or 0), age, int(sent or 0), int(failed or 0))
+        return found
+
     def retry(self, ids: list[int] | None) -> int:
         """Failed/expired messages (all, or the given ids) become pending, due now."""
         now = time.time()

@@ -123,6 +123,8 @@ def _safe_paths(config: Config) -> Config:
     ]
     if config.log.file:
         places.append((config.log.file, "log file (log.file)"))
+    if config.fifo.textfile:
+        places.append((config.fifo.textfile, "metrics text file (fifo.textfile)"))
     errors = []
     for path, what in places:
         try:

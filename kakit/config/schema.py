@@ -21,9 +21,12 @@ from kakit.core.converters import (
     choice,
     duration,
     integer,
+    ip_address,
     list_of,
+    optional,
     optional_path,
     optional_string,
+    port,
     record,
     string,
     unknown_key_error,
@@ -157,6 +160,27 @@ class KeepalivedSettings:
 
 
 @frozen
+class FifoSettings:
+    """The notify-FIFO reader, ``kanotify --fifo`` (docs/kanotify.md, "The notify FIFO").
+
+    Attributes:
+        path: The FIFO read when keepalived does not name one (the reader as a service).
+        reconcile: Seconds between two checks that the node still holds what its state set.
+        metrics_address: Where the Prometheus endpoint listens (loopback by default); null for
+            no endpoint.
+        metrics_port: Its port.
+        textfile: Also write the metrics to this file every 15 s, for node_exporter's textfile
+            collector (a ``.prom`` file in its directory).
+    """
+
+    path: str = option(absolute_path, default="/run/kakit.fifo")
+    reconcile: float = option(duration(low=0.1, high=86400.0), default=30.0)
+    metrics_address: str | None = option(optional(ip_address), default="127.0.0.1")
+    metrics_port: int = option(port, default=9651)
+    textfile: str | None = option(optional_path, default=None)
+
+
+@frozen
 class OutboxSettings:
     """The durable outbox and its delivery policy.
 
@@ -252,6 +276,7 @@ class Config:
     unpickle each entry on first use (:class:`kakit.config.cache.PickledSection`).
         alerts: Which events go to which channels.
         outbox: The durable outbox and its delivery policy.
+        fifo: The notify-FIFO reader.
         templates: Alert templates by language.
         keepalived: Where keepalived's configuration is.
         probes: kaprobe's BFD sessions (:mod:`kakit.kaprobe.spec`).
@@ -268,6 +293,7 @@ class Config:
     channels: Mapping[str, ChannelSpec] = option(_channels, default={})
     alerts: tuple[AlertRoute, ...] = option(list_of(record(AlertRoute)), default=())
     outbox: OutboxSettings = option(record(OutboxSettings), default=OutboxSettings())
+    fifo: FifoSettings = option(record(FifoSettings), default=FifoSettings())
     templates: dict[str, Any] = option(_templates, default={})
     keepalived: KeepalivedSettings = option(
         record(KeepalivedSettings), default=KeepalivedSettings()

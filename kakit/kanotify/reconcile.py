@@ -3,7 +3,7 @@
 Events are hints; the node's own state is the truth to converge on. Someone's ``iptables -F``,
 a sysctl reset by a package upgrade, or an event keepalived never wrote (its FIFO is recreated
 at every reload, docs/kanotify.md) all leave the node out of step with its VRRP state. The FIFO
-reader calls :func:`reconcile` at start and every :data:`INTERVAL` seconds. It asks each hook
+reader calls :func:`reconcile` at start and every ``fifo.reconcile`` seconds (default 30). It asks each hook
 that can tell (sysctl, firewall) whether the node still holds what the state applied last set,
 and applies that state again when not.
 """
@@ -19,8 +19,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from kakit.config import Config
 
-#: Seconds between two reconciles of a running FIFO reader.
-INTERVAL = 30.0
 #: Seconds a reconcile waits for the notify lock before leaving the round to the next one.
 LOCK_WAIT = 1.0
 

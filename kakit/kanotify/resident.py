@@ -45,9 +45,11 @@ if TYPE_CHECKING:
 
     from kakit.alerts.outbox import Outbox
     from kakit.config import Config
+    from kakit.kanotify.metrics import InstanceInfo
+    from kakit.keepalived.conf import Item
 
-#: Where the reader creates the FIFO when it runs as a service and no path is given.
-DEFAULT_FIFO = "/run/kakit.fifo"
+#: Seconds between two writes of the metrics text file.
+TEXTFILE_EVERY = 15.0
 #: Lines read and not handled yet beyond which new lines are dropped (about 60 MiB).
 MAX_BACKLOG = 1_000_000
 #: Seconds between "still waiting for the other reader" lines.
@@ -55,6 +57,37 @@ LOCK_NOTICE = 60.0
 #: Seconds between the delivery task's looks at the outbox when nothing woke it (alerts that
 #: kacheck, or a worker that held the delivery lock, left behind).
 DELIVERY_IDLE = 10.0
+
+
+def instance_info(config: Config) -> dict[str, InstanceInfo]:
+    """Each VRRP instance's interface, router id and addresses, from keepalived.conf.
+
+    They label the exporter-compatible metrics. The file is read once, at start; an unreadable
+    file leaves the labels empty, and the reader works on.
+    """
+    from kakit.kanotify.metrics import InstanceInfo
+    from kakit.keepalived.conf import load
+
+    found: dict[str, InstanceInfo] = {}
+    for item in load(config.keepalived.config).find("vrrp_instance"):
+        if not item.args or item.args[0] in found:
+            continue
+
+        def first(keyword: str, item: Item = item) -> str:
+            return next((child.args[0] for child in item.children(keyword) if child.args), "")
+
+        addresses = [
+            entry.keyword.split("/")[0]
+            for key in ("virtual_ipaddress", "virtual_ipaddress_excluded")
+            for block in item.children(key)
+            for entry in block.children()
+        ]
+        found[item.args[0]] = InstanceInfo(
+            interface=first("interface"),
+            vrid=first("virtual_router_id"),
+            addresses=tuple(addresses),
+        )
+    return found
 
 
 class LineHandler:
@@ -70,7 +103,7 @@ class LineHandler:
 
         self.config = config
         self.wake_delivery = wake_delivery
-        self.metrics = Metrics(flap_window=max(config.outbox.coalesce, 10.0))
+        self.metrics = Metrics(instance_info(config), flap_window=max(config.outbox.coalesce, 10.0))
         self.node = config.node_name()
         from kakit.hooks import build_plan
 
@@ -305,17 +338,14 @@ def read_fifo(config: Config, path: str | None, *, reconcile_every: float | None
 
     Args:
         config: The loaded configuration.
-        path: The FIFO (keepalived's last argument), or None for :data:`DEFAULT_FIFO`.
-        reconcile_every: Seconds between reconciles (default
-            :data:`kakit.kanotify.reconcile.INTERVAL`).
+        path: The FIFO (keepalived's last argument), or None for ``fifo.path``.
+        reconcile_every: Seconds between reconciles (default ``fifo.reconcile``).
 
     Raises:
         StateError: The FIFO cannot be created or opened, or is not root's alone.
     """
-    from kakit.kanotify.reconcile import INTERVAL
-
-    fifo = path or DEFAULT_FIFO
-    reconcile_every = INTERVAL if reconcile_every is None else reconcile_every
+    fifo = path or config.fifo.path
+    reconcile_every = config.fifo.reconcile if reconcile_every is None else reconcile_every
     lock = _reader_lock(config)
     try:
         ensure_dir(config.paths.data_dir, 0o755)  # the outbox and the delivery lock live there
@@ -415,9 +445,12 @@ async def _run(source: FifoSource, handler: LineHandler, interval: float) -> Non
     backlog = Backlog()
     async with asyncio.TaskGroup() as group:
         worker = group.create_task(_handle_backlog(backlog, handler))
-        helpers = [group.create_task(_reconcile_every(handler.config, interval, stop))]
+        helpers = [group.create_task(_reconcile_every(handler, interval, stop))]
         if handler.config.channels:
             helpers.append(group.create_task(_deliver_on_wake(handler.config, wake)))
+        server = await _serve_metrics(handler)
+        if handler.config.fifo.textfile:
+            helpers.append(group.create_task(_write_textfile(handler)))
         try:
             await follow(source, backlog.add, stop, finished=handler.all_stopped)
         finally:
@@ -426,6 +459,8 @@ async def _run(source: FifoSource, handler: LineHandler, interval: float) -> Non
             await worker  # every line read is handled before the reader exits
             for task in helpers:
                 task.cancel()
+            if server is not None:
+                server.close()
     if backlog.dropped:
         logger.error(f"{backlog.dropped} lines were dropped while the reader was behind")
 
@@ -451,7 +486,7 @@ async def _deliver_on_wake(config: Config, wake: asyncio.Event) -> None:
         wake.clear()
 
 
-async def _reconcile_every(config: Config, interval: float, stop: asyncio.Event) -> None:
+async def _reconcile_every(handler: LineHandler, interval: float, stop: asyncio.Event) -> None:
     """Reconcile at start and every ``interval`` seconds until stopped."""
     from kakit.exceptions import KakitError
     from kakit.kanotify.reconcile import reconcile
@@ -460,10 +495,65 @@ async def _reconcile_every(config: Config, interval: float, stop: asyncio.Event)
         try:
             # In a thread, as batches are: the loop keeps draining the FIFO meanwhile. The
             # notify lock keeps a reconcile and a batch's hooks apart.
-            await asyncio.to_thread(reconcile, config)
+            drift = await asyncio.to_thread(reconcile, handler.config)
+            if drift:
+                handler.metrics.drift_corrected += 1
         except KakitError as exc:
             logger.error(f"reconcile failed: {exc}")
         try:
             await asyncio.wait_for(stop.wait(), interval)
         except TimeoutError:
             pass
+
+
+def exposition(handler: LineHandler) -> str:
+    """The metrics text: the handler's counters and the outbox per channel."""
+    from kakit.alerts.outbox import Outbox
+    from kakit.kanotify.metrics import ChannelStats
+
+    channels: dict[str, ChannelStats] = {}
+    try:
+        with Outbox(handler.config.outbox_path()) as outbox:
+            for name, (waiting, oldest, sent, failed) in outbox.channel_stats(time.time()).items():
+                channels[name] = ChannelStats(
+                    pending=waiting, oldest=oldest, sent=sent, failed=failed
+                )
+    except StateError as exc:
+        logger.debug(f"metrics without the outbox: {exc}")
+    return handler.metrics.render(channels)
+
+
+async def _serve_metrics(handler: LineHandler) -> asyncio.Server | None:
+    """The Prometheus endpoint (``fifo.metrics_address``), or None when off or the port is taken.
+
+    A port already in use costs the metrics, never the reader: hooks and alerts go on.
+    """
+    from kakit.kanotify.metrics import serve
+
+    settings = handler.config.fifo
+    if settings.metrics_address is None:
+        return None
+    try:
+        return await serve(
+            lambda: exposition(handler), settings.metrics_address, settings.metrics_port
+        )
+    except OSError as exc:
+        logger.error(
+            f"no metrics endpoint on {settings.metrics_address}:{settings.metrics_port}: "
+            f"{exc.strerror or exc}"
+        )
+        return None
+
+
+async def _write_textfile(handler: LineHandler) -> None:
+    """Write the metrics to ``fifo.textfile`` every :data:`TEXTFILE_EVERY` seconds."""
+    from kakit.core.fsutil import atomic_write
+
+    path = handler.config.fifo.textfile
+    while path is not None:
+        try:
+            # 0644: node_exporter reads it as its own user.
+            await asyncio.to_thread(atomic_write, path, exposition(handler), 0o644)
+        except StateError as exc:
+            logger.error(f"metrics text file: {exc}")
+        await asyncio.sleep(TEXTFILE_EVERY)

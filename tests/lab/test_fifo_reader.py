@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ version: 1
 node: {node.name}
 paths: {{state_dir: {node.dir}/kakit-run, data_dir: {node.dir}/kakit-lib}}
 log: {{file: {node.dir}/kakit.log, syslog: false}}
+keepalived: {{config: {node.keepalived_conf}}}
 states:
   MASTER:
     sysctl: {{net.ipv4.ip_nonlocal_bind: 1}}
@@ -139,6 +141,23 @@ class TestFifoReader:
             ) in log_of(n1)
             # The backup had nothing to correct, and its own state is untouched.
             assert "drift from" not in log_of(n2) and not kakit_rules(n2)
+
+            # The reader's metrics, on the node's own loopback, say what happened, in a form
+            # Prometheus' own linter accepts.
+            text = n1.run(["curl", "-sf", "http://127.0.0.1:9651/metrics"]).stdout
+            assert (
+                'keepalived_vrrp_state{iname="VI_1",intf="eth0",vrid="51",ip_address="10.213.7.100"} 2'
+                in text
+            )
+            assert "kakit_drift_corrected_total 1" in text
+            lint = subprocess.run(
+                ["promtool", "check", "metrics"],
+                input=text,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")
 
 
 def flapping_conf(node: Node, priority: int, config: Path, flip: Path) -> None:
