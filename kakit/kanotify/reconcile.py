@@ -10,13 +10,15 @@ and applies that state again when not.
 
 from __future__ import annotations
 
-from kakit.core.events import boot_id
+from kakit.core.events import StateEvent, boot_id
 from kakit.core.log import logger
 from kakit.kanotify.applied import AppliedStates
-from kakit.kanotify.handle import notify_lock, run_hooks
+from kakit.kanotify.handle import handle_event, notify_lock, run_hooks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from kakit.config import Config
 
 #: Seconds a reconcile waits for the notify lock before leaving the round to the next one.
@@ -53,3 +55,105 @@ def reconcile(config: Config, *, wait: float = LOCK_WAIT) -> list[str] | None:
     log = logger.error if any(not outcome.ok for outcome in outcomes) else logger.warning
     log(f"drift from {applied.label()} {applied.state} corrected: {'; '.join(drift)} -> {done}")
     return drift
+
+
+#: Seconds after an applied change before the kernel's addresses are held against it:
+#: keepalived adds and removes the addresses just after it reports the change.
+SETTLE = 5.0
+
+
+def node_addresses() -> set[str]:
+    """Every address on this network namespace's interfaces (``ip -o addr show``).
+
+    Raises:
+        KakitError: ``ip`` is missing, untrusted, or failed: the kernel cannot be asked, so
+            nothing is held against the applied state.
+    """
+    import subprocess
+
+    from kakit.core.programs import child_environment, find_program
+    from kakit.core.trust import why_untrusted
+    from kakit.exceptions import KakitError
+
+    program = find_program("ip")
+    problem = "not installed" if program is None else why_untrusted(program)
+    if program is None or problem:
+        raise KakitError(f"cannot list the node's addresses: ip: {problem}")
+    try:
+        listing = subprocess.run(
+            [program, "-o", "addr", "show"],
+            env=child_environment(),
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise KakitError(f"cannot list the node's addresses: {exc}") from exc
+    found = set()
+    for line in listing.splitlines():
+        words = line.split()
+        for index, word in enumerate(words[:-1]):
+            if word in ("inet", "inet6"):
+                found.add(words[index + 1].split("/")[0])
+    return found
+
+
+def kernel_truth(config: Config, held: Callable[[], set[str]] = node_addresses) -> list[StateEvent]:
+    """The instances whose applied state the kernel contradicts, as the events to apply.
+
+    MASTER holds an instance's virtual addresses (keepalived.conf's ``virtual_ipaddress``) and no
+    other state does. An instance applied as MASTER whose addresses are all gone is taken as
+    BACKUP; one applied as anything else whose addresses are all here, as MASTER. Instances
+    whose addresses kakit does not know, or whose change is younger than :data:`SETTLE`, are
+    left alone.
+    """
+    import time
+
+    from kakit.core.events import received_now
+    from kakit.keepalived.conf import load, vrrp_instances
+
+    instances = vrrp_instances(load(config.keepalived.config))
+    if not instances:
+        return []
+    memory = AppliedStates(config.paths.state_dir)
+    here = held()
+    now = time.clock_gettime(time.CLOCK_BOOTTIME)
+    found = []
+    for name, instance in instances.items():
+        wanted = {address.split("/")[0] for address in instance.addresses}
+        applied = memory.read("INSTANCE", name)
+        if not wanted or applied is None or applied.boot != boot_id():
+            continue
+        if now - applied.mono < SETTLE:
+            continue
+        holds = wanted <= here
+        if applied.state == "MASTER" and not wanted & here:
+            truth = "BACKUP"
+        elif applied.state != "MASTER" and holds:
+            truth = "MASTER"
+        else:
+            continue
+        logger.warning(
+            f"{name}: {applied.state} was applied, but the kernel holds "
+            f"{'all' if holds else 'none'} of its addresses ({', '.join(sorted(wanted))}): "
+            f"applying {truth}"
+        )
+        found.append(
+            StateEvent(
+                kind="INSTANCE",
+                name=name,
+                state=truth,  # type: ignore[arg-type]
+                priority=applied.priority,
+                **received_now(),  # type: ignore[arg-type]
+            )
+        )
+    return found
+
+
+def converge(config: Config) -> list[StateEvent]:
+    """Apply (record, hook, alert) what the kernel says where it contradicts the applied state."""
+    events = kernel_truth(config)
+    for event in events:
+        handle_event(config, event, start_worker=False)
+    return events

@@ -489,7 +489,7 @@ async def _deliver_on_wake(config: Config, wake: asyncio.Event) -> None:
 async def _reconcile_every(handler: LineHandler, interval: float, stop: asyncio.Event) -> None:
     """Reconcile at start and every ``interval`` seconds until stopped."""
     from kakit.exceptions import KakitError
-    from kakit.kanotify.reconcile import reconcile
+    from kakit.kanotify.reconcile import converge, reconcile
 
     while not stop.is_set():
         try:
@@ -498,6 +498,8 @@ async def _reconcile_every(handler: LineHandler, interval: float, stop: asyncio.
             drift = await asyncio.to_thread(reconcile, handler.config)
             if drift:
                 handler.metrics.drift_corrected += 1
+            if await asyncio.to_thread(converge, handler.config):
+                handler.wake_delivery()
         except KakitError as exc:
             logger.error(f"reconcile failed: {exc}")
         try:
