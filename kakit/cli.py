@@ -269,6 +269,60 @@ def outbox_list(statuses: tuple[Status, ...], limit: int, config_path: str | Non
         )
 
 
+@kakit.command("status")
+@config_option
+def status(config_path: str | None) -> None:
+    """Show each instance's state and hooks, the FIFO reader, and the outbox per channel."""
+    import os
+    import time
+
+    from kakit.alerts.alert import iso_time
+    from kakit.core.locks import FileLock
+    from kakit.kanotify.applied import AppliedStates
+
+    loaded = _load(config_path)
+    applied = AppliedStates(loaded.paths.state_dir).all()
+    if not applied:
+        click.echo("no state applied yet (since boot)")
+    with _reported(), _open_outbox(loaded) as box:
+        for event in applied:
+            hooks = None
+            if box is not None:
+                newest = box.newest_event(event.kind, event.name)
+                if newest is not None and newest[1].state == event.state:
+                    hooks = box.hooks_of(newest[0])
+            prio = f", priority {event.priority}" if event.priority >= 0 else ""
+            click.echo(f"{event.label()}: {event.state} since {iso_time(event.time)}{prio}")
+            click.echo(f"  hooks: {'; '.join(hooks) if hooks else 'no outcome recorded'}")
+        lock = FileLock(os.path.join(loaded.paths.state_dir, "fifo-reader.lock"), create=False)
+        try:
+            reading = not lock.try_acquire()
+            lock.release()
+        except KakitError:
+            reading = False
+        click.echo(f"FIFO reader: {'running' if reading else 'not running'}")
+        stats = box.channel_stats(time.time()) if box is not None else {}
+        if not stats:
+            click.echo("outbox: no alerts")
+        for channel, (waiting, oldest, sent, failed) in sorted(stats.items()):
+            age = f", oldest {oldest:.0f} s" if waiting else ""
+            click.echo(f"outbox {channel}: {waiting} waiting{age}, {sent} sent, {failed} failed")
+
+
+@contextmanager
+def _open_outbox(loaded: Any) -> Iterator[Outbox | None]:
+    """The outbox if it exists (status never creates one)."""
+    import os
+
+    from kakit.alerts.outbox import Outbox
+
+    if not os.path.exists(loaded.outbox_path()):
+        yield None
+        return
+    with Outbox(loaded.outbox_path()) as box:
+        yield box
+
+
 @outbox.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @config_option

@@ -212,3 +212,46 @@ class TestConfigCheckLogs:
             f"logs: {tmp_path}/lib/kakit.log (no {missing}: No such file or directory)"
             in result.stderr.splitlines()
         )
+
+
+class TestStatus:
+    """``kakit status``: what a person needs at 3 a.m., from the node's own records."""
+
+    def test_instances_hooks_and_outbox(
+        self, runner: CliRunner, write_config: Callable[[str], Path], tmp_path: Path
+    ) -> None:
+        """After the FIFO reader applied VI_1 MASTER: its state, its hooks' outcome, the outbox."""
+        from kakit.config import load_config
+        from kakit.kanotify.resident import LineHandler
+
+        script = tmp_path / "noop.sh"
+        script.write_text("#!/bin/sh\nexit 0\n")
+        script.chmod(0o755)
+        path = write_config(
+            f"""
+            states:
+              MASTER: {{run: [[{script}]]}}
+            channels:
+              sink: {{type: webhook, url: {{env: NOWHERE_URL}}}}
+            alerts: [{{channels: [sink]}}]
+            """
+        )
+        handler = LineHandler(load_config(str(path), cache=False))
+        handler.batch([b'INSTANCE "VI_1" MASTER 150'])
+        handler.close()
+        result = runner.invoke(kakit, ["status", "-c", str(path)])
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert lines[0].startswith("VI_1: MASTER since ") and lines[0].endswith(", priority 150")
+        assert lines[1] == f"  hooks: run: `{script}` exited 0"
+        assert "FIFO reader: not running" in lines
+        assert "outbox sink: 1 waiting, oldest 0 s, 0 sent, 0 failed" in lines
+
+    def test_fresh_node(self, runner: CliRunner, write_config: Callable[[str], Path]) -> None:
+        """Nothing applied, no outbox: said plainly, and no outbox is created."""
+        path = write_config("")
+        result = runner.invoke(kakit, ["status", "-c", str(path)])
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[0] == "no state applied yet (since boot)"
+        assert "outbox: no alerts" in result.output
+        assert not (path.parent / "lib" / "outbox.sqlite").exists()

@@ -601,6 +601,14 @@ class Outbox:
         )
         return [MessageRow(row) for row in rows]
 
+    def hooks_of(self, event_id: int) -> list[str] | None:
+        """The hooks' outcome lines recorded for an event (None: not recorded)."""
+        row = self._read("SELECT hooks FROM events WHERE id = ?", (event_id,)).fetchone()
+        if row is None or row["hooks"] is None:
+            return None
+        lines = json.loads(row["hooks"])
+        return [str(line) for line in lines] if isinstance(lines, list) else None
+
     def channel_stats(self, now: float) -> dict[str, tuple[int, float, int, int]]:
         """Per channel: ``(waiting, age of the oldest waiting in s, sent, failed or expired)``."""
         found: dict[str, tuple[int, float, int, int]] = {}

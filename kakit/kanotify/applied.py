@@ -53,18 +53,14 @@ class AppliedStates:
             pass
         return None
 
-    def newest(self, current_boot: str) -> StateEvent | None:
-        """The event applied last, over every instance and group: what the node's hooks hold now.
-
-        Hooks act on the node as a whole (one firewall chain, one sysctl tree), so the event
-        applied last is the one they reflect.
-        """
+    def all(self) -> list[StateEvent]:
+        """The last applied event of every instance and group (unreadable entries left out)."""
         from kakit.core.events import KINDS
 
         try:
-            names = os.listdir(self.directory)
+            names = sorted(os.listdir(self.directory))
         except OSError:
-            return None
+            return []
         found: list[StateEvent] = []
         for entry in names:
             kind, _, quoted = entry.partition("-")
@@ -74,6 +70,15 @@ class AppliedStates:
                     event = self.read(known, name)
                     if event is not None:
                         found.append(event)
+        return found
+
+    def newest(self, current_boot: str) -> StateEvent | None:
+        """The event applied last, over every instance and group: what the node's hooks hold now.
+
+        Hooks act on the node as a whole (one firewall chain, one sysctl tree), so the event
+        applied last is the one they reflect.
+        """
+        found = self.all()
         return max(found, key=lambda event: event.order(current_boot), default=None)
 
     def write(self, event: StateEvent) -> None:
