@@ -9,8 +9,8 @@ creates the FIFO, and keepalived reuses it).
 One process does it all, batch by batch (a batch is every line one wake-up found in the pipe):
 
 1. **Record.** Every change of state of the batch is stored in the outbox in one transaction,
-   with its held alerts, before any hook runs: a reader killed during the hooks loses nothing it
-   had read and stored (the lines read and not yet stored, its backlog, are lost).
+   with its held alerts, before any hook runs. A reader killed at any point loses nothing it
+   had read: every read is journaled first (:class:`Journal`) and replayed by the next reader.
 2. **Hooks**, under the notify lock, in keepalived's order. Hooks act on the node, so only the
    last change of each instance in the batch is applied; the earlier ones are recorded as
    superseded (a flap inside one read converges on its end at once).
@@ -410,7 +410,89 @@ class Backlog:
         return taken
 
 
-async def _handle_backlog(backlog: Backlog, handler: LineHandler) -> None:
+class Journal:
+    """The lines read from the FIFO and not yet stored, in a file, so that SIGKILL loses none.
+
+    The loop appends every read to ``<state_dir>/fifo-journal`` before handing it on (one
+    ``write()``: the page cache survives the process), and records in ``fifo-journal.done``
+    how far the stored batches reach. The next reader replays the rest first. A reader killed
+    after a batch was stored but before ``.done`` was written replays that batch again: at most
+    one batch of duplicate events, and their hooks are idempotent. Only the loop's thread
+    touches the journal. When everything read is stored it is emptied, so it stays small.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.path = os.path.join(directory, "fifo-journal")
+        self.done_path = self.path + ".done"
+        self.fd = -1
+        self.written = 0
+
+    def open(self) -> list[bytes]:
+        """Open the journal; returns the lines a previous reader read and did not store."""
+        flags = os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            with open(os.open(self.path, os.O_RDONLY | flags), "rb") as handle:
+                data = handle.read()
+            with open(os.open(self.done_path, os.O_RDONLY | flags), "rb") as handle:
+                done = int(handle.read().strip() or 0)
+        except (OSError, ValueError):
+            data, done = b"", 0
+        rest = data[done:] if 0 <= done <= len(data) else data
+        rest = rest[: rest.rfind(b"\n") + 1]  # a line cut by the kill is not a line
+        try:
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o600)
+            self._done(0)
+            self._write(rest)
+        except (OSError, StateError) as exc:
+            self._give_up(exc)
+        return rest.split(b"\n")[:-1]
+
+    def append(self, lines: list[bytes]) -> None:
+        """Keep ``lines`` until :meth:`stored` says they are in the outbox."""
+        if self.fd >= 0:
+            try:
+                self._write(b"".join(line + b"\n" for line in lines))
+            except OSError as exc:
+                self._give_up(exc)
+
+    def stored(self, offset: int, everything: bool) -> None:
+        """The journal up to ``offset`` is stored; ``everything``: nothing else is pending."""
+        if self.fd < 0:
+            return
+        try:
+            if everything and offset == self.written:
+                os.ftruncate(self.fd, 0)
+                self.written = 0
+                offset = 0
+            self._done(offset)
+        except (OSError, StateError) as exc:
+            self._give_up(exc)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            count = os.write(self.fd, view)
+            view = view[count:]
+            self.written += count
+
+    def _done(self, offset: int) -> None:
+        from kakit.core.fsutil import atomic_write
+
+        atomic_write(self.done_path, f"{offset}\n", 0o600)
+
+    def _give_up(self, exc: OSError | StateError) -> None:
+        logger.error(
+            f"FIFO journal {self.path} unusable, lines read are kept in memory only: {exc}"
+        )
+        self.close()
+
+
+async def _handle_backlog(backlog: Backlog, handler: LineHandler, journal: Journal) -> None:
     """Hand the backlog to the handler in its thread, one batch at a time, in order, until the
     reader closes and the backlog is empty.
 
@@ -425,7 +507,9 @@ async def _handle_backlog(backlog: Backlog, handler: LineHandler) -> None:
             await backlog.ready.wait()
             backlog.ready.clear()
             while backlog.batches:
+                offset = journal.written
                 await loop.run_in_executor(thread, handler.batch, backlog.take())
+                journal.stored(offset, everything=not backlog.batches)
             if backlog.closing:
                 await loop.run_in_executor(thread, handler.close)
                 return
@@ -443,8 +527,18 @@ async def _run(source: FifoSource, handler: LineHandler, interval: float) -> Non
 
     handler.wake_delivery = wake_delivery
     backlog = Backlog()
+    journal = Journal(handler.config.paths.state_dir)
+    replay = journal.open()
+    if replay:
+        logger.warning(f"replaying {len(replay)} line(s) a reader read and did not store")
+        backlog.add(replay)
+
+    def read(lines: list[bytes]) -> None:
+        journal.append(lines)
+        backlog.add(lines)
+
     async with asyncio.TaskGroup() as group:
-        worker = group.create_task(_handle_backlog(backlog, handler))
+        worker = group.create_task(_handle_backlog(backlog, handler, journal))
         helpers = [group.create_task(_reconcile_every(handler, interval, stop))]
         if handler.config.channels:
             helpers.append(group.create_task(_deliver_on_wake(handler.config, wake)))
@@ -452,7 +546,7 @@ async def _run(source: FifoSource, handler: LineHandler, interval: float) -> Non
         if handler.config.fifo.textfile:
             helpers.append(group.create_task(_write_textfile(handler)))
         try:
-            await follow(source, backlog.add, stop, finished=handler.all_stopped)
+            await follow(source, read, stop, finished=handler.all_stopped)
         finally:
             backlog.closing = True
             backlog.ready.set()
@@ -461,6 +555,7 @@ async def _run(source: FifoSource, handler: LineHandler, interval: float) -> Non
                 task.cancel()
             if server is not None:
                 server.close()
+            journal.close()
     if backlog.dropped:
         logger.error(f"{backlog.dropped} lines were dropped while the reader was behind")
 
