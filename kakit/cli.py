@@ -229,7 +229,16 @@ def latch_clear(name: str, keep_budget: bool, config_path: str | None) -> None:
             reset_budget(loaded.paths.state_dir, name)
         cleared = clear(loaded.paths.data_dir, name)
     if not cleared:
-        click.echo(f"{name}: not latched", err=True)
+        # Say where it looked: a forgotten -c reads another configuration's latches.
+        import os
+
+        from kakit.kacheck.latch import latch_dir
+
+        source = os.path.abspath(loaded.source) if loaded.source else "none (built-in defaults)"
+        click.echo(
+            f"{name}: not latched (config {source}; latches in {latch_dir(loaded.paths.data_dir)})",
+            err=True,
+        )
         sys.exit(1)
     from kakit.core.entry import configure_logger
     from kakit.core.log import logger

@@ -255,3 +255,15 @@ class TestStatus:
         assert result.output.splitlines()[0] == "no state applied yet (since boot)"
         assert "outbox: no alerts" in result.output
         assert not (path.parent / "lib" / "outbox.sqlite").exists()
+
+
+def test_latch_clear_of_nothing_says_where_it_looked(
+    runner: CliRunner, write_config: Callable[[str], Path]
+) -> None:
+    """A forgotten -c reads another configuration's latches: the answer names what it read."""
+    path = write_config("")
+    result = runner.invoke(kakit, ["latch", "clear", "web", "-c", str(path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"web: not latched (config {path}; latches in {path.parent}/lib/latches)"
+    )

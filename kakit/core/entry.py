@@ -97,8 +97,10 @@ def run_tool(
 
         sys.stdout.write(f"{ident} (kakit) {__version__}\n")
         return 0
+    config_file: str | None = None
     try:
         args = parse(argv)
+        config_file = args.config
         if args.verbose:
             logger.configure(stderr=True, level="debug")
         from kakit.config import load_config
@@ -107,17 +109,32 @@ def run_tool(
         configure_logger(config, level=None if args.verbose else config.log.level)
         return body(config, args)
     except KakitError as exc:
-        line = f"{log_prefix}{exc}"
+        message = _naming_config(str(exc), config_file)
+        line = f"{log_prefix}{message}"
         if log_arguments and isinstance(exc, UsageError):
             line += f" (arguments: {' '.join(argv) or 'none'})"
         logger.error(line)
         if logger.stderr is None:
             # Run by hand with stderr redirected (or by keepalived): still say why there.
             try:
-                sys.stderr.write(f"{ident}: {exc}\n")
+                sys.stderr.write(f"{ident}: {message}\n")
             except (OSError, ValueError):
                 pass
         return EXIT_USAGE if exc.exit_code == EXIT_USAGE else EXIT_FAILURE
+
+
+def _naming_config(message: str, config_file: str | None) -> str:
+    """``message`` with its ``kakit config check`` hint naming ``-c FILE`` when one was given:
+    the check must read the same file, or it reports on another one."""
+    hint = "run `kakit config check`"
+    if not config_file or hint not in message:
+        return message
+    import os
+    import shlex
+
+    return message.replace(
+        hint, f"run `kakit config check -c {shlex.quote(os.path.abspath(config_file))}`"
+    )
 
 
 def configure_logger(config: Config, *, level: str | None = None) -> None:

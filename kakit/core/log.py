@@ -141,6 +141,9 @@ class Logger:
         try:
             if self._socket is None:
                 sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+                # Never wait for the syslog daemon: a stuck one (its buffer full) would hold
+                # kacheck past keepalived's script timeout, on every node at once.
+                sock.setblocking(False)
                 try:
                     sock.connect(self.syslog_socket)
                 except OSError:
@@ -148,6 +151,8 @@ class Logger:
                     raise
                 self._socket = sock
             self._socket.send(packet.encode()[:8192])  # type: ignore[attr-defined]
+        except BlockingIOError:
+            return False  # the daemon is behind: this line goes to the file sinks, not lost
         except OSError:
             # No syslog daemon (containers, labs): not tried again by this process; the file
             # sinks take the line.

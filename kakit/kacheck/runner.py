@@ -142,6 +142,15 @@ class CheckRunner:
         warning per heartbeat while runs keep overlapping, not one per second.
         """
         marker = f"{self._state_path}.overlap"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            # O_EXCL: of a burst of overlapping copies, only the one that creates it warns.
+            os.close(os.open(marker, flags | os.O_EXCL, 0o600))
+            return True
+        except FileExistsError:
+            pass
+        except OSError:
+            return True  # no marker: the next overlap warns again, which is the safe side
         heartbeat = self.config.log.heartbeat
         try:
             quiet = time.time() - os.stat(marker).st_mtime
@@ -150,12 +159,9 @@ class CheckRunner:
         if heartbeat > 0 and 0 <= quiet < heartbeat:
             return False
         try:
-            os.close(
-                os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            )
             os.utime(marker)
         except OSError:
-            pass  # no marker: the next overlap warns again, which is the safe side
+            pass
         return True
 
     def clear_hint(self) -> str:
@@ -247,7 +253,9 @@ class CheckRunner:
         elif self.acted:
             loud(f"{name}: {word}: {summary}{suffix}")
         else:
-            logger.debug(f"{name}: {word}: {summary}{suffix}")
+            # A person at a terminal asked for this run: they see its verdict whatever it is.
+            quiet = logger.debug if logger.stderr is None else loud
+            quiet(f"{name}: {word}: {summary}{suffix}")
 
 
 class Verdict:

@@ -86,13 +86,46 @@ class TestExitCodes:
     def test_several_config_errors_are_one_line(
         self, tmp_path: Path, run_kacheck: RunKacheck
     ) -> None:
-        """Three errors: kacheck exits 2 with the first and a pointer to `kakit config check`."""
+        """Three errors: kacheck exits 2 with the first and the `kakit config check` command for
+        the same file (a bare one would check the default file instead)."""
         path = tmp_path / "k.yaml"
         path.write_text("version: 1\nlog: {level: x}\nnode: 5\nchecks: {web: {type: tcp}}\n")
         result = run_kacheck("-c", str(path), "web")
         assert result.returncode == 2
         assert result.stderr.startswith(f"kacheck: {path}:2: log.level: expected one of")
-        assert result.stderr.endswith(" (and 2 more; run `kakit config check`)\n")
+        assert result.stderr.endswith(f" (and 2 more; run `kakit config check -c {path}`)\n")
+
+    def test_a_stuck_syslog_daemon_does_not_hold_kacheck(
+        self, tmp_path: Path, run_kacheck: RunKacheck
+    ) -> None:
+        """A syslog socket nobody reads (its buffer full): runs still end at once, and their
+        lines land in the fallback file."""
+        import socket
+
+        stuck = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        stuck.bind(str(tmp_path / "log.sock"))
+        try:
+            path = tmp_path / "k.yaml"
+            path.write_text(
+                f"version: 1\npaths: {{state_dir: {tmp_path}/run, data_dir: {tmp_path}/lib}}\n"
+                f"log: {{syslog_socket: {tmp_path}/log.sock, level: debug}}\n"
+                f"checks: {{maint: {{type: flag, path: {tmp_path}/down}}}}\n"
+            )
+            filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            filler.setblocking(False)
+            filler.connect(str(tmp_path / "log.sock"))
+            try:
+                while True:
+                    filler.send(b"x" * 1024)
+            except BlockingIOError:
+                pass  # the daemon's buffer is full
+            finally:
+                filler.close()
+            result = run_kacheck("-c", str(path), "maint")
+            assert result.returncode == 0
+            assert "maint: OK" in (tmp_path / "lib" / "kakit.log").read_text()
+        finally:
+            stuck.close()
 
     def test_logs_without_syslog_go_to_the_data_directory(
         self, tmp_path: Path, run_kacheck: RunKacheck
