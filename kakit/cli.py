@@ -140,6 +140,7 @@ def config_check(config_path: str | None) -> None:
                 "gets root; kacheck and kanotify refuse it as keepalived's script security does)"
             )
     problems += check_secrets(loaded)
+    problems += _unwritable(loaded)
     logs, lost = _log_destinations(loaded)
     click.echo(logs, err=True)
     if lost:
@@ -148,6 +149,33 @@ def config_check(config_path: str | None) -> None:
         _fail(problems)
     source = loaded.source or "built-in defaults (no configuration file)"
     click.echo(f"# {source}: OK", err=True)
+
+
+def _unwritable(loaded: Any) -> list[str]:
+    """The state and data directories kakit could not write (read-only, full of permission).
+
+    A latch that cannot be written would let a failed check pass again with nobody told, and an
+    outbox that cannot be written keeps no alert: both are errors, found before keepalived runs.
+    """
+    import os
+
+    found = []
+    for path, what in (
+        (loaded.paths.state_dir, "state directory (paths.state_dir)"),
+        (loaded.paths.data_dir, "data directory (paths.data_dir)"),
+    ):
+        existing = path
+        while not os.path.isdir(existing) and existing != os.path.dirname(existing):
+            existing = os.path.dirname(existing)  # created at first use: its parent must take it
+        try:
+            read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        except OSError:
+            read_only = False
+        if read_only:
+            found.append(f"{what} {path}: on a read-only file system ({existing})")
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            found.append(f"{what} {path}: {existing} is not writable by this user")
+    return found
 
 
 def _fail(problems: list[str]) -> NoReturn:

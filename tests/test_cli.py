@@ -267,3 +267,37 @@ def test_latch_clear_of_nothing_says_where_it_looked(
     assert result.output.strip() == (
         f"web: not latched (config {path}; latches in {path.parent}/lib/latches)"
     )
+
+
+def test_config_check_refuses_a_read_only_data_directory(
+    write_config: Callable[[str], Path],
+) -> None:
+    """A latch or alert that cannot be written is found by `config check`, not at 3 a.m."""
+    import subprocess
+
+    from tests.conftest import kacheck_path
+
+    path = write_config("")
+    lib = path.parent / "lib"
+    lib.mkdir()
+    kakit_program = str(Path(kacheck_path()).with_name("kakit"))
+    result = subprocess.run(
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-ec",
+            f"mount -t tmpfs -o ro,size=1m tmpfs {lib} && exec {kakit_program} config check -c {path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert (
+        f"Error: data directory (paths.data_dir) {lib}: on a read-only file system ({lib})"
+        in result.stderr
+    )
