@@ -83,6 +83,15 @@ def stop_keepalived() -> str:
     Raises:
         CheckError: No keepalived of this network namespace could be found or signalled.
     """
+    return stop_target(*find_target())
+
+
+def find_target() -> tuple[int, str]:
+    """The keepalived that escalation stops: ``(pid, how it was found)``.
+
+    Raises:
+        CheckError: No keepalived of this network namespace (or no single one).
+    """
     target = find_parent_keepalived()
     how = "parent of this check"
     if target is not None and procfs.netns_of(target) != procfs.own_netns():
@@ -92,6 +101,15 @@ def stop_keepalived() -> str:
         target, how = find_netns_keepalived()
     if target is None:
         raise CheckError(f"no keepalived to stop: {how}; stopping nothing")
+    return target, how
+
+
+def stop_target(target: int, how: str) -> str:
+    """Stop keepalived ``target`` (found by :func:`find_target` as ``how``); what was done.
+
+    Raises:
+        CheckError: It could not be signalled.
+    """
     what = describe(target)
     if _under_systemd_unit(target):
         from kakit.core.programs import run_bounded

@@ -111,15 +111,20 @@ class CheckRunner:
             done = f"; latched (clear with {self.clear_hint()})"
             events.append("latch")
         if spec.on_failure == "stop-keepalived":
+            from kakit.kacheck.escalate import find_target, stop_target
+
+            try:
+                target, how = find_target()
+            except CheckError as exc:
+                # Nothing to stop: the alert says latched, never "keepalived stopped".
+                return done + f"; could not stop keepalived: {exc}"
             events.append("escalate")
             done += self.tell(events, result)
             events.clear()
             # The log line goes out before the signal: keepalived kills our process group next.
             logger.error(f"{spec.name}: FAIL: {result.summary}{done}; stopping keepalived")
-            from kakit.kacheck.escalate import stop_keepalived
-
             try:
-                done += f"; {stop_keepalived()}"
+                done += f"; {stop_target(target, how)}"
             except CheckError as exc:
                 done += f"; could not stop keepalived: {exc}"
         return done

@@ -78,8 +78,9 @@ def _no_worker_no_keepalived(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[s
         return 1
 
     monkeypatch.setattr("kakit.alerts.detach.spawn_worker", spawn)
+    monkeypatch.setattr("kakit.kacheck.escalate.find_target", lambda: (1, "a test"))
     monkeypatch.setattr(
-        "kakit.kacheck.escalate.stop_keepalived", lambda: "sent SIGTERM to keepalived pid 1"
+        "kakit.kacheck.escalate.stop_target", lambda _pid, _how: "sent SIGTERM to keepalived pid 1"
     )
     yield started
 
@@ -174,17 +175,37 @@ class TestEvents:
         """stop-keepalived stores its `escalate` alert before it signals keepalived."""
         seen: list[list[tuple[str, str, str, str]]] = []
 
-        def stop() -> str:
+        def stop(_pid: int, _how: str) -> str:
             seen.append(rows(tmp_path))
             return "sent SIGTERM to keepalived pid 1"
 
-        monkeypatch.setattr("kakit.kacheck.escalate.stop_keepalived", stop)
+        monkeypatch.setattr("kakit.kacheck.escalate.stop_target", stop)
         ((ok, summary),) = run([GIVE_UP], ALL_TO_OPS, on_failure="stop-keepalived")
         assert not ok
         assert seen == [
             [("escalate", '["give_up", "latch", "escalate"]', f"web: {GIVE_UP.summary}", "ops")]
         ]
         assert "alert queued for ops" in summary and "sent SIGTERM" in summary
+
+    def test_nothing_to_stop_is_no_escalation(
+        self,
+        tmp_path: Path,
+        run: Callable[..., list[tuple[bool, str]]],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """No keepalived in this namespace: the alert says latched, never "keepalived stopped"."""
+        from kakit.exceptions import CheckError
+
+        def nothing() -> tuple[int, str]:
+            raise CheckError("no keepalived to stop: no keepalived runs here; stopping nothing")
+
+        monkeypatch.setattr("kakit.kacheck.escalate.find_target", nothing)
+        ((ok, summary),) = run([GIVE_UP], ALL_TO_OPS, on_failure="stop-keepalived")
+        assert not ok
+        assert rows(tmp_path) == [
+            ("latch", '["give_up", "latch"]', f"web: {GIVE_UP.summary}", "ops")
+        ]
+        assert "could not stop keepalived: no keepalived to stop" in summary
 
     def test_the_worker_is_started_detached(
         self,
