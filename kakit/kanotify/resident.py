@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     from kakit.alerts.outbox import Outbox
     from kakit.config import Config
     from kakit.kanotify.metrics import InstanceInfo
-    from kakit.keepalived.conf import Item
 
 #: Seconds between two writes of the metrics text file.
 TEXTFILE_EVERY = 15.0
@@ -66,28 +65,16 @@ def instance_info(config: Config) -> dict[str, InstanceInfo]:
     file leaves the labels empty, and the reader works on.
     """
     from kakit.kanotify.metrics import InstanceInfo
-    from kakit.keepalived.conf import load
+    from kakit.keepalived.conf import load, vrrp_instances
 
-    found: dict[str, InstanceInfo] = {}
-    for item in load(config.keepalived.config).find("vrrp_instance"):
-        if not item.args or item.args[0] in found:
-            continue
-
-        def first(keyword: str, item: Item = item) -> str:
-            return next((child.args[0] for child in item.children(keyword) if child.args), "")
-
-        addresses = [
-            entry.keyword.split("/")[0]
-            for key in ("virtual_ipaddress", "virtual_ipaddress_excluded")
-            for block in item.children(key)
-            for entry in block.children()
-        ]
-        found[item.args[0]] = InstanceInfo(
-            interface=first("interface"),
-            vrid=first("virtual_router_id"),
-            addresses=tuple(addresses),
+    return {
+        name: InstanceInfo(
+            interface=instance.interface,
+            vrid=instance.vrid,
+            addresses=tuple(address.split("/")[0] for address in instance.addresses),
         )
-    return found
+        for name, instance in vrrp_instances(load(config.keepalived.config)).items()
+    }
 
 
 class LineHandler:

@@ -371,12 +371,16 @@ class VrrpInstance:
             address as written (``10.0.0.1/24``), without ``dev``/``label`` options.
         track_scripts: Names in its ``track_script`` block.
         where: ``file:line`` of the ``vrrp_instance`` statement.
+        interface: Its ``interface`` ("" when not given).
+        vrid: Its ``virtual_router_id`` as written ("" when not given).
     """
 
     name: str
     addresses: tuple[str, ...]
     track_scripts: tuple[str, ...]
     where: str
+    interface: str = ""
+    vrid: str = ""
 
 
 def vrrp_instances(document: Document) -> dict[str, VrrpInstance]:
@@ -394,11 +398,17 @@ def vrrp_instances(document: Document) -> dict[str, VrrpInstance]:
         scripts = [
             entry.keyword for block in item.children("track_script") for entry in block.children()
         ]
+        first = {
+            key: next((child.args[0] for child in item.children(key) if child.args), "")
+            for key in ("interface", "virtual_router_id")
+        }
         found[item.args[0]] = VrrpInstance(
             name=item.args[0],
             addresses=tuple(addresses),
             track_scripts=tuple(scripts),
             where=item.where,
+            interface=first["interface"],
+            vrid=first["virtual_router_id"],
         )
     return found
 
