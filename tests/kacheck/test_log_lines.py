@@ -163,6 +163,22 @@ class _Restarts:
         return CheckResult(ok=True, summary="fake up")
 
 
+def run_logged(
+    tmp_path: Path, make_config: Callable[[str], Config], probe: object, runs: int
+) -> None:
+    """Run the check ``maint`` with ``probe`` as its only probe ``runs`` times, logging each run
+    at info into ``tmp_path/kakit.log`` as kacheck does."""
+    config = make_config(f"checks:\n  maint: {{type: flag, path: {tmp_path}/down}}\n")
+    runner = CheckRunner(config, config.check("maint"))
+    runner.checks = [probe]  # type: ignore[list-item]
+    runner.prepare()
+    logger.configure(level="info", file=str(tmp_path / "kakit.log"), syslog=False)
+    state = runner.load_state()
+    for _ in range(runs):
+        ok, summary = runner.run_once(state)
+        runner.log(runner.note_verdict(state, ok), summary)
+
+
 class TestActions:
     """A run that restarted or escalated is logged at info even when the verdict held."""
 
@@ -170,15 +186,7 @@ class TestActions:
         self, tmp_path: Path, make_config: Callable[[str], Config]
     ) -> None:
         """OK, restarted-and-OK, OK: the restart line is at info, the plain repeat is not."""
-        config = make_config(f"checks:\n  maint: {{type: flag, path: {tmp_path}/down}}\n")
-        runner = CheckRunner(config, config.check("maint"))
-        runner.checks = [_Restarts()]  # type: ignore[list-item]
-        runner.prepare()
-        logger.configure(level="info", file=str(tmp_path / "kakit.log"), syslog=False)
-        state = runner.load_state()
-        for _ in range(3):
-            ok, summary = runner.run_once(state)
-            runner.log(runner.note_verdict(state, ok), summary)
+        run_logged(tmp_path, make_config, _Restarts(), runs=3)
         assert lines(tmp_path) == [
             "info: maint: OK: fake up",
             "info: maint: OK: fake was down; restarted",
@@ -208,15 +216,7 @@ class TestGivingUp:
         self, tmp_path: Path, make_config: Callable[[str], Config]
     ) -> None:
         """Pending, pending, given up, given up: the first failure and the giving up, at warning."""
-        config = make_config(f"checks:\n  maint: {{type: flag, path: {tmp_path}/down}}\n")
-        runner = CheckRunner(config, config.check("maint"))
-        runner.checks = [_GivesUp()]  # type: ignore[list-item]
-        runner.prepare()
-        logger.configure(level="info", file=str(tmp_path / "kakit.log"), syslog=False)
-        state = runner.load_state()
-        for _ in range(4):
-            ok, summary = runner.run_once(state)
-            runner.log(runner.note_verdict(state, ok), summary)
+        run_logged(tmp_path, make_config, _GivesUp(), runs=4)
         assert lines(tmp_path) == [
             "warning: maint: FAIL: fake down; retrying",
             "warning: maint: FAIL: fake down; restart budget spent",
