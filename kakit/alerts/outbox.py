@@ -313,14 +313,20 @@ class Outbox:
                     )
                     event_id = int(cursor.lastrowid or 0)
                     ids.append(event_id)
-                    self.db.executemany(
-                        "INSERT INTO messages (event_id, channel, status, created, next_attempt, updated)"
-                        " VALUES (?, ?, 'held', ?, ?, ?)",
-                        [(event_id, channel, now, send_after, now) for channel in channels],
-                    )
+                    self._add_messages(event_id, channels, "held", now, send_after)
         except sqlite3.Error as exc:
             raise StateError(f"outbox {self.path}: cannot store event: {exc}") from exc
         return ids
+
+    def _add_messages(
+        self, event_id: int, channels: list[str], status: Status, now: float, due: float
+    ) -> None:
+        """One message per channel for an event (inside the caller's transaction)."""
+        self.db.executemany(
+            "INSERT INTO messages (event_id, channel, status, created, next_attempt, updated)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(event_id, channel, status, now, due, now) for channel in channels],
+        )
 
     def finish_hooks_many(self, outcomes: list[tuple[int, list[str], bool]]) -> None:
         """:meth:`finish_hooks` for many events, in one transaction."""
@@ -390,11 +396,7 @@ class Outbox:
                 )
                 event_id = int(cursor.lastrowid or 0)
                 # No hooks to wait for: the messages are pending at once.
-                self.db.executemany(
-                    "INSERT INTO messages (event_id, channel, status, created, next_attempt, updated)"
-                    " VALUES (?, ?, 'pending', ?, ?, ?)",
-                    [(event_id, channel, now, send_after, now) for channel in channels],
-                )
+                self._add_messages(event_id, channels, "pending", now, send_after)
         except sqlite3.Error as exc:
             raise StateError(f"outbox {self.path}: cannot store event: {exc}") from exc
         return event_id

@@ -561,10 +561,7 @@ async def _deliver_on_wake(config: Config, wake: asyncio.Event) -> None:
             await deliver(config)
         except KakitError as exc:
             logger.error(f"outbox: {exc}")
-        try:
-            await asyncio.wait_for(wake.wait(), DELIVERY_IDLE)
-        except TimeoutError:
-            pass
+        await _until(wake, DELIVERY_IDLE)
         wake.clear()
 
 
@@ -584,10 +581,7 @@ async def _reconcile_every(handler: LineHandler, interval: float, stop: asyncio.
                 handler.wake_delivery()
         except KakitError as exc:
             logger.error(f"reconcile failed: {exc}")
-        try:
-            await asyncio.wait_for(stop.wait(), interval)
-        except TimeoutError:
-            pass
+        await _until(stop, interval)
 
 
 def exposition(handler: LineHandler) -> str:
@@ -641,3 +635,11 @@ async def _write_textfile(handler: LineHandler) -> None:
         except StateError as exc:
             logger.error(f"metrics text file: {exc}")
         await asyncio.sleep(TEXTFILE_EVERY)
+
+
+async def _until(event: asyncio.Event, seconds: float) -> None:
+    """Wait for ``event``, at most ``seconds``."""
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        pass
