@@ -44,6 +44,17 @@ class Arguments:
         self.verbose = False
 
 
+def option_value(option: str, items: list[str]) -> str:
+    """The value after ``option``, taken from the rest of the command line ``items``.
+
+    Raises:
+        UsageError: Nothing follows the option.
+    """
+    if not items:
+        raise UsageError(f"{option} needs a value")
+    return items.pop(0)
+
+
 def number_argument(
     option: str, text: str, kind: type[float] | type[int], low: float, high: float
 ) -> float:

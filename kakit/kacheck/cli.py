@@ -14,7 +14,7 @@ import sys
 
 from kakit.core.entry import Arguments as BaseArguments
 from kakit.core.entry import number_argument as _number
-from kakit.core.entry import run_tool
+from kakit.core.entry import option_value, run_tool
 from kakit.exceptions import UsageError
 
 TYPE_CHECKING = False
@@ -76,9 +76,7 @@ def parse_args(argv: list[str]) -> Arguments:
             item, value = item.split("=", 1)
             items.insert(0, value)
         if item in needs_value:
-            if not items:
-                raise UsageError(f"{item} needs a value")
-            value = items.pop(0)
+            value = option_value(item, items)
             if item in ("-c", "--config"):
                 args.config = value
             elif item == "--track-file":

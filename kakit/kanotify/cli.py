@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 
 from kakit.core.entry import Arguments as BaseArguments
-from kakit.core.entry import number_argument, run_tool
+from kakit.core.entry import number_argument, option_value, run_tool
 from kakit.exceptions import UsageError
 
 TYPE_CHECKING = False
@@ -78,9 +78,7 @@ def parse_args(argv: list[str]) -> Arguments:
     while items:
         item = items.pop(0)
         if item in TAKES_VALUE:
-            if not items:
-                raise UsageError(f"{item} needs a value")
-            value = items.pop(0)
+            value = option_value(item, items)
             if item in ("-c", "--config"):
                 args.config = value
             elif item == "--reconcile":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from kakit.core.entry import Arguments as BaseArguments
-from kakit.core.entry import number_argument, run_tool
+from kakit.core.entry import number_argument, option_value, run_tool
 from kakit.exceptions import EXIT_OK, UsageError
 
 TYPE_CHECKING = False
@@ -127,9 +127,7 @@ def parse_args(argv: list[str]) -> Arguments:
             item, value = item.split("=", 1)
             items.insert(0, value)
         if item in with_value:
-            if not items:
-                raise UsageError(f"{item} needs a value")
-            value = items.pop(0)
+            value = option_value(item, items)
             if item in ("-c", "--config"):
                 args.config = value
             elif item == "--peer":
