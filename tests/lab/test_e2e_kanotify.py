@@ -32,15 +32,15 @@ def kanotify() -> str:
     return str(Path(kacheck_path()).with_name("kanotify"))
 
 
-def configure(node: Node, priority: int, sink_address: str) -> Path:
-    """Write the node's kakit.yaml (hooks + webhook channel) and keepalived.conf."""
-    config = node.dir / "kakit.yaml"
-    config.write_text(
-        f"""\
+def kakit_yaml(node: Node, sink_address: str) -> str:
+    """The node's kakit.yaml: MASTER's sysctl and firewall, BACKUP's sysctl, every alert to the
+    lab's webhook sink."""
+    return f"""\
 version: 1
 node: {node.name}
 paths: {{state_dir: {node.dir}/kakit-run, data_dir: {node.dir}/kakit-lib}}
 log: {{file: {node.dir}/kakit.log, syslog: false}}
+keepalived: {{config: {node.keepalived_conf}}}
 states:
   MASTER:
     sysctl: {{net.ipv4.ip_nonlocal_bind: 1}}
@@ -53,7 +53,12 @@ alerts:
   - channels: [sink]
 outbox: {{coalesce: 0.2, backoff_initial: 0.2, backoff_max: 1}}
 """
-    )
+
+
+def configure(node: Node, priority: int, sink_address: str) -> Path:
+    """Write the node's kakit.yaml (hooks + webhook channel) and keepalived.conf."""
+    config = node.dir / "kakit.yaml"
+    config.write_text(kakit_yaml(node, sink_address))
     config.chmod(0o600)
     node.write_keepalived_conf(
         vrrp_instance_conf(

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from lab import Lab, Node, vrrp_instance_conf
-from tests.lab.test_e2e_kanotify import SINK, SINK_PORT, alerts, kakit_rules, kanotify, states_from
+from tests.lab.test_e2e_kanotify import (
+    SINK,
+    SINK_PORT,
+    alerts,
+    kakit_rules,
+    kakit_yaml,
+    kanotify,
+    states_from,
+)
 
 pytestmark = [
     pytest.mark.lab,
@@ -24,26 +32,7 @@ pytestmark = [
 def configure(node: Node, priority: int, sink_address: str, reconcile: float = 30) -> Path:
     """kakit.yaml with hooks and a webhook; keepalived.conf with the FIFO and its reader."""
     config = node.dir / "kakit.yaml"
-    config.write_text(
-        f"""\
-version: 1
-node: {node.name}
-paths: {{state_dir: {node.dir}/kakit-run, data_dir: {node.dir}/kakit-lib}}
-log: {{file: {node.dir}/kakit.log, syslog: false}}
-keepalived: {{config: {node.keepalived_conf}}}
-states:
-  MASTER:
-    sysctl: {{net.ipv4.ip_nonlocal_bind: 1}}
-    firewall: {{accept: [vrrp, {{destination: 10.213.7.100}}]}}
-  BACKUP:
-    sysctl: {{net.ipv4.ip_nonlocal_bind: 0}}
-channels:
-  sink: {{type: webhook, url: "http://{sink_address}:{SINK_PORT}/alerts"}}
-alerts:
-  - channels: [sink]
-outbox: {{coalesce: 0.2, backoff_initial: 0.2, backoff_max: 1}}
-"""
-    )
+    config.write_text(kakit_yaml(node, sink_address))
     config.chmod(0o600)
     node.write_keepalived_conf(
         vrrp_instance_conf(
