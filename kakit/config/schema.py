@@ -90,9 +90,9 @@ def _state_list(node: Node) -> tuple[str, ...]:
 
 
 def _event_list(node: Node) -> tuple[str, ...]:
-    from kakit.core.events import CHECK_EVENTS
+    from kakit.core.events import ALERT_EVENTS
 
-    names = list_of(choice(*CHECK_EVENTS))(node)
+    names = list_of(choice(*ALERT_EVENTS))(node)
     return tuple(names)
 
 

@@ -94,13 +94,13 @@ def effective(config: Config) -> dict[str, Any]:
 
 def _route(route: AlertRoute) -> dict[str, Any]:
     """A rule with what it takes written out: every state or event it selects, [] for none."""
-    from kakit.core.events import CHECK_EVENTS, STATES
+    from kakit.core.events import DEFAULT_EVENTS, STATES
 
     plain: dict[str, Any] = to_plain(route)
     if route.states is None:
         plain["states"] = [] if route.events is not None else list(STATES)
     if route.events is None:
-        plain["events"] = [] if route.states is not None else list(CHECK_EVENTS)
+        plain["events"] = [] if route.states is not None else list(DEFAULT_EVENTS)
     return plain
 
 

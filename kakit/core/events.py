@@ -53,6 +53,21 @@ CHECK_EVENTS: tuple[CheckEventName, ...] = (
     "latch",
     "escalate",
 )
+#: Events of the other sources, each selectable by ``alerts`` rules (``events: [...]``):
+#: LVS virtual and real servers going up or down (the FIFO reader), a VRRP priority change
+#: (recorded always, alerted only when a rule names it), kaprobe's BFD sessions, and a split
+#: brain seen on the wire starting and ending.
+LVS_EVENTS: tuple[str, ...] = ("vs_up", "vs_down", "rs_up", "rs_down")
+PRIORITY_EVENTS: tuple[str, ...] = ("priority",)
+BFD_EVENTS: tuple[str, ...] = ("bfd_up", "bfd_down")
+SPLIT_BRAIN_EVENTS: tuple[str, ...] = ("split_brain", "split_brain_over")
+#: Every name an ``alerts`` rule's ``events`` may list.
+ALERT_EVENTS: tuple[str, ...] = (
+    CHECK_EVENTS + LVS_EVENTS + PRIORITY_EVENTS + BFD_EVENTS + SPLIT_BRAIN_EVENTS
+)
+#: What a rule without ``events`` takes: everything but priority changes, which are frequent
+#: by design (a track_file weight moves them) and alert only when a rule asks.
+DEFAULT_EVENTS: tuple[str, ...] = tuple(e for e in ALERT_EVENTS if e not in PRIORITY_EVENTS)
 #: The outbox's ``kind`` for a kacheck event (its ``name`` is the check, its ``state`` the event).
 CHECK_KIND = "CHECK"
 
