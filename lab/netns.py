@@ -20,6 +20,14 @@ IP_TIMEOUT = 10.0
 """Seconds any single ``ip`` invocation may take."""
 
 
+_RESET_TO_DEFAULT = tuple(
+    f"net.ipv4.conf.{scope}.{key}"
+    for scope in ("all", "default")
+    for key in ("arp_ignore", "arp_announce", "arp_accept", "arp_filter", "rp_filter")
+)
+"""Sysctls kakit's hooks and real-server setup change, whose kernel default is 0."""
+
+
 class NetnsError(RuntimeError):
     """An ``ip`` command failed."""
 
@@ -78,6 +86,15 @@ def add_netns(name: str) -> None:
     ip("netns", "add", name)
     # A fresh namespace has lo down; nginx readiness probes and local checks need 127.0.0.1.
     ip("link", "set", "lo", "up", ns=name)
+    # A new namespace copies the host's ipv4 conf/all and conf/default
+    # (net.core.devconf_inherit_init_net=0), so a host that is itself an LVS-DR real server
+    # would hand its arp_ignore to every lab node. Start each one from the kernel defaults.
+    subprocess.run(
+        ["ip", "netns", "exec", name, "sysctl", "-q", "-w", *(f"{k}=0" for k in _RESET_TO_DEFAULT)],
+        capture_output=True,
+        timeout=IP_TIMEOUT,
+        check=True,
+    )
 
 
 def delete_netns(name: str) -> None:
