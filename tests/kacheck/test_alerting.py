@@ -343,13 +343,16 @@ class TestRulesShown:
     """`kakit config check` writes out what each rule takes."""
 
     def test_defaults_are_written_out(self, make_config: Callable[[str], Config]) -> None:
-        """A rule naming only `events` shows no states; a rule naming neither shows them all."""
+        """A rule naming only `events` shows no states; a rule naming neither shows them all,
+        and every event but priority changes."""
         from kakit.config.show import effective
+        from kakit.core.events import CHECK_EVENTS, LVS_EVENTS
 
         config = make_config(
             CHANNELS + "alerts:\n  - channels: [ops]\n  - {channels: [pager], events: [escalate]}\n"
         )
         first, second = effective(config)["alerts"]
         assert first["states"] == ["MASTER", "BACKUP", "FAULT", "STOP", "DELETED"]
-        assert first["events"] == ["restart", "restart_failed", "give_up", "latch", "escalate"]
+        assert first["events"][:5] == list(CHECK_EVENTS)
+        assert set(LVS_EVENTS) <= set(first["events"]) and "priority" not in first["events"]
         assert (second["states"], second["events"]) == ([], ["escalate"])
