@@ -266,3 +266,86 @@ class TestFlood:
             assert read >= changes, (changes, stopped)
             assert "0 not understood" in stopped
             assert lab.holders(lab.vip) == [n2]
+
+
+#: keepalived 2.2.7's LVS lines, byte for byte (its ``notify_fifo_rs``/``notify_fifo_vs`` in
+#: check/ipwrapper.c: ``"RS %s %s %s\n"``, the real server by ``inet_sockaddrtotrio``, the
+#: virtual server as ``[address]:proto:port`` or ``FWM n``; no NUL in this version). This
+#: kernel has no ip_vs, so keepalived's checker cannot write them itself in the lab.
+RS_DOWN = b"RS [10.213.0.2]:tcp:80 [10.213.0.10]:tcp:80 DOWN\n"
+RS_UP = b"RS [10.213.0.2]:tcp:80 [10.213.0.10]:tcp:80 UP\n"
+VS_FWM_DOWN = b"VS FWM 7 DOWN\n"
+
+
+def write_lines(fifo: Path, lines: list[bytes]) -> None:
+    """Write each line with one ``write()``, as keepalived does, waiting while the pipe is full."""
+    end = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        for line in lines:
+            while True:
+                try:
+                    os.write(end, line)
+                    break
+                except BlockingIOError:
+                    time.sleep(0.001)
+    finally:
+        os.close(end)
+
+
+class TestLvsLines:
+    """LVS lines written into a real FIFO reach the sink as alerts naming both servers."""
+
+    def test_lvs_alerts_and_a_flapping_real_server(self, tmp_path: Path) -> None:
+        """A real server down and a firewall-mark virtual server down are alerted at once with
+        their addresses; then 2,000 flaps of the real server arrive collapsed, every flap
+        counted, the latest state last."""
+        with Lab(nodes=1, workdir=tmp_path, gateway=True) as lab:
+            (n1,) = lab.nodes
+            gateway = lab.gateway
+            assert gateway is not None
+            received = tmp_path / "alerts.jsonl"
+            gateway.popen([*SINK, gateway.address, str(SINK_PORT), str(received)])
+            config = configure(n1, 150, gateway.address)
+            fifo = n1.dir / "notify.fifo"
+            reader = n1.popen(
+                [kanotify(), "-c", str(config), "--fifo", "--reconcile", "3600", str(fifo)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                lab.wait_until(fifo.exists, timeout=10, what="the FIFO created by the reader")
+                write_lines(fifo, [RS_DOWN, VS_FWM_DOWN])
+
+                def lvs() -> list[dict[str, object]]:
+                    return [body for body in alerts(received) if body["kind"] in ("VS", "RS")]
+
+                lab.wait_until(lambda: len(lvs()) == 2, timeout=20, what="two LVS alerts")
+                first = {str(body["kind"]): body for body in lvs()}
+                assert (first["RS"]["event"], first["RS"]["virtual"], first["RS"]["real"]) == (
+                    "rs_down",
+                    "[10.213.0.10]:tcp:80",
+                    "[10.213.0.2]:tcp:80",
+                )
+                assert first["RS"]["title"] == (
+                    "[n1] real server [10.213.0.2]:tcp:80 of [10.213.0.10]:tcp:80: DOWN"
+                )
+                assert (first["VS"]["event"], first["VS"]["virtual"]) == ("vs_down", "FWM 7")
+
+                write_lines(fifo, [RS_UP if index % 2 == 0 else RS_DOWN for index in range(2000)])
+
+                def real_server() -> list[dict[str, object]]:
+                    return [body for body in lvs() if body["kind"] == "RS"]
+
+                lab.wait_until(
+                    lambda: sum(int(str(body["flaps"])) for body in real_server()) == 2001,
+                    timeout=60,
+                    what="every flap of the real server counted in an alert",
+                )
+                bodies = real_server()
+                assert len(bodies) < 100, len(bodies)  # collapsed, not 2,001 messages
+                assert bodies[-1]["event"] == "rs_down"
+                assert "FIFO line" not in log_of(n1)
+            finally:
+                reader.send_signal(signal.SIGTERM)
+                reader.wait(10)
