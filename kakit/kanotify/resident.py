@@ -9,7 +9,9 @@ creates the FIFO, and keepalived reuses it).
 One process does it all, batch by batch (a batch is every line one wake-up found in the pipe):
 
 1. **Record.** Every change of state of the batch is stored in the outbox in one transaction,
-   with its held alerts, before any hook runs. A reader killed at any point loses nothing it
+   with its held alerts, before any hook runs; so are its LVS events (``vs_down``...) and
+   priority reports, which have no hooks (their alerts are due at once; a priority alerts only
+   where a rule names ``priority``). A reader killed at any point loses nothing it
    had read: every read is journaled first (:class:`Journal`) and replayed by the next reader.
 2. **Hooks**, under the notify lock, in keepalived's order. Hooks act on the node, so only the
    last change of each instance in the batch is applied; the earlier ones are recorded as
@@ -79,9 +81,11 @@ def instance_info(config: Config) -> dict[str, InstanceInfo]:
 
 def lvs_report(line: LvsLine, stamp: dict[str, float | str]) -> ReportEvent:
     """The LVS event of a ``VS`` or ``RS`` line (``rs_down``...), received at ``stamp``."""
-    server = f"real server {line.real} of {line.virtual}" if line.real else line.virtual
-    if not line.real:
-        server = f"virtual server {server}"
+    server = (
+        f"real server {line.real} of {line.virtual}"
+        if line.real
+        else f"virtual server {line.virtual}"
+    )
     return ReportEvent(
         kind=line.kind,
         name=f"{line.real} {line.virtual}" if line.real else line.virtual,
