@@ -14,7 +14,7 @@ SYSTEM_PYTHON ?= /usr/bin/python3
 WHEELHOUSE ?=
 PIP_SOURCE := $(if $(WHEELHOUSE),--no-index --find-links $(abspath $(WHEELHOUSE)))
 DEBIAN_PACKAGES := keepalived nginx apache2 iptables nftables iproute2 procps psmisc python3 python3-venv prometheus-alertmanager prometheus openssl
-DEBIAN_PACKAGES += frr tcpdump iputils-arping
+DEBIAN_PACKAGES += frr tcpdump iputils-arping logrotate
 HOST_SERVICES := apache2 apache-htcacheclean frr prometheus prometheus-node-exporter prometheus-alertmanager
 
 .PHONY: demo test lint typecheck unit bench deps debian-deps clean install uninstall wheelhouse

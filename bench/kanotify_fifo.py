@@ -10,6 +10,9 @@
    p50 <= 50 ms, p99 <= 200 ms. Beside it, the same through the notify-script path (keepalived
    forks ``kanotify INSTANCE NAME STATE PRIORITY``, which starts a delivery worker).
 3. **Idle cost.** The reader's CPU over 10 s with no events, and its resident memory.
+4. **LVS.** 100,000 ``RS`` lines (50 real servers flapping) as fast as the pipe takes them,
+   with an alert channel, so that every line is an event *and* a message; then lone
+   ``rs_down`` lines to the webhook. No budget of their own: the same as 1 and 2.
 
 Run: ``make bench`` (or ``.venv/bin/python bench/kanotify_fifo.py``). Everything runs on
 loopback in a temporary directory.
@@ -114,6 +117,12 @@ def line(index: int) -> bytes:
     return f'INSTANCE "VI_{index % INSTANCES}" {state} 100\n'.encode()
 
 
+def rs_line(index: int) -> bytes:
+    """keepalived 2.2.7's RS line for one of 50 real servers of FWM 7, flapping."""
+    state = "DOWN" if (index // 50) % 2 == 0 else "UP"
+    return f"RS [10.213.1.{index % 50}]:tcp:80 FWM 7 {state}\n".encode()
+
+
 def wait_stored(workdir: Path, count: int, limit: float = 120.0) -> float:
     """Seconds until ``count`` events are in the outbox (or the limit)."""
     start = time.monotonic()
@@ -158,6 +167,42 @@ def drain(workdir: Path) -> tuple[int, int, int, float, float]:
         return offered, dropped, stored, burst / burst_seconds, burst_seconds
     finally:
         stop(reader)
+
+
+def lvs(workdir: Path, url: str) -> tuple[float, list[float]]:
+    """A flood of RS lines into the outbox with a channel (lines/s), then lone rs_down (ms)."""
+    config = write_config(workdir, url)
+    fifo = workdir / "notify.fifo"
+    reader = start_reader(config, fifo)
+    lone_ms: list[float] = []
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        burst = 100_000
+        start = time.monotonic()
+        for index in range(burst):
+            while True:
+                try:
+                    os.write(fd, rs_line(index))
+                    break
+                except BlockingIOError:
+                    time.sleep(0.0005)
+        wait_stored(workdir, burst)
+        rate = burst / (time.monotonic() - start)
+        time.sleep(5)  # the flood's collapsed alerts go out
+        for index in range(2 * LONE_EVENTS, 3 * LONE_EVENTS):
+            name = f"LONE_{index}"
+            sent = time.monotonic()
+            os.write(fd, f"RS [{name}]:tcp:80 FWM 7 DOWN\n".encode())
+            deadline = sent + 10
+            while name not in Sink.arrived and time.monotonic() < deadline:
+                time.sleep(0.001)
+            if name in Sink.arrived:
+                lone_ms.append((Sink.arrived[name] - sent) * 1000)
+            time.sleep(0.1)
+        os.close(fd)
+    finally:
+        stop(reader)
+    return rate, lone_ms
 
 
 def latencies(workdir: Path, url: str) -> tuple[list[float], list[float], float, int]:
@@ -232,13 +277,15 @@ def main() -> int:
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     one = Path(tempfile.mkdtemp(prefix="kakit-bench-fifo-"))
     two = Path(tempfile.mkdtemp(prefix="kakit-bench-fifo-"))
+    three = Path(tempfile.mkdtemp(prefix="kakit-bench-fifo-"))
     try:
         offered, dropped, stored, burst_rate, _ = drain(one)
         fifo_ms, script_ms, idle_cpu, rss = latencies(two, url)
+        lvs_rate, lvs_ms = lvs(three, url)
     finally:
         server.shutdown()
-        shutil.rmtree(one, ignore_errors=True)
-        shutil.rmtree(two, ignore_errors=True)
+        for directory in (one, two, three):
+            shutil.rmtree(directory, ignore_errors=True)
     load = os.getloadavg()[0]
     print(f"kanotify --fifo, loadavg {load:.2f}")
     print(f"{'measurement':52} {'value':>14}  budget")
@@ -269,6 +316,11 @@ def main() -> int:
     )
     print(f"{'reader idle CPU (10 s, no events)':52} {idle_cpu:12.2f} %")
     print(f"{'reader resident memory':52} {rss / 1024:11.1f} MiB")
+    print(f"{'LVS: 100,000 RS lines into the outbox, with alerts':52} {lvs_rate:11.0f} /s")
+    print(
+        f"{'LVS: lone rs_down -> webhook, p50 / p99':52} {quantile(lvs_ms, 0.5):6.1f} / {quantile(lvs_ms, 0.99):5.1f} ms"
+        f"  ({len(lvs_ms)} of {LONE_EVENTS} received)"
+    )
     return 0
 
 

@@ -314,6 +314,7 @@ def status(config_path: str | None) -> None:
     import time
 
     from kakit.alerts.alert import iso_time
+    from kakit.core.events import PRIORITY_KIND
     from kakit.core.locks import FileLock
     from kakit.kanotify.applied import AppliedStates
 
@@ -329,6 +330,12 @@ def status(config_path: str | None) -> None:
                 if newest is not None and newest[1].state == event.state:
                     hooks = box.hooks_of(newest[0])
             prio = f", priority {event.priority}" if event.priority >= 0 else ""
+            if box is not None:
+                # A priority change keepalived reported after the state (the FIFO reader records
+                # every one) is the instance's priority now.
+                report = box.newest_event(PRIORITY_KIND, event.name)
+                if report is not None and report[1].order(box.boot) > event.order(box.boot):
+                    prio = f", priority {report[1].priority} since {iso_time(report[1].time)}"
             click.echo(f"{event.label()}: {event.state} since {iso_time(event.time)}{prio}")
             click.echo(f"  hooks: {'; '.join(hooks) if hooks else 'no outcome recorded'}")
         lock = FileLock(os.path.join(loaded.paths.state_dir, "fifo-reader.lock"), create=False)

@@ -247,6 +247,23 @@ class TestStatus:
         assert "FIFO reader: not running" in lines
         assert "outbox sink: 1 waiting, oldest 0 s, 0 sent, 0 failed" in lines
 
+    def test_a_priority_change_after_the_state_is_shown(
+        self, runner: CliRunner, write_config: Callable[[str], Path]
+    ) -> None:
+        """keepalived lowered VI_1's priority after it became MASTER: status shows the new one."""
+        from kakit.config import load_config
+        from kakit.kanotify.resident import LineHandler
+
+        path = write_config("states: {MASTER: {sysctl: {}}}\n")
+        handler = LineHandler(load_config(str(path), cache=False))
+        handler.batch([b'INSTANCE "VI_1" MASTER 150'])
+        handler.batch([b'INSTANCE "VI_1" MASTER_PRIORITY 140'])
+        handler.close()
+        result = runner.invoke(kakit, ["status", "-c", str(path)])
+        assert result.exit_code == 0, result.output
+        first = result.output.splitlines()[0]
+        assert first.startswith("VI_1: MASTER since ") and ", priority 140 since " in first
+
     def test_fresh_node(self, runner: CliRunner, write_config: Callable[[str], Path]) -> None:
         """Nothing applied, no outbox: said plainly, and no outbox is created."""
         path = write_config("")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, Literal
 
-    from kakit.core.events import Kind, State, StateEvent
+    from kakit.core.events import Kind, ReportEvent, State, StateEvent
 
 #: The alert's fields, in the order they appear in JSON bodies.
 FIELDS = (
@@ -37,6 +37,8 @@ FIELDS = (
     "check",
     "cause",
     "vips",
+    "virtual",
+    "real",
 )
 #: What text templates (title, text, markdown) may use: the fields, the change written out
 #: (``BACKUP → MASTER``) and the note (flap, late and test remarks, in the message's language).
@@ -75,13 +77,17 @@ class Alert:
             the transition with its priority for a state change.
         vips: The virtual addresses concerned, where keepalived's configuration says: the
             instance's, or those of the instances tracking the check.
+        virtual: An LVS event's virtual server as keepalived wrote it (``[10.0.0.1]:tcp:80``,
+            ``FWM 7``); "" otherwise.
+        real: An LVS real server's event: the real server (``[10.0.0.2]:tcp:80``); "" otherwise.
 
     A kacheck alert has ``kind`` ``CHECK``, ``name`` the check, ``state`` "" and ``sequence``
-    the events it covers, oldest first.
+    the events it covers, oldest first. An LVS alert (kind ``VS`` or ``RS``) and a priority
+    alert (kind ``PRIORITY``, ``name`` the instance) likewise, with ``event`` the latest.
     """
 
     node: str
-    kind: Kind | Literal["CHECK"]
+    kind: Kind | Literal["CHECK", "VS", "RS", "PRIORITY"]
     name: str
     label: str
     state: State | Literal[""]
@@ -98,6 +104,8 @@ class Alert:
     check: str = ""
     cause: str = ""
     vips: tuple[str, ...] = ()
+    virtual: str = ""
+    real: str = ""
 
     @classmethod
     def of(
@@ -195,6 +203,47 @@ class Alert:
             vips=tuple(vips),
         )
 
+    @classmethod
+    def of_report(cls, events: Sequence[ReportEvent], *, node: str) -> Alert:
+        """The alert for LVS or priority events of one server or instance, oldest first.
+
+        Args:
+            events: The events (at least one); several when a flap was collapsed.
+            node: This node's name.
+        """
+        from kakit.core.events import LVS_KINDS, PRIORITY_KIND, lvs_servers
+
+        last = events[-1]
+        virtual, real = lvs_servers(last.kind, last.name) if last.kind in LVS_KINDS else ("", "")
+        if real:
+            label = f"real server {real} of {virtual}"
+        elif virtual:
+            label = f"virtual server {virtual}"
+        else:
+            label = last.name
+        return cls(
+            node=node,
+            kind=last.kind,  # type: ignore[arg-type]
+            name=last.name,
+            label=label,
+            state="",
+            previous=None,
+            # A priority alert's sequence is the priorities it covers, an LVS alert's its events.
+            sequence=tuple(
+                str(event.priority) if event.kind == PRIORITY_KIND else event.event
+                for event in events
+            ),
+            priority=last.priority if last.priority >= 0 else None,
+            time=last.time,
+            hooks=(),
+            flaps=len(events),
+            span=last.time - events[0].time,
+            event=last.event,
+            cause=last.cause,
+            virtual=virtual,
+            real=real,
+        )
+
     @property
     def change(self) -> str:
         """The sequence written out: ``BACKUP → MASTER``."""
@@ -221,6 +270,8 @@ class Alert:
             "check": self.check,
             "cause": self.cause,
             "vips": list(self.vips),
+            "virtual": self.virtual,
+            "real": self.real,
         }
 
 

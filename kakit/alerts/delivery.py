@@ -25,6 +25,7 @@ from kakit import notifiers
 from kakit.alerts.alert import Alert
 from kakit.alerts.messages import message_key, render
 from kakit.alerts.outbox import MessageRow, Outbox
+from kakit.core.events import REPORT_KINDS
 from kakit.core.locks import FileLock
 from kakit.core.log import logger
 from kakit.exceptions import KakitError, UsageError
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     import httpx
 
     from kakit.config import Config
+    from kakit.core.events import ReportEvent
     from kakit.keepalived.conf import Document
 
 #: Extra time a channel gets beyond its own timeout before the worker gives up on the attempt.
@@ -139,6 +141,23 @@ class ChannelDrainer:
         return True
 
 
+def report_of(row: MessageRow) -> ReportEvent:
+    """The LVS or priority event an outbox row stores."""
+    from kakit.core.events import ReportEvent
+
+    event = row.event
+    return ReportEvent(
+        kind=event.kind,
+        name=event.name,
+        event=event.state,
+        cause=row.cause,
+        priority=event.priority,
+        time=event.time,
+        boot=event.boot,
+        mono=event.mono,
+    )
+
+
 class Worker:
     """One delivery run over the outbox."""
 
@@ -162,7 +181,9 @@ class Worker:
         """The alert text for a group of messages of one instance (or one check)."""
         spec = self.config.channels[notifier.name]
         last = group[-1]
-        if last.check_events:
+        if last.event.kind in REPORT_KINDS:  # an LVS server or a priority, not a state
+            alert = Alert.of_report([report_of(row) for row in group], node=last.node)
+        elif last.check_events:
             alert = Alert.of_check(
                 last.event.name,
                 [event for row in group for event in row.check_events],

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CHECK_DEFAULTS",
     "DEFAULTS",
+    "LVS_DEFAULTS",
+    "PRIORITY_DEFAULTS",
     "Templates",
     "check_template",
     "iso_time",
@@ -54,6 +56,32 @@ CHECK_DEFAULTS: dict[str, dict[str, str]] = {
         "markdown": "#### [{node}] {check} 检查: {action}\n\n- **节点**: {node}\n- **原因**: {cause}\n- **地址**: {vips}\n- **时间**: {time}{note}",
     },
 }
+#: The defaults for an LVS server going up or down (kinds ``VS`` and ``RS``).
+LVS_DEFAULTS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "[{node}] {label}: {action}",
+        "text": "{node}: {label} {action}\nvirtual server: {virtual}\nreal server: {real}\ntime: {time}{note}",
+        "markdown": "#### [{node}] {label}: {action}\n\n- **node**: {node}\n- **virtual server**: {virtual}\n- **real server**: {real}\n- **time**: {time}{note}",
+    },
+    "zh": {
+        "title": "[{node}] {label}: {action}",
+        "text": "节点: {node}\n虚拟服务: {virtual}\n真实服务器: {real}\n事件: {action}\n时间: {time}{note}",
+        "markdown": "#### [{node}] {label}: {action}\n\n- **节点**: {node}\n- **虚拟服务**: {virtual}\n- **真实服务器**: {real}\n- **时间**: {time}{note}",
+    },
+}
+#: The defaults for a priority change (kind ``PRIORITY``), alerted only where a rule asks.
+PRIORITY_DEFAULTS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "[{node}] {label}: priority {priority}",
+        "text": "{node}: {label} priority {priority}\ncause: {cause}\ntime: {time}{note}",
+        "markdown": "#### [{node}] {label}: priority {priority}\n\n- **node**: {node}\n- **cause**: {cause}\n- **time**: {time}{note}",
+    },
+    "zh": {
+        "title": "[{node}] {label} 优先级: {priority}",
+        "text": "节点: {node}\n实例: {label}\n优先级: {priority}\n原因: {cause}\n时间: {time}{note}",
+        "markdown": "#### [{node}] {label} 优先级: {priority}\n\n- **节点**: {node}\n- **原因**: {cause}\n- **时间**: {time}{note}",
+    },
+}
 
 _WORDS = {
     "en": {
@@ -71,6 +99,14 @@ _WORDS = {
         "give_up": "gave up restarting",
         "latch": "latched",
         "escalate": "escalated: keepalived stopped",
+        "vs_up": "UP",
+        "vs_down": "DOWN",
+        "rs_up": "UP",
+        "rs_down": "DOWN",
+        "priority": "priority",
+        "no_real": "-",
+        "real_label": "real server {real} of {virtual}",
+        "virtual_label": "virtual server {virtual}",
     },
     "zh": {
         "none": "无",
@@ -87,6 +123,14 @@ _WORDS = {
         "give_up": "放弃重启",
         "latch": "已锁定",
         "escalate": "已升级: 停止了 keepalived",
+        "vs_up": "恢复",
+        "vs_down": "故障",
+        "rs_up": "恢复",
+        "rs_down": "故障",
+        "priority": "优先级",
+        "no_real": "-",
+        "real_label": "虚拟服务 {virtual} 的真实服务器 {real}",
+        "virtual_label": "虚拟服务 {virtual}",
     },
 }
 
@@ -130,6 +174,10 @@ def text_values(alert: Alert, language: str = "en") -> dict[str, Any]:
     label = alert.label
     if alert.kind == "GROUP" and alert.name:
         label = words["group"].format(name=alert.name)
+    elif alert.real:
+        label = words["real_label"].format(real=alert.real, virtual=alert.virtual)
+    elif alert.virtual:
+        label = words["virtual_label"].format(virtual=alert.virtual)
     action = words.get(alert.event, alert.event)
     if alert.event:
         note = ""
@@ -147,6 +195,7 @@ def text_values(alert: Alert, language: str = "en") -> dict[str, Any]:
         "note": note,
         "action": action,
         "vips": ", ".join(alert.vips) or words["no_vips"],
+        "real": alert.real or words["no_real"],
     }
 
 
@@ -167,6 +216,17 @@ def message_key(node: str, message_id: int, created: float) -> str:
     return f"kakit-{safe}-{message_id}-{round(created * 1000)}"
 
 
+def _defaults(alert: Alert) -> dict[str, dict[str, str]]:
+    """The default templates for the alert's kind."""
+    from kakit.core.events import LVS_KINDS, PRIORITY_KIND
+
+    if alert.kind in LVS_KINDS:
+        return LVS_DEFAULTS
+    if alert.kind == PRIORITY_KIND:
+        return PRIORITY_DEFAULTS
+    return CHECK_DEFAULTS if alert.event else DEFAULTS
+
+
 def render(
     alert: Alert, *, language: str = "en", templates: Templates | None = None, key: str = ""
 ) -> Message:
@@ -179,7 +239,7 @@ def render(
         key: The message's identity (:func:`message_key`); empty outside the outbox.
     """
     values = text_values(alert, language)
-    defaults = CHECK_DEFAULTS if alert.event else DEFAULTS
+    defaults = _defaults(alert)
     chosen = dict(defaults.get(language, defaults["en"]))
     if templates is not None:
         for key in ("title", "text", "markdown"):

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
     from typing import Literal, TypeAlias
 
-    from kakit.core.events import StateEvent
+    from kakit.core.events import ReportEvent, StateEvent
 
     Status: TypeAlias = Literal["held", "pending", "sending", "sent", "failed", "expired", "merged"]
 
@@ -115,9 +115,10 @@ class MessageRow:
         hooks: The hooks' outcome lines (None: not recorded, the notify process died).
         stale: The event arrived after a newer one had been applied.
         cause: A kacheck event's cause (the check's summary); "" for a state change.
-        check_events: What a kacheck run did (``restart`` ... ``escalate``); empty for a
-            state change. Such a row's ``event`` has kind ``CHECK``, the check as its name and
-            the most serious of these as its state.
+        check_events: The event names of a row that is no state change: what a kacheck run
+            did (``restart`` ... ``escalate``; kind ``CHECK``, the check as its name, the most
+            serious of these as its state), or an LVS or priority event (kind ``VS``, ``RS``
+            or ``PRIORITY``, its one name as its state). Empty for a state change.
     """
 
     __slots__ = (
@@ -281,9 +282,15 @@ class Outbox:
         """
         return self.add_events([(event, channels, send_after)], node)[0]
 
-    def add_events(self, items: list[tuple[StateEvent, list[str], float]], node: str) -> list[int]:
-        """Store many events and their held messages in one transaction (the FIFO reader's
-        batch: one commit, and one fsync, for every line one read brought).
+    def add_events(
+        self, items: list[tuple[StateEvent | ReportEvent, list[str], float]], node: str
+    ) -> list[int]:
+        """Store many events and their messages in one transaction (the FIFO reader's batch:
+        one commit, and one fsync, for every line one read brought).
+
+        A state change's messages are held until its hooks' outcome is recorded
+        (:meth:`finish_hooks_many`); a :class:`~kakit.core.events.ReportEvent` (LVS, priority)
+        has no hooks, so its messages are pending at once.
 
         Args:
             items: ``(event, channels, send_after)`` per event, in the order received.
@@ -292,28 +299,40 @@ class Outbox:
         Returns:
             The event ids, in the same order.
         """
+        from kakit.core.events import StateEvent
+
         now = time.time()
         ids: list[int] = []
         try:
             with self._transaction():
                 for event, channels, send_after in items:
+                    state: str
+                    if isinstance(event, StateEvent):
+                        state, hooks, cause, names = event.state, None, "", ""
+                    else:
+                        state, hooks, cause = event.event, "[]", event.cause
+                        names = json.dumps([event.event])
                     cursor = self.db.execute(
-                        "INSERT INTO events (time, kind, name, state, priority, node, boot, mono)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO events (time, kind, name, state, priority, node, hooks, boot,"
+                        " mono, cause, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             event.time,
                             event.kind,
                             event.name,
-                            event.state,
+                            state,
                             event.priority,
                             node,
+                            hooks,
                             event.boot,
                             event.mono,
+                            cause,
+                            names,
                         ),
                     )
                     event_id = int(cursor.lastrowid or 0)
                     ids.append(event_id)
-                    self._add_messages(event_id, channels, "held", now, send_after)
+                    status: Status = "held" if hooks is None else "pending"
+                    self._add_messages(event_id, channels, status, now, send_after)
         except sqlite3.Error as exc:
             raise StateError(f"outbox {self.path}: cannot store event: {exc}") from exc
         return ids

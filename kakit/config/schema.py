@@ -100,14 +100,16 @@ def _event_list(node: Node) -> tuple[str, ...]:
 class AlertRoute:
     """Which events go to which channels.
 
-    keepalived's state changes (kanotify) and kacheck's actions are selected by separate keys,
+    keepalived's state changes (kanotify) and every other event (kacheck's actions, LVS
+    servers, priority changes) are selected by separate keys,
     ``states`` and ``events``: a route that names only one of them takes only that kind, a
     route that names neither takes both (docs/channels.md, "Which alerts go where").
 
     Attributes:
         channels: Channel names.
         states: States that alert (None: every state, unless only ``events`` is given).
-        events: kacheck events that alert (None: every event, unless only ``states`` is given).
+        events: Other events that alert: kacheck's, LVS, priority, BFD, split brain (None:
+            every one but ``priority``, unless only ``states`` is given).
         instances: Instance/group names that alert (default: all); a kacheck event matches when
             an instance tracking its check is listed.
         checks: Check names whose events alert (default: all).
@@ -138,11 +140,30 @@ class AlertRoute:
             check: The check's name.
             instances: The instances tracking the check, where known.
         """
+        return self.matches_events(events, check=check, instances=instances)
+
+    def matches_events(
+        self, events: tuple[str, ...], *, check: str = "", instances: tuple[str, ...] = ()
+    ) -> bool:
+        """Whether an event named in ``events`` (kacheck's, LVS, priority...) takes this route.
+
+        A route without ``events`` takes :data:`~kakit.core.events.DEFAULT_EVENTS` (every
+        name but ``priority``), unless it names only ``states``. A route that names
+        ``checks`` takes only those checks' events, one that names ``instances`` only events
+        of (or tracked by) those instances: an LVS event, which has neither, passes neither.
+
+        Args:
+            events: The event's names (one alert covers them all).
+            check: The check concerned ("" for none).
+            instances: The instances concerned, where known.
+        """
+        from kakit.core.events import DEFAULT_EVENTS
+
         if self.events is None and self.states is not None:
             return False
-        wanted = self.events
+        wanted = DEFAULT_EVENTS if self.events is None else self.events
         return (
-            (wanted is None or any(event in wanted for event in events))
+            any(event in wanted for event in events)
             and (not self.checks or check in self.checks)
             and (not self.instances or any(name in self.instances for name in instances))
         )
@@ -328,9 +349,16 @@ class Config:
         self, events: tuple[str, ...], check: str, instances: tuple[str, ...] = ()
     ) -> list[str]:
         """Channel names a kacheck run that did ``events`` alerts, each once, in order."""
+        return self.channels_for_events(events, check=check, instances=instances)
+
+    def channels_for_events(
+        self, events: tuple[str, ...], *, check: str = "", instances: tuple[str, ...] = ()
+    ) -> list[str]:
+        """Channel names an event named in ``events`` alerts (:meth:`AlertRoute.matches_events`),
+        each once, in configuration order."""
         found: list[str] = []
         for route in self.alerts:
-            if route.matches_check(events, check, instances):
+            if route.matches_events(events, check=check, instances=instances):
                 found.extend(channel for channel in route.channels if channel not in found)
         return found
 

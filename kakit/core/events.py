@@ -70,6 +70,13 @@ ALERT_EVENTS: tuple[str, ...] = (
 DEFAULT_EVENTS: tuple[str, ...] = tuple(e for e in ALERT_EVENTS if e not in PRIORITY_EVENTS)
 #: The outbox's ``kind`` for a kacheck event (its ``name`` is the check, its ``state`` the event).
 CHECK_KIND = "CHECK"
+#: The outbox's ``kind`` for a priority report (its ``name`` is the instance).
+PRIORITY_KIND = "PRIORITY"
+#: The outbox's kinds of LVS events: keepalived's own words (the ``name`` is the server as
+#: keepalived wrote it: the virtual server, or the real server, a space, its virtual server).
+LVS_KINDS = ("VS", "RS")
+#: Every outbox kind of a :class:`ReportEvent`.
+REPORT_KINDS = (*LVS_KINDS, PRIORITY_KIND)
 
 
 @frozen
@@ -107,3 +114,45 @@ class StateEvent:
         if not self.name:
             return "keepalived"
         return self.name if self.kind == "INSTANCE" else f"group {self.name}"
+
+
+@frozen
+class ReportEvent:
+    """Something keepalived reported that changes no VRRP state: an LVS virtual or real server
+    going up or down, or an instance's new priority.
+
+    It is recorded and alerted like a :class:`StateEvent` but has no hooks: its alerts are due
+    at once (or after ``coalesce``, inside a flap of the same server or instance).
+
+    Attributes:
+        kind: ``VS`` or ``RS`` (:data:`LVS_KINDS`), or ``PRIORITY``.
+        name: The server as keepalived wrote it (``[10.0.0.1]:tcp:80``, ``FWM 7``; a real server
+            is followed by a space and its virtual server), or the instance.
+        event: The alertable name: one of :data:`LVS_EVENTS` or ``priority``.
+        cause: keepalived's report in one line, for people.
+        priority: The priority reported (-1 for LVS).
+        time: Unix time at which kakit received it.
+        boot: The kernel's boot id when it was received.
+        mono: ``CLOCK_BOOTTIME`` seconds when it was received.
+    """
+
+    kind: str
+    name: str
+    event: str
+    cause: str
+    priority: int = -1
+    time: float = 0.0
+    boot: str = ""
+    mono: float = 0.0
+
+
+def lvs_servers(kind: str, name: str) -> tuple[str, str]:
+    """``(virtual server, real server)`` of an LVS event's stored name (real "" for ``VS``).
+
+    A real server is ``[address]:proto:port``, without spaces (the FIFO parser insists), so the
+    first space of an ``RS`` name ends it; the virtual server may hold one (``FWM 7``).
+    """
+    if kind != "RS":
+        return name, ""
+    real, _, virtual = name.partition(" ")
+    return virtual, real

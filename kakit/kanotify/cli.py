@@ -129,10 +129,14 @@ def _run(config: Config, args: Arguments) -> int:
         event = parse_notify_args(words)
     from kakit.config.trust import refuse_unsafe_programs
     from kakit.kanotify.handle import handle_event
+    from kakit.kanotify.reconcile import cross_check
 
     # Before anything is applied or recorded: exit 2 leaves the node as it was.
     refuse_unsafe_programs(config)
-    return handle_event(config, event)
+    code = handle_event(config, event)
+    # The same cross-check as the FIFO reader's reconcile: the kernel's addresses win.
+    cross_check(config, event)
+    return code
 
 
 def run(argv: list[str]) -> int:

@@ -34,7 +34,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from kakit.alerts.outbox import Outbox
     from kakit.config import Config
-    from kakit.core.events import StateEvent
+    from kakit.core.events import ReportEvent, StateEvent
     from kakit.hooks.base import HookOutcome
 
 #: How long a notify waits for another one to finish its hooks. A burst of hundreds of
@@ -59,11 +59,13 @@ def run_hooks(
     return plan.apply(change)
 
 
-def due_time(previous: StateEvent | None, event: StateEvent, coalesce: float) -> float:
+def due_time(
+    previous: StateEvent | ReportEvent | None, event: StateEvent | ReportEvent, coalesce: float
+) -> float:
     """When ``event``'s alert may go: at once after a quiet period, else after ``coalesce``.
 
-    The first event of an instance after ``coalesce`` seconds of quiet is the news (a lone
-    failover), so it is not held. An event that follows another within ``coalesce`` is part
+    The first event of an instance (or LVS server) after ``coalesce`` seconds of quiet is the
+    news (a lone failover, a real server going down), so it is not held. An event that follows another within ``coalesce`` is part
     of a flap: it is held that long, and the flap's events collapse into one message that
     carries the latest state.
     """

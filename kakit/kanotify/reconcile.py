@@ -99,14 +99,26 @@ def node_addresses() -> set[str]:
     return found
 
 
-def kernel_truth(config: Config, held: Callable[[], set[str]] = node_addresses) -> list[StateEvent]:
+def kernel_truth(
+    config: Config,
+    held: Callable[[], set[str]] = node_addresses,
+    *,
+    names: tuple[str, ...] | None = None,
+    settle: float = SETTLE,
+) -> list[StateEvent]:
     """The instances whose applied state the kernel contradicts, as the events to apply.
 
     MASTER holds an instance's virtual addresses (keepalived.conf's ``virtual_ipaddress``) and no
     other state does. An instance applied as MASTER whose addresses are all gone is taken as
     BACKUP; one applied as anything else whose addresses are all here, as MASTER. Instances
-    whose addresses kakit does not know, or whose change is younger than :data:`SETTLE`, are
-    left alone.
+    whose addresses kakit does not know, or whose change is younger than ``settle`` seconds,
+    are left alone.
+
+    Args:
+        config: The loaded configuration.
+        held: The addresses the node holds (the kernel, through ``ip``).
+        names: Only these instances (None: every instance of keepalived.conf).
+        settle: Seconds a change is left alone before the kernel is held against it.
     """
     import time
 
@@ -117,15 +129,19 @@ def kernel_truth(config: Config, held: Callable[[], set[str]] = node_addresses) 
     if not instances:
         return []
     memory = AppliedStates(config.paths.state_dir)
+    if names is not None and not any(name in instances for name in names):
+        return []  # the kernel is not asked about an instance whose addresses are unknown
     here = held()
     now = time.clock_gettime(time.CLOCK_BOOTTIME)
     found = []
     for name, instance in instances.items():
+        if names is not None and name not in names:
+            continue
         wanted = {address.split("/")[0] for address in instance.addresses}
         applied = memory.read("INSTANCE", name)
         if not wanted or applied is None or applied.boot != boot_id():
             continue
-        if now - applied.mono < SETTLE:
+        if now - applied.mono < settle:
             continue
         holds = wanted <= here
         if applied.state == "MASTER" and not wanted & here:
@@ -151,9 +167,48 @@ def kernel_truth(config: Config, held: Callable[[], set[str]] = node_addresses) 
     return found
 
 
-def converge(config: Config) -> list[StateEvent]:
-    """Apply (record, hook, alert) what the kernel says where it contradicts the applied state."""
-    events = kernel_truth(config)
+def converge(
+    config: Config,
+    *,
+    names: tuple[str, ...] | None = None,
+    settle: float = SETTLE,
+    start_worker: bool = False,
+) -> list[StateEvent]:
+    """Apply (record, hook, alert) what the kernel says where it contradicts the applied state.
+
+    Args:
+        config: The loaded configuration.
+        names: Only these instances (:func:`kernel_truth`).
+        settle: Seconds a change is left alone (:func:`kernel_truth`).
+        start_worker: Start a detached delivery worker for the alerts (the notify-script path;
+            the reader delivers in its own process).
+    """
+    events = kernel_truth(config, names=names, settle=settle)
     for event in events:
-        handle_event(config, event, start_worker=False)
+        handle_event(config, event, start_worker=start_worker)
     return events
+
+
+#: The states a notify script's cross-check holds against the kernel. keepalived adds or
+#: removes the addresses before it forks the notify of MASTER, BACKUP and FAULT; at STOP and
+#: DELETED it is going away, and removes them as it goes.
+CROSS_CHECKED = ("MASTER", "BACKUP", "FAULT")
+
+
+def cross_check(config: Config, event: StateEvent) -> list[StateEvent]:
+    """kanotify as a notify script: hold the instance's applied state against the kernel now.
+
+    keepalived forks notify scripts unordered, so the state applied by this one may already be
+    out of date: the kernel, which keepalived changed before forking, says which. No settle
+    time here, unlike the reader's reconcile: the addresses moved before the fork. A kernel that
+    cannot be asked is logged and leaves the applied state alone.
+    """
+    from kakit.exceptions import KakitError
+
+    if event.kind != "INSTANCE" or event.state not in CROSS_CHECKED:
+        return []
+    try:
+        return converge(config, names=(event.name,), settle=0.0, start_worker=True)
+    except KakitError as exc:
+        logger.warning(f"{event.label()}: the kernel's addresses were not checked: {exc}")
+        return []

@@ -9,7 +9,9 @@ creates the FIFO, and keepalived reuses it).
 One process does it all, batch by batch (a batch is every line one wake-up found in the pipe):
 
 1. **Record.** Every change of state of the batch is stored in the outbox in one transaction,
-   with its held alerts, before any hook runs. A reader killed at any point loses nothing it
+   with its held alerts, before any hook runs; so are its LVS events (``vs_down``...) and
+   priority reports, which have no hooks (their alerts are due at once; a priority alerts only
+   where a rule names ``priority``). A reader killed at any point loses nothing it
    had read: every read is journaled first (:class:`Journal`) and replayed by the next reader.
 2. **Hooks**, under the notify lock, in keepalived's order. Hooks act on the node, so only the
    last change of each instance in the batch is applied; the earlier ones are recorded as
@@ -31,13 +33,13 @@ import signal
 import time
 from collections import deque
 
-from kakit.core.events import StateEvent, received_now
+from kakit.core.events import PRIORITY_KIND, ReportEvent, StateEvent, received_now
 from kakit.core.fsutil import ensure_dir
 from kakit.core.locks import FileLock
 from kakit.core.log import logger
 from kakit.exceptions import EXIT_OK, StateError
 from kakit.kanotify.fifo import FifoSource, follow
-from kakit.keepalived.fifo import FifoLineError, LvsLine, parse_line
+from kakit.keepalived.fifo import FifoLineError, LvsLine, VrrpLine, parse_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,6 +79,40 @@ def instance_info(config: Config) -> dict[str, InstanceInfo]:
     }
 
 
+def lvs_report(line: LvsLine, stamp: dict[str, float | str]) -> ReportEvent:
+    """The LVS event of a ``VS`` or ``RS`` line (``rs_down``...), received at ``stamp``."""
+    server = (
+        f"real server {line.real} of {line.virtual}"
+        if line.real
+        else f"virtual server {line.virtual}"
+    )
+    return ReportEvent(
+        kind=line.kind,
+        name=f"{line.real} {line.virtual}" if line.real else line.virtual,
+        event=f"{line.kind.lower()}_{'up' if line.up else 'down'}",
+        cause=f"keepalived: LVS {server} {'UP' if line.up else 'DOWN'}",
+        time=float(stamp["time"]),
+        boot=str(stamp["boot"]),
+        mono=float(stamp["mono"]),
+    )
+
+
+def priority_report(line: VrrpLine, stamp: dict[str, float | str]) -> ReportEvent:
+    """The priority event of a ``MASTER_PRIORITY``, ``BACKUP_PRIORITY`` or
+    ``MASTER_RX_LOWER_PRI`` line, received at ``stamp``."""
+    label = line.name if line.kind == "INSTANCE" else f"group {line.name}"
+    return ReportEvent(
+        kind=PRIORITY_KIND,
+        name=line.name,
+        event="priority",
+        cause=f"keepalived: {label} {line.word} {line.priority}",
+        priority=line.priority,
+        time=float(stamp["time"]),
+        boot=str(stamp["boot"]),
+        mono=float(stamp["mono"]),
+    )
+
+
 class LineHandler:
     """Turns batches of FIFO lines into recorded events, hooks and alerts, in order.
 
@@ -108,6 +144,7 @@ class LineHandler:
     def batch(self, lines: list[bytes]) -> None:
         """Handle one batch of lines, in order."""
         events: list[StateEvent] = []
+        reports: list[ReportEvent] = []
         stamp = received_now()
         for raw in lines:
             self.lines += 1
@@ -118,22 +155,21 @@ class LineHandler:
                 self.metrics.line("refused")
                 logger.warning(f"{exc}; skipped")
                 continue
+            # One receive stamp per batch, its monotonic part nudged per line so that the
+            # lines of one read keep keepalived's order wherever events are sorted.
+            when = {**stamp, "mono": float(stamp["mono"]) + (len(events) + len(reports)) * 1e-6}
             if isinstance(line, LvsLine):
                 self.lvs += 1
                 self.metrics.line("lvs")
-                server = f"real server {line.real} of {line.virtual}" if line.real else line.virtual
-                logger.info(f"LVS {server} {'UP' if line.up else 'DOWN'}")
+                reports.append(lvs_report(line, when))
                 continue
             self.metrics.line("vrrp")
             self.states[(line.kind, line.name)] = line.state
             self.metrics.transition(line.kind, line.name, line.state)
             if not line.transition:
                 self.reports += 1
-                logger.debug(f"{line.kind} {line.name} {line.word} {line.priority}")
+                reports.append(priority_report(line, when))
                 continue
-            # One receive stamp per batch, its monotonic part nudged per line so that the
-            # lines of one read keep keepalived's order wherever events are sorted.
-            mono = float(stamp["mono"]) + len(events) * 1e-6
             events.append(
                 StateEvent(
                     kind=line.kind,
@@ -142,11 +178,11 @@ class LineHandler:
                     priority=line.priority,
                     time=float(stamp["time"]),
                     boot=str(stamp["boot"]),
-                    mono=mono,
+                    mono=float(when["mono"]),
                 )
             )
-        if events:
-            self.apply(events)
+        if events or reports:
+            self.apply(events, reports)
 
     def all_stopped(self) -> bool:
         """True once every instance and group seen has reported STOP (or was deleted)."""
@@ -156,18 +192,20 @@ class LineHandler:
 
     # -- one batch of changes --------------------------------------------------------------
 
-    def apply(self, events: list[StateEvent]) -> None:
-        """Record, hook and release a batch of changes (see the module doc)."""
+    def apply(self, events: list[StateEvent], reports: list[ReportEvent] | None = None) -> None:
+        """Record, hook and release a batch of changes and reports (see the module doc)."""
+        reports = reports or []
         self.transitions += len(events)
         channels = [self.config.channels_for(event.state, event.name) for event in events]
-        ids = self._record(events, channels)
-        outcomes = self._hooks(events)
-        if ids is not None:
+        targets = [self.report_channels(report) for report in reports]
+        ids = self._record([*events, *reports], [*channels, *targets])
+        outcomes = self._hooks(events) if events else []
+        if ids is not None and events:
             try:
                 self._open().finish_hooks_many(
                     [
                         (event_id, lines, False)
-                        for event_id, (lines, _) in zip(ids, outcomes, strict=True)
+                        for event_id, (lines, _) in zip(ids[: len(events)], outcomes, strict=True)
                     ]
                 )
             except StateError as exc:
@@ -175,22 +213,38 @@ class LineHandler:
                 # outcome was not recorded.
                 logger.error(f"cannot record the hooks' outcome of {len(events)} event(s): {exc}")
                 self._close()
-        else:
+        elif ids is None:
             self._send_directly(events, channels, outcomes)
+            self._send_reports_directly(reports, targets)
         last = {(event.kind, event.name): event for event in events}
-        for event, targets, (lines, failed) in zip(events, channels, outcomes, strict=True):
+        for event, chosen, (lines, failed) in zip(events, channels, outcomes, strict=True):
             # A superseded change is in the outbox and in the alert; one line per instance and
             # read keeps a flood of changes from flooding the log too.
             superseded = last[(event.kind, event.name)] is not event
             log = logger.error if failed else logger.debug if superseded else logger.info
             prio = f" prio {event.priority}" if event.priority >= 0 else ""
-            queued = f"queued for {', '.join(targets)}" if targets else "no alert channels"
+            queued = f"queued for {', '.join(chosen)}" if chosen else "no alert channels"
             took = (time.time() - event.time) * 1000
             log(
                 f"{event.label()} {event.state}{prio}: {'; '.join(lines) or 'no hooks'}; {queued} ({took:.0f} ms)"
             )
-        if any(channels):
+        self._log_reports(reports, targets)
+        if any(channels) or any(targets):
             self.wake_delivery()
+
+    def report_channels(self, report: ReportEvent) -> list[str]:
+        """The channels an LVS or priority event alerts (a priority only where a rule asks)."""
+        instances = (report.name,) if report.kind == PRIORITY_KIND else ()
+        return self.config.channels_for_events((report.event,), instances=instances)
+
+    def _log_reports(self, reports: list[ReportEvent], targets: list[list[str]]) -> None:
+        """LVS events at info, priority reports at debug; a flood of one server's or one
+        instance's reports in one read logs its last at that level, the others at debug."""
+        last = {(report.kind, report.name): report for report in reports}
+        for report, chosen in zip(reports, targets, strict=True):
+            quiet = report.kind == PRIORITY_KIND or last[(report.kind, report.name)] is not report
+            queued = f"queued for {', '.join(chosen)}" if chosen else "recorded, no alert channels"
+            (logger.debug if quiet else logger.info)(f"{report.cause}: {queued}")
 
     def _open(self) -> Outbox:
         if self._outbox is None:
@@ -204,15 +258,17 @@ class LineHandler:
             self._outbox.close()
             self._outbox = None
 
-    def _record(self, events: list[StateEvent], channels: list[list[str]]) -> list[int] | None:
+    def _record(
+        self, events: list[StateEvent | ReportEvent], channels: list[list[str]]
+    ) -> list[int] | None:
         """Store the batch in one transaction; None (logged) when the outbox cannot take it."""
         from kakit.kanotify.handle import due_time
 
         coalesce = self.config.outbox.coalesce
         try:
             outbox = self._open()
-            before: dict[tuple[str, str], StateEvent | None] = {}
-            items = []
+            before: dict[tuple[str, str], StateEvent | ReportEvent | None] = {}
+            items: list[tuple[StateEvent | ReportEvent, list[str], float]] = []
             for event, targets in zip(events, channels, strict=True):
                 key = (event.kind, event.name)
                 if key not in before:
@@ -303,6 +359,25 @@ class LineHandler:
             run = Notification(self.config, events[index])
             run.outcomes = outcomes[index][0]
             run.send_directly()
+
+    def _send_reports_directly(self, reports: list[ReportEvent], channels: list[list[str]]) -> None:
+        """The outbox took nothing: send the last report of each server or instance now."""
+        from kakit.alerts.alert import Alert
+        from kakit.alerts.direct import send_now
+        from kakit.kanotify.handle import DIRECT_BUDGET
+
+        last = {(report.kind, report.name): index for index, report in enumerate(reports)}
+        for index in sorted(last.values()):
+            if not channels[index]:
+                continue
+            alert = Alert.of_report([reports[index]], node=self.node)
+            for channel, (ok, answer) in send_now(
+                self.config, alert, channels[index], DIRECT_BUDGET
+            ).items():
+                log = logger.warning if ok else logger.error
+                log(
+                    f"{alert.label}: alert {'sent directly' if ok else 'LOST'} for {channel}: {answer}"
+                )
 
     def close(self) -> None:
         """Close the outbox."""

@@ -6,7 +6,7 @@ import pytest
 
 from kakit.alerts.alert import BODY_PLACEHOLDERS, FIELDS, TEXT_PLACEHOLDERS, Alert
 from kakit.alerts.messages import Templates, check_template, message_key, render
-from kakit.core.events import StateEvent
+from kakit.core.events import ReportEvent, StateEvent
 
 
 def event(state: str, at: float) -> StateEvent:
@@ -188,3 +188,75 @@ class TestStateChangeCause:
         )
         assert change.cause == "keepalived: VI_1 BACKUP → MASTER (priority 100)"
         assert "addresses: 10.0.0.1/24" in render(change).text
+
+
+def report(kind: str, name: str, name_of_event: str, at: float, priority: int = -1) -> ReportEvent:
+    """An LVS or priority event of lb1 at ``at``."""
+    return ReportEvent(
+        kind=kind,
+        name=name,
+        event=name_of_event,
+        cause="keepalived: ...",
+        priority=priority,
+        time=at,
+    )
+
+
+class TestLvsAlerts:
+    """An LVS alert names the virtual and the real server, as keepalived wrote them."""
+
+    RS = "[10.213.0.2]:tcp:80 [10.213.0.10]:tcp:80"
+
+    def test_real_server_down_english(self) -> None:
+        """Title, text and markdown carry both servers and the change."""
+        message = render(Alert.of_report([report("RS", self.RS, "rs_down", 1.0)], node="lb1"))
+        assert (
+            message.title == "[lb1] real server [10.213.0.2]:tcp:80 of [10.213.0.10]:tcp:80: DOWN"
+        )
+        assert "virtual server: [10.213.0.10]:tcp:80\nreal server: [10.213.0.2]:tcp:80" in (
+            message.text
+        )
+        assert "- **real server**: [10.213.0.2]:tcp:80" in message.markdown
+
+    def test_firewall_mark_virtual_server_chinese(self) -> None:
+        """A virtual server by firewall mark, in Chinese; no real server is written as '-'."""
+        message = render(
+            Alert.of_report([report("VS", "FWM 7", "vs_up", 1.0)], node="lb1"), language="zh"
+        )
+        assert message.title == "[lb1] 虚拟服务 FWM 7: 恢复"
+        assert "真实服务器: -" in message.text
+
+    def test_a_flapping_real_server_is_one_alert_with_its_latest_state(self) -> None:
+        """Collapsed flaps: titled by the latest change, the changes listed, the count in JSON."""
+        flaps = [
+            report("RS", self.RS, name, float(at))
+            for at, name in enumerate(["rs_down", "rs_up", "rs_down"])
+        ]
+        alert = Alert.of_report(flaps, node="lb1")
+        message = render(alert)
+        assert message.title.endswith(": DOWN") and "covers: DOWN, UP, DOWN" in message.text
+        data = alert.as_json()
+        assert (data["kind"], data["event"], data["flaps"], data["span"]) == (
+            "RS",
+            "rs_down",
+            3,
+            2.0,
+        )
+        assert (data["virtual"], data["real"]) == ("[10.213.0.10]:tcp:80", "[10.213.0.2]:tcp:80")
+
+
+class TestPriorityAlerts:
+    """A priority alert names the instance and its new priority."""
+
+    def test_priority_change(self) -> None:
+        """The title carries the latest priority, the text keepalived's report."""
+        alert = Alert.of_report(
+            [
+                report("PRIORITY", "VI_1", "priority", at, prio)
+                for at, prio in ((1.0, 80), (2.0, 90))
+            ],
+            node="lb1",
+        )
+        message = render(alert)
+        assert message.title == "[lb1] VI_1: priority 90"
+        assert "covers: 80, 90" in message.text and "cause: keepalived: ..." in message.text

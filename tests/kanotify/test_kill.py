@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.alerts.test_outage import wait_for
@@ -35,8 +36,9 @@ def start(config: Path, fifo: Path) -> subprocess.Popen[bytes]:
     return reader
 
 
-def test_sigkill_mid_flood_loses_nothing_read(tmp_path: Path) -> None:
-    """Slow hooks keep lines waiting in the reader; SIGKILL; the next reader stores them all."""
+def flood_and_kill(tmp_path: Path, line_of: Callable[[int], bytes]) -> tuple[int, int, str]:
+    """Write :data:`LINES` lines, SIGKILL the reader halfway, start another; returns the events
+    stored before the kill and in the end, and the log."""
     slow = tmp_path / "slow.sh"
     slow.write_text("#!/bin/sh\nsleep 0.2\n")
     slow.chmod(0o755)
@@ -49,8 +51,7 @@ def test_sigkill_mid_flood_loses_nothing_read(tmp_path: Path) -> None:
     try:
         sent = 0
         for index in range(LINES):
-            state = "MASTER" if index % 2 else "BACKUP"
-            line = f'INSTANCE "VI_{index % 7}" {state} {index % 256}\n'.encode()
+            line = line_of(index)
             while True:
                 try:
                     os.write(writer, line)
@@ -72,9 +73,36 @@ def test_sigkill_mid_flood_loses_nothing_read(tmp_path: Path) -> None:
         reader.send_signal(signal.SIGTERM)
         reader.wait(10)
     assert sent == LINES
+    return before, total, (tmp_path / "kakit.log").read_text()
+
+
+def test_sigkill_mid_flood_loses_nothing_read(tmp_path: Path) -> None:
+    """Slow hooks keep lines waiting in the reader; SIGKILL; the next reader stores them all."""
+
+    def line_of(index: int) -> bytes:
+        state = "MASTER" if index % 2 else "BACKUP"
+        return f'INSTANCE "VI_{index % 7}" {state} {index % 256}\n'.encode()
+
+    before, total, log = flood_and_kill(tmp_path, line_of)
     assert before <= LINES // 2 + 1
     # At most one batch is stored twice (stored, then killed before the journal said so).
     assert LINES <= total < LINES + LINES // 2, total
-    log = (tmp_path / "kakit.log").read_text()
     # The kill came while lines read were still waiting in the reader: the next one replayed them.
     assert "line(s) a reader read and did not store" in log
+
+
+def test_sigkill_mid_lvs_flood_loses_nothing_read(tmp_path: Path) -> None:
+    """A flood of real servers flapping, with a failover's slow hooks in it: SIGKILL halfway
+    loses no LVS event, and every one is stored with its servers."""
+
+    def line_of(index: int) -> bytes:
+        if index % 500 == 0:
+            return b'INSTANCE "VI_1" MASTER 100\n'  # slow hooks: lines pile up in the reader
+        state = "UP" if index % 2 else "DOWN"
+        return f"RS [10.213.0.{index % 5 + 2}]:tcp:80 FWM 7 {state}\n".encode()
+
+    _, total, _ = flood_and_kill(tmp_path, line_of)
+    assert LINES <= total < LINES + LINES // 2, total
+    with sqlite3.connect(tmp_path / "lib" / "outbox.sqlite") as db:
+        servers = {row[0] for row in db.execute("SELECT name FROM events WHERE kind = 'RS'")}
+    assert servers == {f"[10.213.0.{host}]:tcp:80 FWM 7" for host in range(2, 7)}

@@ -12,6 +12,9 @@ from kakit.config import Config
 from kakit.core.events import StateEvent, boot_id
 from kakit.kanotify.applied import AppliedStates
 from kakit.kanotify.reconcile import SETTLE, kernel_truth
+from tests.conftest import Namespace, config_text
+from tests.kanotify.test_cli import kanotify_path, outbox_rows
+from tests.kanotify.test_handle import recorder
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -86,3 +89,83 @@ def test_unknown_addresses_or_state_are_left_alone(config: Config) -> None:
     """An instance without addresses, or never applied, cannot be judged."""
     applied(config, "VI_NOVIP", "MASTER", age=SETTLE + 1)
     assert kernel_truth(config, held=set) == []
+
+
+@pytest.mark.lab
+class TestNotifyScriptCrossCheck:
+    """kanotify as keepalived's notify script holds the event against the kernel, as the reader."""
+
+    def run(self, ns: Namespace, config: Path, state: str) -> None:
+        done = ns.run(
+            kanotify_path(), "-c", str(config), "INSTANCE", "VI_1", state, "100", check=False
+        )
+        assert done.returncode == 0, done.stderr
+
+    def test_the_kernel_corrects_a_notify_that_is_out_of_date(
+        self, ns: Namespace, tmp_path: Path
+    ) -> None:
+        """MASTER while the namespace holds none of VI_1's addresses applies BACKUP; BACKUP
+        while it holds them all applies MASTER; each correction is recorded and alerted."""
+        script, record = recorder(tmp_path)
+        conf = tmp_path / "keepalived.conf"
+        conf.write_text(KEEPALIVED_CONF)
+        config = tmp_path / "kakit.yaml"
+        config.write_text(
+            config_text(
+                tmp_path,
+                f"""
+                keepalived: {{config: {conf}}}
+                states:
+                  MASTER: {{run: [[{script}]]}}
+                  BACKUP: {{run: [[{script}]]}}
+                channels:
+                  sink: {{type: webhook, url: {{env: NOWHERE_URL}}}}
+                alerts: [{{channels: [sink]}}]
+                """,
+            )
+        )
+        self.run(ns, config, "MASTER")
+        assert record.read_text().splitlines() == ["MASTER 100", "BACKUP 100"]
+        ns.run("ip", "link", "set", "lo", "up")
+        for address in ("10.213.9.1/24", "10.213.9.2/24"):
+            ns.run("ip", "addr", "add", address, "dev", "lo")
+        self.run(ns, config, "BACKUP")
+        assert record.read_text().splitlines()[2:] == ["BACKUP 100", "MASTER 100"]
+        assert outbox_rows(tmp_path, "SELECT state FROM events ORDER BY id") == [
+            ("MASTER",),
+            ("BACKUP",),
+            ("BACKUP",),
+            ("MASTER",),
+        ]
+        # Every correction has its alert waiting for the sink.
+        assert outbox_rows(tmp_path, "SELECT COUNT(*) FROM messages") == [(4,)]
+        log = (tmp_path / "kakit.log").read_text()
+        assert "VI_1: MASTER was applied, but the kernel holds none of its addresses" in log
+        assert "VI_1: BACKUP was applied, but the kernel holds all of its addresses" in log
+
+    def test_a_notify_the_kernel_agrees_with_is_left_alone(
+        self, ns: Namespace, tmp_path: Path
+    ) -> None:
+        """BACKUP without the addresses, and STOP (keepalived going away) are applied as said."""
+        script, record = recorder(tmp_path)
+        conf = tmp_path / "keepalived.conf"
+        conf.write_text(KEEPALIVED_CONF)
+        config = tmp_path / "kakit.yaml"
+        config.write_text(
+            config_text(
+                tmp_path,
+                f"""
+                keepalived: {{config: {conf}}}
+                states:
+                  BACKUP: {{run: [[{script}]]}}
+                  STOP: {{run: [[{script}]]}}
+                """,
+            )
+        )
+        self.run(ns, config, "BACKUP")
+        ns.run("ip", "link", "set", "lo", "up")
+        for address in ("10.213.9.1/24", "10.213.9.2/24"):
+            ns.run("ip", "addr", "add", address, "dev", "lo")
+        self.run(ns, config, "STOP")
+        assert record.read_text().splitlines() == ["BACKUP 100", "STOP 100"]
+        assert "the kernel holds" not in (tmp_path / "kakit.log").read_text()

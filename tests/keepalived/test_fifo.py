@@ -101,6 +101,14 @@ BAD: list[tuple[bytes, str]] = [
     (b"VS FWM x UP", "VS FWM n"),
     (b"RS [10.213.0.2]:tcp:80 UP", "expected RS"),
     (b"RS [10.213.0.2]:tcp:80 nonsense UP", "virtual server"),
+    (b"RS [10.213.0.2]:tcp:80 FWM UP", "virtual server"),
+    (b"RS [10.213.0.2]:tcp:80 FWM 7 8 UP", "virtual server"),
+    (b"RS [10.213.0.2]:tcp:80 [10.213.0.10]:tcp:80", "ends in UP or DOWN"),
+    (b"RS [10.213.0.2]:tcp:80  [10.213.0.10]:tcp:80 UP", "virtual server"),
+    (b"RS [10.213.0.2 x]:tcp:80 [10.213.0.10]:tcp:80 UP", "expected RS"),
+    (b"VS FWM \xd9\xa3 UP", "VS FWM n"),
+    (b"VS [10.213.0.10]:tcp:http UP", "VS [address]:proto:port"),
+    (b"VS  UP", "VS [address]:proto:port"),
     (b'INSTANCE "a\x1b[2J" SOMETHING 1', "\\x1b"),
     (b'INSTANCE "' + b"x" * MAX_LINE + b'" MASTER 1', f"longer than {MAX_LINE} bytes"),
 ]
@@ -196,3 +204,36 @@ def test_splitter_bounds_a_line_without_newline() -> None:
     assert splitter.feed(b"y" * 100_000) == []
     assert splitter.feed(b'tail\nINSTANCE "VI_1" MASTER 1\n') == [b'INSTANCE "VI_1" MASTER 1']
     assert splitter.pending == b""
+
+
+hosts = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters=" \n\0"),
+    max_size=20,
+)
+servers = st.builds(lambda host, port: f"[{host}]:tcp:{port}", hosts, st.integers(0, 65535))
+lvs_tails = st.one_of(
+    st.binary(max_size=120),
+    st.builds(
+        lambda real, virtual, word: f"{real} {virtual} {word}".encode(),
+        servers,
+        st.one_of(servers, st.integers(0, 2**32).map(lambda mark: f"FWM {mark}")),
+        st.sampled_from(["UP", "DOWN", "UP\0"]),
+    ),
+)
+
+
+@given(lvs_tails)
+def test_an_lvs_event_names_the_servers_the_line_did(tail: bytes) -> None:
+    """Whatever follows ``RS ``/``VS ``, a parsed line's stored event gives back its servers."""
+    from kakit.core.events import lvs_servers
+    from kakit.kanotify.resident import lvs_report
+
+    for head in (b"RS ", b"VS "):
+        try:
+            line = parse_line(head + tail)
+        except FifoLineError:
+            continue
+        assert isinstance(line, LvsLine)
+        report = lvs_report(line, {"time": 0.0, "boot": "", "mono": 0.0})
+        assert lvs_servers(report.kind, report.name) == (line.virtual, line.real)
+        assert report.event == f"{line.kind.lower()}_{'up' if line.up else 'down'}"
