@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from kakit.alerts.alert import Alert
 
 __all__ = [
+    "BFD_DEFAULTS",
     "CHECK_DEFAULTS",
     "DEFAULTS",
     "Templates",
@@ -55,6 +56,20 @@ CHECK_DEFAULTS: dict[str, dict[str, str]] = {
     },
 }
 
+#: The defaults for what a kaprobe BFD session did (an alert of kind ``BFD``).
+BFD_DEFAULTS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "[{node}] BFD {label}: {action}",
+        "text": "{node}: BFD session {label} {action}\ncause: {cause}\naddresses: {vips}\ntime: {time}{note}",
+        "markdown": "#### [{node}] BFD {label}: {action}\n\n- **node**: {node}\n- **cause**: {cause}\n- **addresses**: {vips}\n- **time**: {time}{note}",
+    },
+    "zh": {
+        "title": "[{node}] BFD {label}: {action}",
+        "text": "节点: {node}\nBFD 会话: {label}\n事件: {action}\n原因: {cause}\n地址: {vips}\n时间: {time}{note}",
+        "markdown": "#### [{node}] BFD {label}: {action}\n\n- **节点**: {node}\n- **原因**: {cause}\n- **地址**: {vips}\n- **时间**: {time}{note}",
+    },
+}
+
 _WORDS = {
     "en": {
         "none": "none",
@@ -71,6 +86,8 @@ _WORDS = {
         "give_up": "gave up restarting",
         "latch": "latched",
         "escalate": "escalated: keepalived stopped",
+        "bfd_down": "down",
+        "bfd_up": "up",
     },
     "zh": {
         "none": "无",
@@ -87,6 +104,8 @@ _WORDS = {
         "give_up": "放弃重启",
         "latch": "已锁定",
         "escalate": "已升级: 停止了 keepalived",
+        "bfd_down": "会话中断",
+        "bfd_up": "会话恢复",
     },
 }
 
@@ -179,7 +198,7 @@ def render(
         key: The message's identity (:func:`message_key`); empty outside the outbox.
     """
     values = text_values(alert, language)
-    defaults = CHECK_DEFAULTS if alert.event else DEFAULTS
+    defaults = BFD_DEFAULTS if alert.kind == "BFD" else CHECK_DEFAULTS if alert.event else DEFAULTS
     chosen = dict(defaults.get(language, defaults["en"]))
     if templates is not None:
         for key in ("title", "text", "markdown"):

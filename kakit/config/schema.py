@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from kakit.checks.spec import CheckSpec
     from kakit.config.channels import ChannelSpec
     from kakit.hooks.spec import HookSettings
-    from kakit.kaprobe.spec import ProbeSpec
+    from kakit.kaprobe.spec import ProbeSettings, ProbeSpec
 
 
 @frozen
@@ -107,10 +107,12 @@ class AlertRoute:
     Attributes:
         channels: Channel names.
         states: States that alert (None: every state, unless only ``events`` is given).
-        events: kacheck events that alert (None: every event, unless only ``states`` is given).
+        events: Events that alert: kacheck's, kaprobe's ``bfd_down``/``bfd_up``... (None:
+            every event but ``priority``, unless only ``states`` is given).
         instances: Instance/group names that alert (default: all); a kacheck event matches when
             an instance tracking its check is listed.
-        checks: Check names whose events alert (default: all).
+        checks: Check names whose events alert (default: all; a route that names checks
+            takes no event of another source).
     """
 
     channels: tuple[str, ...] = option(list_of(string))
@@ -138,11 +140,29 @@ class AlertRoute:
             check: The check's name.
             instances: The instances tracking the check, where known.
         """
+        return self.matches_events(events, check=check, instances=instances)
+
+    def matches_events(
+        self, events: tuple[str, ...], *, check: str = "", instances: tuple[str, ...] = ()
+    ) -> bool:
+        """Whether an alert about ``events`` (kacheck's, kaprobe's...) takes this route.
+
+        A route without ``events`` takes :data:`~kakit.core.events.DEFAULT_EVENTS`, unless it
+        names only ``states``; a route with ``checks`` takes only those checks' events.
+
+        Args:
+            events: What happened (one alert covers them all).
+            check: The kacheck check they are about ("" for events of no check).
+            instances: The instances concerned (tracking the check or the track file), where
+                known.
+        """
+        from kakit.core.events import DEFAULT_EVENTS
+
         if self.events is None and self.states is not None:
             return False
-        wanted = self.events
+        wanted = DEFAULT_EVENTS if self.events is None else self.events
         return (
-            (wanted is None or any(event in wanted for event in events))
+            any(event in wanted for event in events)
             and (not self.checks or check in self.checks)
             and (not self.instances or any(name in self.instances for name in instances))
         )
@@ -237,6 +257,13 @@ def _probes(node: Node) -> tuple[ProbeSpec, ...]:
     return probes_section(node)
 
 
+def _probe_settings(node: Node) -> ProbeSettings:
+    from kakit.kaprobe.spec import ProbeSettings
+
+    settings: ProbeSettings = record(ProbeSettings)(node)
+    return settings
+
+
 def _states(node: Node) -> dict[str, dict[str, Any]]:
     from kakit.hooks.spec import states_section
 
@@ -280,6 +307,7 @@ class Config:
         templates: Alert templates by language.
         keepalived: Where keepalived's configuration is.
         probes: kaprobe's BFD sessions (:mod:`kakit.kaprobe.spec`).
+        kaprobe: kaprobe's metrics settings (None when absent: see :meth:`probe_settings`).
     """
 
     version: int = option(integer(1, 1), default=1)
@@ -299,6 +327,15 @@ class Config:
         record(KeepalivedSettings), default=KeepalivedSettings()
     )
     probes: tuple[ProbeSpec, ...] = option(_probes, default=())
+    kaprobe: ProbeSettings | None = option(_probe_settings, default=None)
+
+    def probe_settings(self) -> ProbeSettings:
+        """The ``kaprobe`` section (defaults when absent)."""
+        if self.kaprobe is not None:
+            return self.kaprobe
+        from kakit.kaprobe.spec import ProbeSettings
+
+        return ProbeSettings()
 
     def hook_settings(self) -> HookSettings:
         """The ``hooks`` section (defaults when absent)."""
@@ -328,9 +365,16 @@ class Config:
         self, events: tuple[str, ...], check: str, instances: tuple[str, ...] = ()
     ) -> list[str]:
         """Channel names a kacheck run that did ``events`` alerts, each once, in order."""
+        return self.channels_for_events(events, check=check, instances=instances)
+
+    def channels_for_events(
+        self, events: tuple[str, ...], *, check: str = "", instances: tuple[str, ...] = ()
+    ) -> list[str]:
+        """Channel names an alert about ``events`` goes to, each once, in order
+        (:meth:`AlertRoute.matches_events`)."""
         found: list[str] = []
         for route in self.alerts:
-            if route.matches_check(events, check, instances):
+            if route.matches_events(events, check=check, instances=instances):
                 found.extend(channel for channel in route.channels if channel not in found)
         return found
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     State: TypeAlias = Literal["MASTER", "BACKUP", "FAULT", "STOP", "DELETED"]
     Kind: TypeAlias = Literal["INSTANCE", "GROUP"]
     CheckEventName: TypeAlias = Literal["restart", "restart_failed", "give_up", "latch", "escalate"]
+    EventKind: TypeAlias = Literal["CHECK", "BFD"]
 
 _BOOT_ID: list[str] = []
 
@@ -70,6 +71,8 @@ ALERT_EVENTS: tuple[str, ...] = (
 DEFAULT_EVENTS: tuple[str, ...] = tuple(e for e in ALERT_EVENTS if e not in PRIORITY_EVENTS)
 #: The outbox's ``kind`` for a kacheck event (its ``name`` is the check, its ``state`` the event).
 CHECK_KIND = "CHECK"
+#: The outbox's ``kind`` for a kaprobe event (its ``name`` is the session, ``local->peer``).
+BFD_KIND = "BFD"
 
 
 @frozen

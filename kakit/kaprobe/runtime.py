@@ -25,6 +25,7 @@ import time
 from kakit.core.log import logger
 from kakit.exceptions import CheckError
 from kakit.kaprobe.packet import (
+    DIAG_DETECTION_EXPIRED,
     STATE_NAMES,
     UP,
     PacketError,
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from kakit.config import Config
     from kakit.kaprobe.packet import ControlPacket
+    from kakit.kaprobe.reports import Reports
     from kakit.kaprobe.spec import ProbeSpec
 
 CONTROL_PORT = 3784
@@ -235,7 +238,25 @@ class Probe:
         was_up, is_up = change.old == UP, change.new == UP
         if was_up != is_up:
             self.prober.track(self.spec, is_up)
+            self.prober.report(self.spec, "bfd_up" if is_up else "bfd_down", self.describe(change))
         self.prober.status_changed()
+
+    def describe(self, change: Transition) -> str:
+        """The alert's cause: the peer, the local address, the diagnostic, the detection time."""
+        s, spec = self.session, self.spec
+        detection = f"detection time {s.detection_time / 1000:g} ms"
+        if change.new == UP:
+            return (
+                f"BFD session {spec.local} -> {spec.peer} Up ({STATE_NAMES[change.old]} -> Up); "
+                f"{detection}, {spec.interval_us / 1000:g} ms x {spec.multiplier} configured"
+            )
+        silent = ""
+        if s.last_rx is not None and change.diag == DIAG_DETECTION_EXPIRED:
+            silent = f", no packet for {(change.at - s.last_rx) * 1000:.0f} ms"
+        return (
+            f"BFD session {spec.local} -> {spec.peer} {STATE_NAMES[change.new]}: "
+            f"{diag_name(change.diag)} (diag {change.diag}); {detection}{silent}"
+        )
 
     def status(self) -> dict[str, Any]:
         """The session's status record (the status file and ``kaprobe status``)."""
@@ -273,14 +294,22 @@ class Prober:
         specs: The sessions to run.
         status_path: Where the status file is written.
         admin_down_on_exit: Send AdminDown for a detection time when stopping.
+        reports: The alerts and metrics thread, when the configuration asks for either.
     """
 
     def __init__(
-        self, specs: list[ProbeSpec], *, status_path: str, admin_down_on_exit: bool = False
+        self,
+        specs: list[ProbeSpec],
+        *,
+        status_path: str,
+        admin_down_on_exit: bool = False,
+        reports: Reports | None = None,
     ) -> None:
         self.specs = specs
         self.status_path = status_path
         self.admin_down_on_exit = admin_down_on_exit
+        self.reports = reports
+        self.started = time.time()
         self.loop = asyncio.get_running_loop()
         self.probes: list[Probe] = []
         self.by_discr: dict[int, Probe] = {}
@@ -396,6 +425,13 @@ class Prober:
         if spec.track_file:
             self._writes.put_nowait((spec.track_file, spec.up_value if up else spec.down_value))
 
+    def report(self, spec: ProbeSpec, event: str, cause: str) -> None:
+        """Hand a ``bfd_up`` / ``bfd_down`` event to the reports thread (never waits)."""
+        if self.reports is not None:
+            from kakit.kaprobe.reports import session_event
+
+            self.reports.event(session_event(spec.name, event, cause, spec.track_file))
+
     def status_changed(self) -> None:
         """Ask the writer for a fresh status file soon."""
         self._status_dirty.set()
@@ -404,6 +440,7 @@ class Prober:
         """The whole status record."""
         return {
             "pid": os.getpid(),
+            "started": self.started,
             "written": time.time(),
             "dropped": dict(self.dropped),
             "sessions": [probe.status() for probe in self.probes],
@@ -540,14 +577,29 @@ async def run_prober(
     status_path: str,
     admin_down_on_exit: bool = False,
     ready: Callable[[Prober], None] | None = None,
+    config: Config | None = None,
 ) -> None:
     """Run the sessions until SIGTERM or SIGINT.
+
+    Args:
+        specs: The sessions.
+        status_path: Where the status file is written.
+        admin_down_on_exit: Send AdminDown for a detection time when stopping.
+        ready: Called with the prober once its sockets are open (tests).
+        config: The configuration, for alerts and metrics (none without it).
 
     Raises:
         CheckError: A socket could not be opened.
     """
     prober = Prober(specs, status_path=status_path, admin_down_on_exit=admin_down_on_exit)
     prober.open()
+    from kakit.kaprobe.reports import Reports
+
+    if config is not None and Reports.wanted(config):
+        from kakit.kaprobe.metrics import render
+
+        prober.reports = Reports(config, lambda: render(prober.status()))
+        prober.reports.start()
     loop = prober.loop
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, prober.stop)
@@ -568,3 +620,5 @@ async def run_prober(
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        if prober.reports is not None:
+            await asyncio.to_thread(prober.reports.stop)
