@@ -21,48 +21,20 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, __file__.rsplit("/", 2)[0])
 
-from lab import Lab, Node, procs, vrrp_instance_conf
-from lab.bfd import Kaprobe, kaprobe_path, keepalived_bfd_argv
+from lab import Lab, procs, vrrp_instance_conf
+from lab.bfd import Kaprobe, kaprobe_path, keepalived_bfd_argv, track_file_block
 from lab.netns import ip
+from lab.vipwatch import VipWatch
 
 ADVERT_INT = 0.03
 VRRP = f"VRRPv3, advert_int {ADVERT_INT}, master priority 150, backup 100, preempt"
-
-
-class VipWatch:
-    """``ip monitor address`` in a namespace: the monotonic time the VIP last appeared."""
-
-    def __init__(self, node: Node, vip: str) -> None:
-        self.vip = vip
-        self.appeared: float | None = None
-        self.proc = subprocess.Popen(
-            ["ip", "-n", node.ns, "monitor", "address"], stdout=subprocess.PIPE, text=True
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if f" {self.vip}/" in line and not line.startswith("Deleted"):
-                self.appeared = time.monotonic()
-
-    def when(self) -> float | None:
-        """The time the VIP last appeared, or None since the last reset."""
-        return self.appeared
-
-    def close(self) -> None:
-        """Stop the monitor."""
-        self.proc.terminate()
-        self.proc.wait(5)
 
 
 def summary(values: list[float]) -> str:
@@ -86,10 +58,7 @@ def run_phase(tmp: Path, mode: str, cuts: int, interval: int, realtime: bool) ->
         top = ""
         if mode == "kaprobe":
             probe = Kaprobe(n1, gw.address, *timers).start()
-            top = (
-                f'track_file kaprobe_gw {{\n    file "{probe.track_file}"\n    weight 1\n'
-                "    init_file -254\n}\n"
-            )
+            top = track_file_block("kaprobe_gw", probe.track_file)
             instance = "track_file {\nkaprobe_gw\n}"
             scripts = None
         elif mode == "track_bfd":
@@ -120,8 +89,8 @@ def run_phase(tmp: Path, mode: str, cuts: int, interval: int, realtime: bool) ->
             track_scripts=scripts,
             extra_instance=instance,
             extra_global=extra_global,
+            extra_top=top,
         )
-        master = master.replace("vrrp_instance VI_1 {", top + "vrrp_instance VI_1 {")
         n1.write_keepalived_conf(master)
         n2.write_keepalived_conf(
             vrrp_instance_conf(

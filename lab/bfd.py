@@ -111,6 +111,12 @@ class Kaprobe:
             return None
 
 
+def track_file_block(name: str, path: Path | str) -> str:
+    """A top-level ``track_file`` block for kaprobe's track file: weight 1, FAULT (-254) until
+    kaprobe has seen the session Up."""
+    return f'track_file {name} {{\n    file "{path}"\n    weight 1\n    init_file -254\n}}\n'
+
+
 def keepalived_bfd_conf(name: str, neighbor: str, source: str, interval_ms: int, mult: int) -> str:
     """A keepalived.conf with one ``bfd_instance`` and nothing else."""
     return textwrap.dedent(

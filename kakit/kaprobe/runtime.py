@@ -244,12 +244,14 @@ class Probe:
     def describe(self, change: Transition) -> str:
         """The alert's cause: the peer, the local address, the diagnostic, the detection time."""
         s, spec = self.session, self.spec
-        detection = f"detection time {s.detection_time / 1000:g} ms"
         if change.new == UP:
+            # The detection time now is still the peer's 1 s slow start; the Polls that follow
+            # bring it down to what is configured.
             return (
                 f"BFD session {spec.local} -> {spec.peer} Up ({STATE_NAMES[change.old]} -> Up); "
-                f"{detection}, {spec.interval_us / 1000:g} ms x {spec.multiplier} configured"
+                f"{spec.interval_us / 1000:g} ms x {spec.multiplier} configured"
             )
+        detection = f"detection time {s.detection_time / 1000:g} ms"
         silent = ""
         if s.last_rx is not None and change.diag == DIAG_DETECTION_EXPIRED:
             silent = f", no packet for {(change.at - s.last_rx) * 1000:.0f} ms"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from lab import Lab, Node, procs, vrrp_instance_conf
-from lab.bfd import Bfdd, Kaprobe, keepalived_bfd_argv, keepalived_bfd_conf
+from lab.bfd import Bfdd, Kaprobe, keepalived_bfd_argv, keepalived_bfd_conf, track_file_block
 from lab.demo.nodes import SINK_URL
 from lab.demo.watch import start_sink
 from lab.netns import ip
@@ -285,16 +285,6 @@ class TestKeepalived:
         assert up_with(a) != first
 
 
-TRACK_FILE_BLOCK = """\
-track_file kaprobe_gw {{
-    file "{path}"
-    weight 1
-    init_file -254
-}}
-
-"""
-
-
 @needs_keepalived
 class TestEndToEnd:
     """The master tracks kaprobe's track file: losing its gateway moves the VIP."""
@@ -307,12 +297,14 @@ class TestEndToEnd:
             assert gw is not None
             probe = Kaprobe(n1, gw.address)
             Kaprobe(gw, n1.address).start()
-            master = vrrp_instance_conf(
-                n1, priority=150, vip=lab.vip, extra_instance="track_file {\nkaprobe_gw\n}"
-            )
-            block = TRACK_FILE_BLOCK.format(path=probe.track_file)
             n1.write_keepalived_conf(
-                master.replace("vrrp_instance VI_1 {", block + "vrrp_instance VI_1 {")
+                vrrp_instance_conf(
+                    n1,
+                    priority=150,
+                    vip=lab.vip,
+                    extra_instance="track_file {\nkaprobe_gw\n}",
+                    extra_top=track_file_block("kaprobe_gw", probe.track_file),
+                )
             )
             n2.write_keepalived_conf(vrrp_instance_conf(n2, priority=100, vip=lab.vip))
             probe.start()
