@@ -285,6 +285,7 @@ class Probe:
             "last_down_diag": s.last_down_diag,
             "last_down_reason": diag_name(s.last_down_diag),
             "track_file": self.spec.track_file,
+            "track_file_latency_us": self.prober.track_latency.get(self.spec.track_file or ""),
             "counters": dict(self.counters),
         }
 
@@ -320,7 +321,9 @@ class Prober:
         self.dropped: dict[str, int] = dict.fromkeys(
             ("rx_dropped_ttl", "rx_dropped_invalid", "rx_dropped_unknown_discr"), 0
         )
-        self._writes: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
+        self._writes: asyncio.Queue[tuple[str, int, float] | None] = asyncio.Queue()
+        #: Microseconds from a session's change to its track file being replaced, by path.
+        self.track_latency: dict[str, int] = {}
         self._status_dirty = asyncio.Event()
         self._stop = asyncio.Event()
 
@@ -425,7 +428,8 @@ class Prober:
     def track(self, spec: ProbeSpec, up: bool) -> None:
         """Queue the session's track-file value for its new state."""
         if spec.track_file:
-            self._writes.put_nowait((spec.track_file, spec.up_value if up else spec.down_value))
+            value = spec.up_value if up else spec.down_value
+            self._writes.put_nowait((spec.track_file, value, self.loop.time()))
 
     def report(self, spec: ProbeSpec, event: str, cause: str) -> None:
         """Hand a ``bfd_up`` / ``bfd_down`` event to the reports thread (never waits)."""
@@ -449,15 +453,24 @@ class Prober:
         }
 
     async def _writer(self) -> None:
-        """Write track files in order, each through a thread (they fsync)."""
+        """Write track files in order, each through a thread.
+
+        Without fsync: keepalived reads the file the moment it is renamed into place (inotify),
+        and an fsync on a busy disk would delay that by milliseconds or more; after a crash
+        kaprobe writes every track file again when it starts (and /run is a tmpfs).
+        """
         from kakit.kacheck.watch import write_track_file
 
         while (item := await self._writes.get()) is not None:
-            path, value = item
+            path, value, queued = item
             try:
-                await asyncio.to_thread(write_track_file, path, value)
+                await asyncio.to_thread(write_track_file, path, value, durable=False)
             except OSError as exc:  # StateError is an OSError
                 logger.error(f"cannot write track file {path}: {exc}")
+                continue
+            latency = self.loop.time() - queued
+            self.track_latency[path] = round(latency * 1e6)
+            logger.info(f"track file {path}: {value} ({latency * 1000:.1f} ms after the change)")
 
     async def _status_writer(self) -> None:
         """Rewrite the status file on a change and at least every second (for the counters)."""

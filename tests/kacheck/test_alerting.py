@@ -351,5 +351,8 @@ class TestRulesShown:
         )
         first, second = effective(config)["alerts"]
         assert first["states"] == ["MASTER", "BACKUP", "FAULT", "STOP", "DELETED"]
-        assert first["events"] == ["restart", "restart_failed", "give_up", "latch", "escalate"]
+        # Every event of every source but priority changes, which alert only when named.
+        assert first["events"][:5] == ["restart", "restart_failed", "give_up", "latch", "escalate"]
+        assert {"bfd_down", "bfd_up"} <= set(first["events"])
+        assert "priority" not in first["events"]
         assert (second["states"], second["events"]) == ([], ["escalate"])
