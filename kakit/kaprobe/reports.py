@@ -43,6 +43,8 @@ STOP_WAIT = 10.0
 #: The GIL switch interval kaprobe runs with: the longest the reports thread can keep the timing
 #: loop from running (Python's default is 5 ms, a third of a 5 ms x 3 detection time).
 SWITCH_INTERVAL = 0.001
+#: SCHED_FIFO priority of the reports thread under ``--realtime`` (the timing loop has 50).
+REPORTS_PRIORITY = 1
 
 
 @frozen
@@ -106,7 +108,10 @@ class Reports:
     def event(self, event: SessionEvent) -> None:
         """Hand ``event`` to the thread; returns at once (call from the timing loop)."""
         if self.alerting and self._loop is not None and self._queue is not None:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
+            try:
+                self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
+            except RuntimeError:  # the thread's loop is closed: it died
+                logger.error(f"{event.session}: {event.event} alert LOST: no reports thread")
 
     def stop(self) -> None:
         """Write the events handed over so far, stop the thread, and leave what is not
@@ -129,11 +134,14 @@ class Reports:
     def _main(self) -> None:
         import os
 
-        # A thread inherits SCHED_FIFO from kaprobe --realtime; fsyncs and HTTP need no real
-        # time, and at normal priority they yield the CPU to everything that does.
+        # A thread inherits kaprobe --realtime's SCHED_FIFO priority. This one goes to the
+        # lowest real-time priority: below the timing loop, which preempts it at once, but
+        # above ordinary processes, which must never keep it off the CPU while it holds the GIL
+        # the timing loop is waiting for (at normal priority a busy machine could, for tens of
+        # milliseconds: a priority inversion through the GIL).
         with contextlib.suppress(OSError):
-            if os.sched_getscheduler(0) != os.SCHED_OTHER:
-                os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+            if os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR):
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REPORTS_PRIORITY))
         try:
             asyncio.run(self._run())
         finally:
