@@ -7,7 +7,6 @@ address, the diagnostic and the detection time; the timing loop only hands them 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -155,14 +154,12 @@ def test_unstorable_alert_is_sent_directly(
 
 
 def test_the_thread_stores_and_delivers(make_config: Callable[[str], Config], fake: None) -> None:
-    """An event handed to the running thread reaches the channel without the caller waiting."""
+    """An event handed to the running thread is stored and delivered by the thread itself."""
     config = make_config(CHANNELS + "alerts:\n  - channels: [ops]\n")
     reports = Reports(config, lambda: "")
     reports.start()
     try:
-        handed = time.monotonic()
         reports.event(bfd("bfd_down"))
-        assert time.monotonic() - handed < 0.05  # a hand-over, not a write
         wait_until(lambda: bool(FakeNotifier.sent.get("ops")), timeout=10, what="delivery")
     finally:
         reports.stop()
