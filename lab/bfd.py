@@ -33,9 +33,16 @@ class Kaprobe:
     """A kaprobe process in a lab node, with a private state directory."""
 
     def __init__(
-        self, node: Node, peer: str, *args: str, name: str = "kaprobe", from_config: bool = False
+        self,
+        node: Node,
+        peer: str,
+        *args: str,
+        name: str = "kaprobe",
+        from_config: bool = False,
+        more_config: str = "",
     ) -> None:
-        """Describe it; ``from_config`` puts the session in a probes: section, not in argv."""
+        """Describe it; ``from_config`` puts the session in a probes: section, not in argv;
+        ``more_config`` is appended to its kakit.yaml (channels, alerts...)."""
         self.node = node
         self.dir = node.dir / name
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -52,7 +59,8 @@ class Kaprobe:
                 f"track_file: {self.track_file}}}\n"
             )
             session = []
-        self.config.write_text(text)
+        self.config.write_text(text + more_config)
+        self.config.chmod(0o600)  # root's alone: channels may hold inline secrets
         self.argv = [kaprobe_path(), "-c", str(self.config), "-v", *session, *args]
         self.log = self.dir / "kaprobe.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -101,6 +109,12 @@ class Kaprobe:
             return self.track_file.read_text().strip()
         except FileNotFoundError:
             return None
+
+
+def track_file_block(name: str, path: Path | str) -> str:
+    """A top-level ``track_file`` block for kaprobe's track file: weight 1, FAULT (-254) until
+    kaprobe has seen the session Up."""
+    return f'track_file {name} {{\n    file "{path}"\n    weight 1\n    init_file -254\n}}\n'
 
 
 def keepalived_bfd_conf(name: str, neighbor: str, source: str, interval_ms: int, mult: int) -> str:

@@ -35,6 +35,7 @@ def vrrp_instance_conf(
     track_scripts: dict[str, str] | None = None,
     extra_instance: str = "",
     extra_global: str = "",
+    extra_top: str = "",
 ) -> str:
     """Build a complete keepalived.conf with one VRRP instance ``VI_1`` on ``eth0``.
 
@@ -53,6 +54,8 @@ def vrrp_instance_conf(
             every script is also listed in the instance's ``track_script`` block.
         extra_instance: Extra lines appended inside ``vrrp_instance VI_1``.
         extra_global: Extra lines appended inside ``global_defs``.
+        extra_top: Top-level statements put before the instance (``track_file``,
+            ``bfd_instance`` blocks...).
 
     Returns:
         The configuration text, ending with a newline.
@@ -89,6 +92,8 @@ def vrrp_instance_conf(
     ]
     for name, body in scripts.items():
         lines += [f"vrrp_script {name} {{", *_indent(body, 1), "}", ""]
+    if extra_top:
+        lines += [extra_top.rstrip("\n"), ""]
     lines += [
         "vrrp_instance VI_1 {",
         f"    state {state}",

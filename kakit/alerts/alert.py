@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, Literal
 
-    from kakit.core.events import Kind, ReportEvent, State, StateEvent
+    from kakit.core.events import EventKind, Kind, ReportEvent, State, StateEvent
 
 #: The alert's fields, in the order they appear in JSON bodies.
 FIELDS = (
@@ -70,8 +70,9 @@ class Alert:
         flaps: How many events this alert covers (1 for a lone event).
         span: Seconds between the first and the latest event.
         test: A test alert (``kanotify test``): no state changed.
-        event: What kacheck did (``restart`` ... ``escalate``, the most serious of a run), or
-            "" for a keepalived state change.
+        event: What kacheck did (``restart`` ... ``escalate``, the most serious of a run), what
+            a kaprobe session did last (``bfd_down``, ``bfd_up``), or "" for a keepalived
+            state change.
         check: The kacheck check the event is about ("" for a state change).
         cause: Why this alert exists, in one line: the check's summary for a kacheck event,
             the transition with its priority for a state change.
@@ -82,12 +83,14 @@ class Alert:
         real: An LVS real server's event: the real server (``[10.0.0.2]:tcp:80``); "" otherwise.
 
     A kacheck alert has ``kind`` ``CHECK``, ``name`` the check, ``state`` "" and ``sequence``
-    the events it covers, oldest first. An LVS alert (kind ``VS`` or ``RS``) and a priority
+    the events it covers, oldest first. A kaprobe alert is the same with ``kind`` ``BFD``,
+    ``name`` the session (``local->peer``), ``check`` "", and a ``cause`` naming the peer, the
+    local address, the diagnostic and the detection time. An LVS alert (kind ``VS`` or ``RS``) and a priority
     alert (kind ``PRIORITY``, ``name`` the instance) likewise, with ``event`` the latest.
     """
 
     node: str
-    kind: Kind | Literal["CHECK", "VS", "RS", "PRIORITY"]
+    kind: Kind | EventKind | Literal["VS", "RS", "PRIORITY"]
     name: str
     label: str
     state: State | Literal[""]
@@ -166,27 +169,32 @@ class Alert:
         time: float,
         first: float | None = None,
         vips: Sequence[str] = (),
+        kind: EventKind = "CHECK",
     ) -> Alert:
-        """The alert for what kacheck did about ``check``.
+        """The alert for what kacheck did about ``check`` (or what a BFD session did).
 
         Args:
-            check: The check's name.
-            events: The kacheck events covered, oldest first; the most serious of them is
+            check: The check's name (for ``kind`` ``BFD``: the session's).
+            events: The events covered, oldest first. For kacheck the most serious of them is
                 the alert's ``event`` (several runs collapsed, or one run that gave up,
-                latched and escalated).
+                latched and escalated); for a BFD session, the latest (its state now).
             node: This node's name.
-            cause: The check's summary of the latest run.
+            cause: The check's summary of the latest run (the session's latest event).
             time: Unix time of the latest run.
             first: Unix time of the first run covered (default: ``time``).
             vips: The virtual addresses of the instances tracking the check, where known.
+            kind: ``CHECK`` or ``BFD``.
         """
         from kakit.core.events import CHECK_EVENTS
 
-        rank: dict[str, int] = {name: index for index, name in enumerate(CHECK_EVENTS)}
-        event = max(events, key=lambda name: rank.get(name, -1))
+        if kind == "CHECK":
+            rank: dict[str, int] = {name: index for index, name in enumerate(CHECK_EVENTS)}
+            event = max(events, key=lambda name: rank.get(name, -1))
+        else:
+            event = events[-1]
         return cls(
             node=node,
-            kind="CHECK",
+            kind=kind,
             name=check,
             label=check,
             state="",
@@ -198,7 +206,7 @@ class Alert:
             flaps=len(events),
             span=time - (time if first is None else first),
             event=event,
-            check=check,
+            check=check if kind == "CHECK" else "",
             cause=cause,
             vips=tuple(vips),
         )

@@ -25,7 +25,7 @@ from kakit import notifiers
 from kakit.alerts.alert import Alert
 from kakit.alerts.messages import message_key, render
 from kakit.alerts.outbox import MessageRow, Outbox
-from kakit.core.events import REPORT_KINDS
+from kakit.core.events import BFD_KIND, REPORT_KINDS
 from kakit.core.locks import FileLock
 from kakit.core.log import logger
 from kakit.exceptions import KakitError, UsageError
@@ -184,6 +184,7 @@ class Worker:
         if last.event.kind in REPORT_KINDS:  # an LVS server or a priority, not a state
             alert = Alert.of_report([report_of(row) for row in group], node=last.node)
         elif last.check_events:
+            bfd = last.event.kind == BFD_KIND
             alert = Alert.of_check(
                 last.event.name,
                 [event for row in group for event in row.check_events],
@@ -191,7 +192,10 @@ class Worker:
                 cause=last.cause,
                 time=last.event.time,
                 first=group[0].event.time,
-                vips=self.addresses(check=last.event.name),
+                # A BFD session's alert names every address of the node (which instances track
+                # its track file is known where the event is routed, not stored).
+                vips=self.addresses() if bfd else self.addresses(check=last.event.name),
+                kind="BFD" if bfd else "CHECK",
             )
         else:
             alert = Alert.of(
@@ -283,6 +287,31 @@ async def deliver(config: Config, *, max_seconds: float | None = None) -> int:
             next_due = outbox.next_due()
         if next_due is None or (deadline is not None and time.monotonic() >= deadline):
             return 0
+
+
+async def deliver_on_wake(config: Config, wake: asyncio.Event, idle: float) -> None:
+    """Deliver the outbox whenever ``wake`` is set (and every ``idle`` seconds regardless),
+    until cancelled: the in-process delivery of the resident tools (the FIFO reader, kaprobe).
+
+    :func:`deliver` takes the delivery lock: when another worker holds it (one kacheck
+    started), that worker sends these alerts too, and this pass returns at once. The idle
+    pass picks up alerts such a worker, or kacheck, left behind.
+    """
+    while True:
+        try:
+            await deliver(config)
+        except KakitError as exc:
+            logger.error(f"outbox: {exc}")
+        await until(wake, idle)
+        wake.clear()
+
+
+async def until(event: asyncio.Event, seconds: float) -> None:
+    """Wait for ``event``, at most ``seconds``."""
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from kakit.alerts.alert import Alert
 
 __all__ = [
+    "BFD_DEFAULTS",
     "CHECK_DEFAULTS",
     "DEFAULTS",
     "LVS_DEFAULTS",
@@ -83,6 +84,20 @@ PRIORITY_DEFAULTS: dict[str, dict[str, str]] = {
     },
 }
 
+#: The defaults for what a kaprobe BFD session did (an alert of kind ``BFD``).
+BFD_DEFAULTS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "[{node}] BFD {label}: {action}",
+        "text": "{node}: BFD session {label} {action}\ncause: {cause}\naddresses: {vips}\ntime: {time}{note}",
+        "markdown": "#### [{node}] BFD {label}: {action}\n\n- **node**: {node}\n- **cause**: {cause}\n- **addresses**: {vips}\n- **time**: {time}{note}",
+    },
+    "zh": {
+        "title": "[{node}] BFD {label}: {action}",
+        "text": "节点: {node}\nBFD 会话: {label}\n事件: {action}\n原因: {cause}\n地址: {vips}\n时间: {time}{note}",
+        "markdown": "#### [{node}] BFD {label}: {action}\n\n- **节点**: {node}\n- **原因**: {cause}\n- **地址**: {vips}\n- **时间**: {time}{note}",
+    },
+}
+
 _WORDS = {
     "en": {
         "none": "none",
@@ -107,6 +122,8 @@ _WORDS = {
         "no_real": "-",
         "real_label": "real server {real} of {virtual}",
         "virtual_label": "virtual server {virtual}",
+        "bfd_down": "down",
+        "bfd_up": "up",
     },
     "zh": {
         "none": "无",
@@ -131,6 +148,8 @@ _WORDS = {
         "no_real": "-",
         "real_label": "虚拟服务 {virtual} 的真实服务器 {real}",
         "virtual_label": "虚拟服务 {virtual}",
+        "bfd_down": "会话中断",
+        "bfd_up": "会话恢复",
     },
 }
 
@@ -218,12 +237,14 @@ def message_key(node: str, message_id: int, created: float) -> str:
 
 def _defaults(alert: Alert) -> dict[str, dict[str, str]]:
     """The default templates for the alert's kind."""
-    from kakit.core.events import LVS_KINDS, PRIORITY_KIND
+    from kakit.core.events import BFD_KIND, LVS_KINDS, PRIORITY_KIND
 
     if alert.kind in LVS_KINDS:
         return LVS_DEFAULTS
     if alert.kind == PRIORITY_KIND:
         return PRIORITY_DEFAULTS
+    if alert.kind == BFD_KIND:
+        return BFD_DEFAULTS
     return CHECK_DEFAULTS if alert.event else DEFAULTS
 
 

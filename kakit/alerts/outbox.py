@@ -31,6 +31,7 @@ import os
 import sqlite3
 import time
 
+from kakit.core.events import CHECK_KIND
 from kakit.core.fsutil import ensure_dir
 from kakit.exceptions import StateError
 
@@ -117,8 +118,10 @@ class MessageRow:
         cause: A kacheck event's cause (the check's summary); "" for a state change.
         check_events: The event names of a row that is no state change: what a kacheck run
             did (``restart`` ... ``escalate``; kind ``CHECK``, the check as its name, the most
-            serious of these as its state), or an LVS or priority event (kind ``VS``, ``RS``
-            or ``PRIORITY``, its one name as its state). Empty for a state change.
+            serious of these as its state), what a kaprobe session did (``bfd_down``...; kind
+            ``BFD``, the session as its name, the latest as its state), or an LVS or priority
+            event (kind ``VS``, ``RS`` or ``PRIORITY``, its one name as its state). Empty for a
+            state change.
     """
 
     __slots__ = (
@@ -376,25 +379,32 @@ class Outbox:
         channels: list[str],
         stamp: dict[str, float | str],
         send_after: float,
+        kind: str = CHECK_KIND,
     ) -> int:
         """Store what one kacheck run did and one pending message per channel (one transaction).
 
+        Events of other sources (kaprobe's BFD sessions) are stored the same way, under their
+        own ``kind``.
+
         Args:
-            check: The check.
-            events: What the run did, mildest first (at least one).
-            cause: The check's summary.
+            check: The check (for another kind: what the events are about, a BFD session).
+            events: What the run did, mildest first (at least one); for another kind, in the
+                order they happened.
+            cause: The check's summary (for another kind: the event in one line).
             node: This node's name.
             channels: The channels that alert it.
             stamp: The receive stamp (:func:`kakit.core.events.received_now`).
             send_after: When the messages are due (later runs' events collapse into them
                 until then).
+            kind: ``CHECK``, or :data:`~kakit.core.events.BFD_KIND`.
 
         Returns:
             The event id.
         """
-        from kakit.core.events import CHECK_EVENTS, CHECK_KIND
+        from kakit.core.events import CHECK_EVENTS
 
-        headline = max(events, key=CHECK_EVENTS.index)
+        # A kacheck run's headline is its most serious event; another source's, its latest.
+        headline = max(events, key=CHECK_EVENTS.index) if kind == CHECK_KIND else events[-1]
         now = time.time()
         try:
             with self._transaction():
@@ -403,7 +413,7 @@ class Outbox:
                     " cause, events) VALUES (?, ?, ?, ?, -1, ?, '[]', ?, ?, ?, ?)",
                     (
                         stamp["time"],
-                        CHECK_KIND,
+                        kind,
                         check,
                         headline,
                         node,

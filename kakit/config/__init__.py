@@ -125,6 +125,8 @@ def _safe_paths(config: Config) -> Config:
         places.append((config.log.file, "log file (log.file)"))
     if config.fifo.textfile:
         places.append((config.fifo.textfile, "metrics text file (fifo.textfile)"))
+    if config.kaprobe is not None and config.kaprobe.textfile:
+        places.append((config.kaprobe.textfile, "metrics text file (kaprobe.textfile)"))
     errors = []
     for path, what in places:
         try:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from kakit.checks.spec import CheckSpec
     from kakit.config.channels import ChannelSpec
     from kakit.hooks.spec import HookSettings
-    from kakit.kaprobe.spec import ProbeSpec
+    from kakit.kaprobe.spec import ProbeSettings, ProbeSpec
 
 
 @frozen
@@ -112,7 +112,8 @@ class AlertRoute:
             every one but ``priority``, unless only ``states`` is given).
         instances: Instance/group names that alert (default: all); a kacheck event matches when
             an instance tracking its check is listed.
-        checks: Check names whose events alert (default: all).
+        checks: Check names whose events alert (default: all; a route that names checks
+            takes no event of another source).
     """
 
     channels: tuple[str, ...] = option(list_of(string))
@@ -258,6 +259,13 @@ def _probes(node: Node) -> tuple[ProbeSpec, ...]:
     return probes_section(node)
 
 
+def _probe_settings(node: Node) -> ProbeSettings:
+    from kakit.kaprobe.spec import ProbeSettings
+
+    settings: ProbeSettings = record(ProbeSettings)(node)
+    return settings
+
+
 def _states(node: Node) -> dict[str, dict[str, Any]]:
     from kakit.hooks.spec import states_section
 
@@ -301,6 +309,7 @@ class Config:
         templates: Alert templates by language.
         keepalived: Where keepalived's configuration is.
         probes: kaprobe's BFD sessions (:mod:`kakit.kaprobe.spec`).
+        kaprobe: kaprobe's metrics settings (None when absent: see :meth:`probe_settings`).
     """
 
     version: int = option(integer(1, 1), default=1)
@@ -320,6 +329,15 @@ class Config:
         record(KeepalivedSettings), default=KeepalivedSettings()
     )
     probes: tuple[ProbeSpec, ...] = option(_probes, default=())
+    kaprobe: ProbeSettings | None = option(_probe_settings, default=None)
+
+    def probe_settings(self) -> ProbeSettings:
+        """The ``kaprobe`` section (defaults when absent)."""
+        if self.kaprobe is not None:
+            return self.kaprobe
+        from kakit.kaprobe.spec import ProbeSettings
+
+        return ProbeSettings()
 
     def hook_settings(self) -> HookSettings:
         """The ``hooks`` section (defaults when absent)."""

@@ -89,6 +89,7 @@ def effective(config: Config) -> dict[str, Any]:
         result["keepalived"] = to_plain(config.keepalived)
     if config.probes:
         result["probes"] = to_plain(list(config.probes))
+        result["kaprobe"] = to_plain(config.probe_settings())
     return result
 
 

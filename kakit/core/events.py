@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     State: TypeAlias = Literal["MASTER", "BACKUP", "FAULT", "STOP", "DELETED"]
     Kind: TypeAlias = Literal["INSTANCE", "GROUP"]
     CheckEventName: TypeAlias = Literal["restart", "restart_failed", "give_up", "latch", "escalate"]
+    EventKind: TypeAlias = Literal["CHECK", "BFD"]
 
 _BOOT_ID: list[str] = []
 
@@ -77,6 +78,8 @@ PRIORITY_KIND = "PRIORITY"
 LVS_KINDS = ("VS", "RS")
 #: Every outbox kind of a :class:`ReportEvent`.
 REPORT_KINDS = (*LVS_KINDS, PRIORITY_KIND)
+#: The outbox's ``kind`` for a kaprobe event (its ``name`` is the session, ``local->peer``).
+BFD_KIND = "BFD"
 
 
 @frozen

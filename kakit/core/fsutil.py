@@ -43,7 +43,7 @@ def ensure_dir(path: str, mode: int = 0o755) -> str:
     return path
 
 
-def atomic_write(path: str, data: bytes | str, mode: int = 0o644) -> None:
+def atomic_write(path: str, data: bytes | str, mode: int = 0o644, *, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically (tmp + fsync + rename + directory fsync).
 
     Args:
@@ -51,6 +51,10 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644) -> None:
         data: New content; text is written as UTF-8.
         mode: Permission bits of the new file (keepalived runs scripts with umask 0177, so the
             mode is set explicitly rather than inherited).
+        durable: fsync the file and the directory. Without, readers still see the old or the
+            new content, never a mix, but a crash may lose the write: for files that matter
+            only while the machine runs and must change at once (kaprobe's track files; an
+            fsync on a busy disk takes milliseconds to tens of them).
 
     Raises:
         StateError: Any step failed; the old content is left in place.
@@ -69,15 +73,17 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644) -> None:
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, path)
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        if durable:
+            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
     except OSError as exc:
         try:
             os.unlink(tmp)

@@ -59,9 +59,12 @@ class Hysteresis:
         return self.healthy
 
 
-def write_track_file(path: str, value: int) -> None:
-    """Write ``value`` the way keepalived's track_file parser (strtol) reads it."""
-    atomic_write(path, f"{value}\n", 0o644)
+def write_track_file(path: str, value: int, *, durable: bool = True) -> None:
+    """Write ``value`` the way keepalived's track_file parser (strtol) reads it.
+
+    ``durable=False`` skips the fsyncs (:func:`kakit.core.fsutil.atomic_write`).
+    """
+    atomic_write(path, f"{value}\n", 0o644, durable=durable)
 
 
 def watch(

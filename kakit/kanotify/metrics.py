@@ -73,7 +73,8 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _series(name: str, labels: Mapping[str, str], value: float) -> str:
+def series(name: str, labels: Mapping[str, str], value: float) -> str:
+    """One sample line: ``name{label="value",...} number`` (labels escaped)."""
     inner = ",".join(f'{key}="{_label(text)}"' for key, text in labels.items())
     number = (
         repr(float(value))
@@ -81,6 +82,24 @@ def _series(name: str, labels: Mapping[str, str], value: float) -> str:
         else str(int(value))
     )
     return f"{name}{{{inner}}} {number}" if inner else f"{name} {number}"
+
+
+def family(out: list[str], name: str, kind: str, text: str, rows: Iterable[str]) -> None:
+    """Append one metric family to ``out``: its HELP and TYPE lines, then its samples."""
+    out.extend((f"# HELP {name} {text}", f"# TYPE {name} {kind}", *rows))
+
+
+def process_families(out: list[str], name: str, text: str, started: float) -> None:
+    """The families every kakit exporter ends with: its start time (``name``, Unix seconds)
+    and ``kakit_build_info``."""
+    family(out, name, "gauge", text, [series(name, {}, round(started, 3))])
+    family(
+        out,
+        "kakit_build_info",
+        "gauge",
+        "kakit's version",
+        [series("kakit_build_info", {"version": __version__}, 1)],
+    )
 
 
 class _Instance:
@@ -145,8 +164,8 @@ class Metrics:
         """The exposition text: every metric with its HELP and TYPE lines."""
         out: list[str] = []
 
-        def family(name: str, kind: str, text: str, rows: Iterable[str]) -> None:
-            out.extend((f"# HELP {name} {text}", f"# TYPE {name} {kind}", *rows))
+        def add(name: str, kind: str, text: str, rows: Iterable[str]) -> None:
+            family(out, name, kind, text, rows)
 
         instances = sorted(
             (name, entry) for (kind, name), entry in self.vrrp.items() if kind == "INSTANCE"
@@ -163,26 +182,26 @@ class Metrics:
                 continue
             for address in self.instances.get(name, InstanceInfo()).addresses or ("",):
                 state_rows.append(
-                    _series("keepalived_vrrp_state", labels(name, ip_address=address), number)
+                    series("keepalived_vrrp_state", labels(name, ip_address=address), number)
                 )
-        family("keepalived_vrrp_state", "gauge", "State of vrrp", state_rows)
-        family(
+        add("keepalived_vrrp_state", "gauge", "State of vrrp", state_rows)
+        add(
             "keepalived_become_master_total",
             "counter",
             "Became master",
             (
-                _series(
+                series(
                     "keepalived_become_master_total", labels(name, state=e.state), e.became_master
                 )
                 for name, e in instances
             ),
         )
-        family(
+        add(
             "keepalived_release_master_total",
             "counter",
             "Released master",
             (
-                _series(
+                series(
                     "keepalived_release_master_total",
                     labels(name, state=e.state),
                     e.released_master,
@@ -191,12 +210,12 @@ class Metrics:
             ),
         )
         everything = sorted(self.vrrp.items())
-        family(
+        add(
             "kakit_vrrp_state",
             "gauge",
             "1 for the state each instance or group is in, as the notify FIFO last said",
             (
-                _series(
+                series(
                     "kakit_vrrp_state",
                     {"kind": kind, "name": name, "state": state},
                     int(entry.state == state),
@@ -205,88 +224,76 @@ class Metrics:
                 for state in ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
             ),
         )
-        family(
+        add(
             "kakit_vrrp_transitions_total",
             "counter",
             "Changes of state read from the notify FIFO",
             (
-                _series("kakit_vrrp_transitions_total", {"kind": k, "name": n}, e.transitions)
+                series("kakit_vrrp_transitions_total", {"kind": k, "name": n}, e.transitions)
                 for (k, n), e in everything
             ),
         )
-        family(
+        add(
             "kakit_vrrp_flaps_total",
             "counter",
             f"Changes of state within {self.flap_window:g} s of the previous one",
             (
-                _series("kakit_vrrp_flaps_total", {"kind": k, "name": n}, e.flaps)
+                series("kakit_vrrp_flaps_total", {"kind": k, "name": n}, e.flaps)
                 for (k, n), e in everything
             ),
         )
-        family(
+        add(
             "kakit_fifo_lines_total",
             "counter",
             "Lines read from the notify FIFO, by kind (refused: none of keepalived's formats)",
             (
-                _series("kakit_fifo_lines_total", {"kind": kind}, count)
+                series("kakit_fifo_lines_total", {"kind": kind}, count)
                 for kind, count in sorted(self.lines.items())
             ),
         )
-        family(
+        add(
             "kakit_drift_corrected_total",
             "counter",
             "Times reconcile found the node out of step with its state and applied it again",
-            [_series("kakit_drift_corrected_total", {}, self.drift_corrected)],
+            [series("kakit_drift_corrected_total", {}, self.drift_corrected)],
         )
-        family(
+        add(
             "kakit_hook_failures_total",
             "counter",
             "Hooks that failed",
-            [_series("kakit_hook_failures_total", {}, self.hook_failures)],
+            [series("kakit_hook_failures_total", {}, self.hook_failures)],
         )
         stats = sorted((channels or {}).items())
-        family(
+        add(
             "kakit_outbox_pending",
             "gauge",
             "Alerts waiting in the outbox, per channel",
-            (_series("kakit_outbox_pending", {"channel": c}, s.pending) for c, s in stats),
+            (series("kakit_outbox_pending", {"channel": c}, s.pending) for c, s in stats),
         )
-        family(
+        add(
             "kakit_outbox_oldest_pending_seconds",
             "gauge",
             "Age of the oldest alert waiting in the outbox, per channel",
             (
-                _series("kakit_outbox_oldest_pending_seconds", {"channel": c}, round(s.oldest, 3))
+                series("kakit_outbox_oldest_pending_seconds", {"channel": c}, round(s.oldest, 3))
                 for c, s in stats
             ),
         )
-        family(
+        add(
             "kakit_outbox_messages",
             "gauge",
             "Alerts the outbox still keeps that were delivered or given up on, per channel",
             (
-                _series("kakit_outbox_messages", {"channel": c, "result": result}, count)
+                series("kakit_outbox_messages", {"channel": c, "result": result}, count)
                 for c, s in stats
                 for result, count in (("sent", s.sent), ("failed", s.failed))
             ),
         )
-        family(
+        process_families(
+            out,
             "kakit_fifo_reader_start_time_seconds",
-            "gauge",
             "Unix time the FIFO reader started",
-            [
-                _series(
-                    "kakit_fifo_reader_start_time_seconds",
-                    {},
-                    round(time.time() - (self.clock() - self.started), 3),
-                )
-            ],
-        )
-        family(
-            "kakit_build_info",
-            "gauge",
-            "kakit's version",
-            [_series("kakit_build_info", {"version": __version__}, 1)],
+            time.time() - (self.clock() - self.started),
         )
         return "\n".join(out) + "\n"
 

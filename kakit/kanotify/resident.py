@@ -603,7 +603,9 @@ async def _run(source: FifoSource, handler: LineHandler, interval: float) -> Non
         worker = group.create_task(_handle_backlog(backlog, handler, journal))
         helpers = [group.create_task(_reconcile_every(handler, interval, stop))]
         if handler.config.channels:
-            helpers.append(group.create_task(_deliver_on_wake(handler.config, wake)))
+            from kakit.alerts.delivery import deliver_on_wake
+
+            helpers.append(group.create_task(deliver_on_wake(handler.config, wake, DELIVERY_IDLE)))
         server = await _serve_metrics(handler)
         if handler.config.fifo.textfile:
             helpers.append(group.create_task(_write_textfile(handler)))
@@ -622,26 +624,9 @@ async def _run(source: FifoSource, handler: LineHandler, interval: float) -> Non
         logger.error(f"{backlog.dropped} lines were dropped while the reader was behind")
 
 
-async def _deliver_on_wake(config: Config, wake: asyncio.Event) -> None:
-    """Deliver the outbox whenever a batch released alerts (and every so often regardless).
-
-    :func:`kakit.alerts.delivery.deliver` takes the delivery lock: when another worker holds
-    it (one kacheck started), that worker sends these alerts too, and this task returns at once.
-    """
-    from kakit.alerts.delivery import deliver
-    from kakit.exceptions import KakitError
-
-    while True:
-        try:
-            await deliver(config)
-        except KakitError as exc:
-            logger.error(f"outbox: {exc}")
-        await _until(wake, DELIVERY_IDLE)
-        wake.clear()
-
-
 async def _reconcile_every(handler: LineHandler, interval: float, stop: asyncio.Event) -> None:
     """Reconcile at start and every ``interval`` seconds until stopped."""
+    from kakit.alerts.delivery import until
     from kakit.exceptions import KakitError
     from kakit.kanotify.reconcile import converge, reconcile
 
@@ -656,7 +641,7 @@ async def _reconcile_every(handler: LineHandler, interval: float, stop: asyncio.
                 handler.wake_delivery()
         except KakitError as exc:
             logger.error(f"reconcile failed: {exc}")
-        await _until(stop, interval)
+        await until(stop, interval)
 
 
 def exposition(handler: LineHandler) -> str:
@@ -710,11 +695,3 @@ async def _write_textfile(handler: LineHandler) -> None:
         except StateError as exc:
             logger.error(f"metrics text file: {exc}")
         await asyncio.sleep(TEXTFILE_EVERY)
-
-
-async def _until(event: asyncio.Event, seconds: float) -> None:
-    """Wait for ``event``, at most ``seconds``."""
-    try:
-        await asyncio.wait_for(event.wait(), seconds)
-    except TimeoutError:
-        pass

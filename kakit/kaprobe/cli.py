@@ -215,7 +215,16 @@ def _run(config: Config, args: Arguments) -> int:
     ensure_dir(os.path.dirname(path))
     if args.realtime:
         set_realtime()
-    asyncio.run(run_prober(specs, status_path=path, admin_down_on_exit=args.admin_down_on_exit))
+    if config.alerts and config.channels:
+        ensure_dir(config.paths.data_dir, 0o755)  # the outbox and the delivery lock live there
+    asyncio.run(
+        run_prober(
+            specs,
+            status_path=path,
+            admin_down_on_exit=args.admin_down_on_exit,
+            config=config,
+        )
+    )
     return EXIT_OK
 
 

@@ -25,6 +25,7 @@ import time
 from kakit.core.log import logger
 from kakit.exceptions import CheckError
 from kakit.kaprobe.packet import (
+    DIAG_DETECTION_EXPIRED,
     STATE_NAMES,
     UP,
     PacketError,
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from kakit.config import Config
     from kakit.kaprobe.packet import ControlPacket
+    from kakit.kaprobe.reports import Reports
     from kakit.kaprobe.spec import ProbeSpec
 
 CONTROL_PORT = 3784
@@ -235,7 +238,27 @@ class Probe:
         was_up, is_up = change.old == UP, change.new == UP
         if was_up != is_up:
             self.prober.track(self.spec, is_up)
+            self.prober.report(self.spec, "bfd_up" if is_up else "bfd_down", self.describe(change))
         self.prober.status_changed()
+
+    def describe(self, change: Transition) -> str:
+        """The alert's cause: the peer, the local address, the diagnostic, the detection time."""
+        s, spec = self.session, self.spec
+        if change.new == UP:
+            # The detection time now is still the peer's 1 s slow start; the Polls that follow
+            # bring it down to what is configured.
+            return (
+                f"BFD session {spec.local} -> {spec.peer} Up ({STATE_NAMES[change.old]} -> Up); "
+                f"{spec.interval_us / 1000:g} ms x {spec.multiplier} configured"
+            )
+        detection = f"detection time {s.detection_time / 1000:g} ms"
+        silent = ""
+        if s.last_rx is not None and change.diag == DIAG_DETECTION_EXPIRED:
+            silent = f", no packet for {(change.at - s.last_rx) * 1000:.0f} ms"
+        return (
+            f"BFD session {spec.local} -> {spec.peer} {STATE_NAMES[change.new]}: "
+            f"{diag_name(change.diag)} (diag {change.diag}); {detection}{silent}"
+        )
 
     def status(self) -> dict[str, Any]:
         """The session's status record (the status file and ``kaprobe status``)."""
@@ -262,6 +285,7 @@ class Probe:
             "last_down_diag": s.last_down_diag,
             "last_down_reason": diag_name(s.last_down_diag),
             "track_file": self.spec.track_file,
+            "track_file_latency_us": self.prober.track_latency.get(self.spec.track_file or ""),
             "counters": dict(self.counters),
         }
 
@@ -273,14 +297,22 @@ class Prober:
         specs: The sessions to run.
         status_path: Where the status file is written.
         admin_down_on_exit: Send AdminDown for a detection time when stopping.
+        reports: The alerts and metrics thread, when the configuration asks for either.
     """
 
     def __init__(
-        self, specs: list[ProbeSpec], *, status_path: str, admin_down_on_exit: bool = False
+        self,
+        specs: list[ProbeSpec],
+        *,
+        status_path: str,
+        admin_down_on_exit: bool = False,
+        reports: Reports | None = None,
     ) -> None:
         self.specs = specs
         self.status_path = status_path
         self.admin_down_on_exit = admin_down_on_exit
+        self.reports = reports
+        self.started = time.time()
         self.loop = asyncio.get_running_loop()
         self.probes: list[Probe] = []
         self.by_discr: dict[int, Probe] = {}
@@ -289,7 +321,9 @@ class Prober:
         self.dropped: dict[str, int] = dict.fromkeys(
             ("rx_dropped_ttl", "rx_dropped_invalid", "rx_dropped_unknown_discr"), 0
         )
-        self._writes: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
+        self._writes: asyncio.Queue[tuple[str, int, float] | None] = asyncio.Queue()
+        #: Microseconds from a session's change to its track file being replaced, by path.
+        self.track_latency: dict[str, int] = {}
         self._status_dirty = asyncio.Event()
         self._stop = asyncio.Event()
 
@@ -394,7 +428,15 @@ class Prober:
     def track(self, spec: ProbeSpec, up: bool) -> None:
         """Queue the session's track-file value for its new state."""
         if spec.track_file:
-            self._writes.put_nowait((spec.track_file, spec.up_value if up else spec.down_value))
+            value = spec.up_value if up else spec.down_value
+            self._writes.put_nowait((spec.track_file, value, self.loop.time()))
+
+    def report(self, spec: ProbeSpec, event: str, cause: str) -> None:
+        """Hand a ``bfd_up`` / ``bfd_down`` event to the reports thread (never waits)."""
+        if self.reports is not None:
+            from kakit.kaprobe.reports import session_event
+
+            self.reports.event(session_event(spec.name, event, cause, spec.track_file))
 
     def status_changed(self) -> None:
         """Ask the writer for a fresh status file soon."""
@@ -404,21 +446,31 @@ class Prober:
         """The whole status record."""
         return {
             "pid": os.getpid(),
+            "started": self.started,
             "written": time.time(),
             "dropped": dict(self.dropped),
             "sessions": [probe.status() for probe in self.probes],
         }
 
     async def _writer(self) -> None:
-        """Write track files in order, each through a thread (they fsync)."""
+        """Write track files in order, each through a thread.
+
+        Without fsync: keepalived reads the file the moment it is renamed into place (inotify),
+        and an fsync on a busy disk would delay that by milliseconds or more; after a crash
+        kaprobe writes every track file again when it starts (and /run is a tmpfs).
+        """
         from kakit.kacheck.watch import write_track_file
 
         while (item := await self._writes.get()) is not None:
-            path, value = item
+            path, value, queued = item
             try:
-                await asyncio.to_thread(write_track_file, path, value)
+                await asyncio.to_thread(write_track_file, path, value, durable=False)
             except OSError as exc:  # StateError is an OSError
                 logger.error(f"cannot write track file {path}: {exc}")
+                continue
+            latency = self.loop.time() - queued
+            self.track_latency[path] = round(latency * 1e6)
+            logger.info(f"track file {path}: {value} ({latency * 1000:.1f} ms after the change)")
 
     async def _status_writer(self) -> None:
         """Rewrite the status file on a change and at least every second (for the counters)."""
@@ -540,14 +592,29 @@ async def run_prober(
     status_path: str,
     admin_down_on_exit: bool = False,
     ready: Callable[[Prober], None] | None = None,
+    config: Config | None = None,
 ) -> None:
     """Run the sessions until SIGTERM or SIGINT.
+
+    Args:
+        specs: The sessions.
+        status_path: Where the status file is written.
+        admin_down_on_exit: Send AdminDown for a detection time when stopping.
+        ready: Called with the prober once its sockets are open (tests).
+        config: The configuration, for alerts and metrics (none without it).
 
     Raises:
         CheckError: A socket could not be opened.
     """
     prober = Prober(specs, status_path=status_path, admin_down_on_exit=admin_down_on_exit)
     prober.open()
+    from kakit.kaprobe.reports import Reports
+
+    if config is not None and Reports.wanted(config):
+        from kakit.kaprobe.metrics import render
+
+        prober.reports = Reports(config, lambda: render(prober.status()))
+        prober.reports.start()
     loop = prober.loop
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, prober.stop)
@@ -568,3 +635,5 @@ async def run_prober(
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        if prober.reports is not None:
+            await asyncio.to_thread(prober.reports.stop)

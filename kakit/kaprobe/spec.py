@@ -1,4 +1,5 @@
-"""What one BFD session is asked to do: the options record of a probe, and the ``probes:`` section.
+"""What one BFD session is asked to do: the options record of a probe, the ``probes:`` section,
+and the ``kaprobe:`` section (metrics).
 
 ```
 probes:
@@ -21,6 +22,8 @@ from kakit.core.converters import (
     integer,
     ip_address,
     optional,
+    optional_path,
+    port,
 )
 from kakit.core.record import frozen, option
 
@@ -73,6 +76,23 @@ class ProbeSpec:
     def name(self) -> str:
         """How logs and the status name the session."""
         return f"{self.local}->{self.peer}"
+
+
+@frozen
+class ProbeSettings:
+    """The ``kaprobe:`` section: how kaprobe exposes its session metrics.
+
+    Attributes:
+        metrics_address: Where the Prometheus endpoint listens (loopback by default); null for
+            no endpoint.
+        metrics_port: Its port (the FIFO reader's is 9651).
+        textfile: Also write the metrics to this file every 15 s, for node_exporter's textfile
+            collector (a ``.prom`` file in its directory).
+    """
+
+    metrics_address: str | None = option(optional(ip_address), default="127.0.0.1")
+    metrics_port: int = option(port, default=9652)
+    textfile: str | None = option(optional_path, default=None)
 
 
 def probes_section(node: Node) -> tuple[ProbeSpec, ...]:

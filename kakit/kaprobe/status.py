@@ -64,7 +64,9 @@ def render(status: dict[str, Any], now: float | None = None) -> str:
             "  counters: " + ", ".join(f"{k} {v}" for k, v in c.items()),
         ]
         if s.get("track_file"):
-            lines.append(f"  track file {s['track_file']}")
+            latency = s.get("track_file_latency_us")
+            written = "" if latency is None else f" (last written {_ms(latency)} after the change)"
+            lines.append(f"  track file {s['track_file']}{written}")
     dropped = status.get("dropped", {})
     if any(dropped.values()):
         lines.append("dropped, no session: " + ", ".join(f"{k} {v}" for k, v in dropped.items()))

@@ -373,6 +373,7 @@ class VrrpInstance:
         where: ``file:line`` of the ``vrrp_instance`` statement.
         interface: Its ``interface`` ("" when not given).
         vrid: Its ``virtual_router_id`` as written ("" when not given).
+        track_files: Names in its ``track_file`` block.
     """
 
     name: str
@@ -381,6 +382,7 @@ class VrrpInstance:
     where: str
     interface: str = ""
     vrid: str = ""
+    track_files: tuple[str, ...] = ()
 
 
 def vrrp_instances(document: Document) -> dict[str, VrrpInstance]:
@@ -395,9 +397,10 @@ def vrrp_instances(document: Document) -> dict[str, VrrpInstance]:
             for block in item.children(key)
             for entry in block.children()
         ]
-        scripts = [
-            entry.keyword for block in item.children("track_script") for entry in block.children()
-        ]
+        scripts, files = (
+            [entry.keyword for block in item.children(key) for entry in block.children()]
+            for key in ("track_script", "track_file")
+        )
         first = {
             key: next((child.args[0] for child in item.children(key) if child.args), "")
             for key in ("interface", "virtual_router_id")
@@ -409,6 +412,7 @@ def vrrp_instances(document: Document) -> dict[str, VrrpInstance]:
             where=item.where,
             interface=first["interface"],
             vrid=first["virtual_router_id"],
+            track_files=tuple(files),
         )
     return found
 
@@ -450,6 +454,24 @@ def instances_tracking(document: Document, check: str) -> list[VrrpInstance]:
         instance
         for instance in vrrp_instances(document).values()
         if scripts.intersection(instance.track_scripts)
+    ]
+
+
+def instances_tracking_file(document: Document, path: str) -> list[VrrpInstance]:
+    """Instances whose ``track_file`` block names a ``track_file`` (or the older
+    ``vrrp_track_file``) that reads ``path``."""
+    names = {
+        item.args[0]
+        for keyword in ("track_file", "vrrp_track_file")
+        for item in document.find(keyword)
+        if item.args
+        for entry in item.children("file")
+        if entry.args and os.path.normpath(entry.args[0]) == os.path.normpath(path)
+    }
+    return [
+        instance
+        for instance in vrrp_instances(document).values()
+        if names.intersection(instance.track_files)
     ]
 
 

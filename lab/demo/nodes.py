@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.bfd import track_file_block
 from lab.keepalived import vrrp_instance_conf
 from lab.lab import GATEWAY_HOST, SUBNET_PREFIX, VIP_HOST
 from lab.node import Node
@@ -19,6 +20,8 @@ CHECK = "nginx"
 """The kacheck check every node tracks (the built-in nginx preset, overlaid per node)."""
 
 VRRP_SCRIPT = "chk_nginx"
+TRACK_FILE = "kaprobe_uplink"
+"""The keepalived ``track_file`` name of the master's kaprobe session (the BFD act)."""
 VIP = f"{SUBNET_PREFIX}.{VIP_HOST}"
 MASTER_PRIORITY = 150
 BACKUP_PRIORITY = 100
@@ -154,18 +157,24 @@ def kakit_yaml_text(
     )
     if alerting is None:
         return text
-    return text + (
-        "states:\n"
+    return (
+        text + "states:\n"
         "  MASTER:\n"
         "    sysctl: {net.ipv4.ip_nonlocal_bind: 1}\n"
         f"    firewall: {{accept: [vrrp, {{destination: {q(vip)}}}]}}\n"
         "  BACKUP:\n"
-        "    sysctl: {net.ipv4.ip_nonlocal_bind: 0}\n"
+        "    sysctl: {net.ipv4.ip_nonlocal_bind: 0}\n" + sink_alerting_yaml(alerting.url)
+    )
+
+
+def sink_alerting_yaml(url: str = SINK_URL, coalesce: float = COALESCE) -> str:
+    """The kakit.yaml sections that alert everything to the webhook sink at ``url``."""
+    return (
         "channels:\n"
-        f"  sink: {{type: webhook, url: {q(alerting.url)}}}\n"
+        f"  sink: {{type: webhook, url: {json.dumps(url)}}}\n"
         "alerts:\n"
         "  - channels: [sink]\n"
-        f"outbox: {{coalesce: {COALESCE:g}}}\n"
+        f"outbox: {{coalesce: {coalesce:g}}}\n"
     )
 
 
@@ -231,6 +240,21 @@ def kanotify_notify_line(kanotify: str, config: Path) -> str:
     return f'notify "{kanotify} -c {config}"'
 
 
+@dataclass(frozen=True)
+class Vrrp:
+    """How the pair speaks VRRP.
+
+    Attributes:
+        version: 2 (whole-second adverts) or 3.
+        advert_int: Seconds between adverts (below 1 s needs version 3).
+        track_file: A kaprobe track file the node tracks (weight 1, FAULT while not Up), or None.
+    """
+
+    version: int = 2
+    advert_int: float = 1.0
+    track_file: Path | None = None
+
+
 def configure_node(
     node: Node,
     priority: int,
@@ -238,6 +262,7 @@ def configure_node(
     on_failure: str = "fail",
     vip: str = VIP,
     alerting: Alerting | None = None,
+    vrrp: Vrrp | None = None,
 ) -> KakitFiles:
     """Write a node's kakit.yaml and a keepalived.conf tracking ``kacheck nginx``.
 
@@ -252,10 +277,13 @@ def configure_node(
         on_failure: The check's ``on_failure`` setting.
         vip: The virtual address (default: the lab's VIP, 10.213.7.100).
         alerting: kanotify and its webhook, or None for kacheck only.
+        vrrp: VRRP version, advert interval and a tracked kaprobe file (default: VRRPv2,
+            1 s, none).
 
     Returns:
         The node's kakit file layout.
     """
+    vrrp = vrrp or Vrrp()
     files = kakit_files(node)
     # A fresh start: restart history, latches and queued alerts left by an earlier run in the
     # same directory would otherwise change what kacheck and kanotify do.
@@ -272,7 +300,13 @@ def configure_node(
             priority=priority,
             vip=vip,
             track_scripts={VRRP_SCRIPT: kacheck_script_body(kacheck, files.config)},
-            extra_instance=notify,
+            advert_int=vrrp.advert_int,
+            extra_global=f"vrrp_version {vrrp.version}" if vrrp.version != 2 else "",
+            extra_top=""
+            if vrrp.track_file is None
+            else track_file_block(TRACK_FILE, vrrp.track_file),
+            extra_instance=notify
+            + ("" if vrrp.track_file is None else f"\ntrack_file {{\n    {TRACK_FILE}\n}}"),
         )
     )
     return files

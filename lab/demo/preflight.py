@@ -47,6 +47,7 @@ class Tools:
 
     kacheck: str
     kanotify: str
+    kaprobe: str
 
 
 def preflight() -> tuple[Tools | None, str]:
@@ -62,7 +63,7 @@ def preflight() -> tuple[Tools | None, str]:
     if missing:
         return None, f"the lab demo needs {' and '.join(missing)}: install them (make deps)"
     found: dict[str, str] = {}
-    for name in ("kacheck", "kanotify"):
+    for name in ("kacheck", "kanotify", "kaprobe"):
         path = find_console_script(name)
         if path is None:
             return None, f"{name} is not installed beside this Python or on PATH (make deps)"
@@ -70,4 +71,4 @@ def preflight() -> tuple[Tools | None, str]:
         if problem:
             return None, f"keepalived would refuse to run {path}: {problem}"
         found[name] = path
-    return Tools(kacheck=found["kacheck"], kanotify=found["kanotify"]), ""
+    return Tools(kacheck=found["kacheck"], kanotify=found["kanotify"], kaprobe=found["kaprobe"]), ""

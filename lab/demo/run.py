@@ -22,15 +22,15 @@ EXIT_REFUSED = 2
 
 
 def run_demo(workdir: str | None) -> int:
-    """Run the two-node kacheck and kanotify demo and narrate it on stdout.
+    """Run the two-node kacheck, kanotify and kaprobe demo and narrate it on stdout.
 
     Args:
         workdir: Directory for the lab's files; a new temporary directory when None.
 
     Returns:
         0 when everything happened as expected, 1 when something did not (the output says
-        what), 2 when the demo cannot run here (not root; keepalived, nginx, iptables, kacheck
-        or kanotify missing).
+        what), 2 when the demo cannot run here (not root; keepalived, nginx, iptables, kacheck,
+        kanotify or kaprobe missing).
     """
     tools, problem = preflight()
     if tools is None:
@@ -61,8 +61,8 @@ def run_demo(workdir: str | None) -> int:
     say.say(
         "demo OK: kacheck restarted a killed nginx and the VIP stayed; the VIP failed over when "
         "nginx could not be restarted and came back after the repair; kakit's firewall rules "
-        f"followed MASTER and {count} alerts reached the webhook sink through kanotify's "
-        f"outbox{notes} ({took:.0f} s)"
+        "followed MASTER; kaprobe moved the VIP when the master's uplink was cut; "
+        f"{count} alerts reached the webhook sink through kakit's outbox{notes} ({took:.0f} s)"
     )
     return EXIT_OK
 

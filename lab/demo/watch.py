@@ -99,10 +99,14 @@ def alert_line(body: dict[str, Any]) -> str:
     """Summarise one alert body the sink received, for narration.
 
     Returns:
-        ``n1 VI_1: BACKUP → MASTER (hooks: sysctl: ...; firewall: ...)``, or for what kacheck
-        did ``n1 check nginx: give_up, latch, escalate (nginx: nginx down ...)``.
+        ``n1 VI_1: BACKUP → MASTER (hooks: sysctl: ...; firewall: ...)``, for what kacheck
+        did ``n1 check nginx: give_up, latch, escalate (nginx: nginx down ...)``, for a BFD
+        session ``n1 BFD 10.213.7.1->10.213.7.254: bfd_down (BFD session ...)``.
     """
     sequence = body.get("sequence") or [body.get("state")]
+    if body.get("kind") == "BFD":
+        events = ", ".join(str(event) for event in sequence)
+        return f"{body.get('node')} BFD {body.get('name')}: {events} ({body.get('cause')})"
     if body.get("event"):
         events = ", ".join(str(event) for event in sequence)
         return f"{body.get('node')} check {body.get('check')}: {events} ({body.get('cause')})"
@@ -139,6 +143,15 @@ class AlertFeed:
                 new.append(body)
         self.bodies.extend(new)
         self.say.show("sink", [alert_line(body) for body in new])
+
+    def events(self, since: int) -> list[str]:
+        """Every event (``bfd_down``...) the alerts received from ``since`` on cover, in order."""
+        return [
+            str(event)
+            for body in self.bodies[since:]
+            if body.get("event")
+            for event in body.get("sequence") or [body["event"]]
+        ]
 
     def missing(self, wanted: list[tuple[str, str]], since: int) -> list[tuple[str, str]]:
         """List the ``(node, state)`` alerts not among the bodies received from ``since`` on.

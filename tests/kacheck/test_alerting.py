@@ -355,4 +355,5 @@ class TestRulesShown:
         assert first["states"] == ["MASTER", "BACKUP", "FAULT", "STOP", "DELETED"]
         assert first["events"][:5] == list(CHECK_EVENTS)
         assert set(LVS_EVENTS) <= set(first["events"]) and "priority" not in first["events"]
+        assert {"bfd_down", "bfd_up"} <= set(first["events"])
         assert (second["states"], second["events"]) == ([], ["escalate"])

@@ -35,6 +35,7 @@ def status(pid: int) -> dict[str, Any]:
                 "last_down_reason": "control detection time expired",
                 "counters": {"rx": 10, "tx": 11, "rx_dropped_ttl": 1},
                 "track_file": "/run/kakit/track/uplink",
+                "track_file_latency_us": 1400,
             }
         ],
     }
@@ -53,6 +54,7 @@ class TestRender:
         assert "last down: diag 1 (control detection time expired)" in text
         assert "rx_dropped_ttl 1" in text
         assert "dropped, no session: rx_dropped_ttl 0, rx_dropped_invalid 2" in text
+        assert "track file /run/kakit/track/uplink (last written 1.4 ms after the change)" in text
 
     def test_dead_writer(self) -> None:
         """A status left by a process that is gone says so."""

@@ -8,17 +8,21 @@ new discriminator.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import struct
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lab import Lab, Node, procs, vrrp_instance_conf
-from lab.bfd import Bfdd, Kaprobe, keepalived_bfd_argv, keepalived_bfd_conf
+from lab.bfd import Bfdd, Kaprobe, keepalived_bfd_argv, keepalived_bfd_conf, track_file_block
+from lab.demo.nodes import SINK_URL
+from lab.demo.watch import start_sink
 from lab.netns import ip
 
 pytestmark = [
@@ -183,6 +187,73 @@ class TestStopping:
         assert status["last_down_diag"] == diag
 
 
+ALERTING = f"""\
+channels:
+  sink: {{type: webhook, url: "{SINK_URL}"}}
+alerts:
+  - channels: [sink]
+    events: [bfd_down, bfd_up]
+outbox: {{coalesce: 0}}
+"""
+
+
+class TestAlertsAndMetrics:
+    """Session changes reach the alert channel once each; the metrics endpoint says the rest."""
+
+    def test_stopped_peer_alerts_down_once_and_up_after(self, tmp_path: Path) -> None:
+        """Peer SIGSTOPped: one bfd_down at the sink naming peer, local address, diag and
+        detection time; peer resumed: one bfd_up. The live metrics pass promtool."""
+        with Lab(nodes=2, workdir=tmp_path / "lab", gateway=True) as lab:
+            n1, n2 = lab.nodes
+            received = start_sink(lab)
+            a = Kaprobe(n1, n2.address, more_config=ALERTING).start()
+            b = Kaprobe(n2, n1.address).start()
+            up_with(a)
+            wait_negotiated(a)
+
+            def events() -> list[dict[str, object]]:
+                text = received.read_text() if received.exists() else ""
+                return [json.loads(line) for line in text.splitlines()]
+
+            def arrived(name: str) -> bool:
+                return any(body["event"] == name for body in events())
+
+            # The first Up was alerted too; what follows is the outage.
+            procs.wait_until(lambda: arrived("bfd_up"), timeout=15, what="the first bfd_up")
+            before = len(events())
+            os.kill(b.pid, signal.SIGSTOP)
+            try:
+                assert_detected_down(a)
+                procs.wait_until(lambda: arrived("bfd_down"), timeout=15, what="bfd_down")
+            finally:
+                os.kill(b.pid, signal.SIGCONT)
+            up_with(a)
+            procs.wait_until(
+                lambda: [body["event"] for body in events()[before:]] == ["bfd_down", "bfd_up"],
+                timeout=15,
+                what="bfd_up after bfd_down",
+            )
+            down = events()[before]
+            assert (down["kind"], down["name"]) == ("BFD", f"{n1.address}->{n2.address}")
+            cause = str(down["cause"])
+            assert f"{n1.address} -> {n2.address} Down" in cause
+            assert "control detection time expired (diag 1)" in cause
+            assert "detection time 150 ms" in cause
+
+            text = n1.run(["curl", "-sf", "http://127.0.0.1:9652/metrics"]).stdout
+            session = f'peer="{n2.address}",local="{n1.address}"'
+            assert f"kakit_bfd_session_up{{{session}}} 1" in text
+            assert f'kakit_bfd_session_transitions_total{{{session},to="down"}} 1' in text
+            lint = subprocess.run(
+                ["promtool", "check", "metrics"],
+                input=text,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")
+
+
 needs_keepalived = pytest.mark.skipif(not shutil.which("keepalived"), reason="needs keepalived")
 
 
@@ -214,16 +285,6 @@ class TestKeepalived:
         assert up_with(a) != first
 
 
-TRACK_FILE_BLOCK = """\
-track_file kaprobe_gw {{
-    file "{path}"
-    weight 1
-    init_file -254
-}}
-
-"""
-
-
 @needs_keepalived
 class TestEndToEnd:
     """The master tracks kaprobe's track file: losing its gateway moves the VIP."""
@@ -236,12 +297,14 @@ class TestEndToEnd:
             assert gw is not None
             probe = Kaprobe(n1, gw.address)
             Kaprobe(gw, n1.address).start()
-            master = vrrp_instance_conf(
-                n1, priority=150, vip=lab.vip, extra_instance="track_file {\nkaprobe_gw\n}"
-            )
-            block = TRACK_FILE_BLOCK.format(path=probe.track_file)
             n1.write_keepalived_conf(
-                master.replace("vrrp_instance VI_1 {", block + "vrrp_instance VI_1 {")
+                vrrp_instance_conf(
+                    n1,
+                    priority=150,
+                    vip=lab.vip,
+                    extra_instance="track_file {\nkaprobe_gw\n}",
+                    extra_top=track_file_block("kaprobe_gw", probe.track_file),
+                )
             )
             n2.write_keepalived_conf(vrrp_instance_conf(n2, priority=100, vip=lab.vip))
             probe.start()
