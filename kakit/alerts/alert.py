@@ -68,8 +68,9 @@ class Alert:
         flaps: How many events this alert covers (1 for a lone event).
         span: Seconds between the first and the latest event.
         test: A test alert (``kanotify test``): no state changed.
-        event: What kacheck did (``restart`` ... ``escalate``, the most serious of a run), or
-            "" for a keepalived state change.
+        event: What kacheck did (``restart`` ... ``escalate``, the most serious of a run) or
+            a split brain starting or ending (``split_brain``, ``split_brain_over``: the
+            latest), or "" for a keepalived state change.
         check: The kacheck check the event is about ("" for a state change).
         cause: Why this alert exists, in one line: the check's summary for a kacheck event,
             the transition with its priority for a state change.
@@ -172,10 +173,9 @@ class Alert:
             first: Unix time of the first run covered (default: ``time``).
             vips: The virtual addresses of the instances tracking the check, where known.
         """
-        from kakit.core.events import CHECK_EVENTS
+        from kakit.core.events import headline
 
-        rank: dict[str, int] = {name: index for index, name in enumerate(CHECK_EVENTS)}
-        event = max(events, key=lambda name: rank.get(name, -1))
+        event = headline(list(events))
         return cls(
             node=node,
             kind="CHECK",

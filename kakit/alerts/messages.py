@@ -71,6 +71,8 @@ _WORDS = {
         "give_up": "gave up restarting",
         "latch": "latched",
         "escalate": "escalated: keepalived stopped",
+        "split_brain": "SPLIT BRAIN: another host answers for a virtual address held here",
+        "split_brain_over": "split brain over",
     },
     "zh": {
         "none": "无",
@@ -87,6 +89,8 @@ _WORDS = {
         "give_up": "放弃重启",
         "latch": "已锁定",
         "escalate": "已升级: 停止了 keepalived",
+        "split_brain": "脑裂: 另一台主机也在应答本节点持有的虚拟地址",
+        "split_brain_over": "脑裂已结束",
     },
 }
 

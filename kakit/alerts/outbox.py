@@ -373,9 +373,8 @@ class Outbox:
         Returns:
             The event id.
         """
-        from kakit.core.events import CHECK_EVENTS, CHECK_KIND
+        from kakit.core.events import CHECK_KIND, headline
 
-        headline = max(events, key=CHECK_EVENTS.index)
         now = time.time()
         try:
             with self._transaction():
@@ -386,7 +385,7 @@ class Outbox:
                         stamp["time"],
                         CHECK_KIND,
                         check,
-                        headline,
+                        headline(events),
                         node,
                         stamp["boot"],
                         stamp["mono"],

@@ -52,12 +52,17 @@ class RunContext:
         check_name: The configured name (``nginx``, ``uplink``), used in state keys and logs.
         state: The check's persistent state (restart history), saved by the runner.
         deadline: ``time.monotonic()`` value by which the whole run must be over, or None.
+        node: This node's name (``node`` in the configuration, else the host name), for
+            checks whose findings name nodes.
     """
 
-    def __init__(self, check_name: str, state: CheckState, deadline: float | None) -> None:
+    def __init__(
+        self, check_name: str, state: CheckState, deadline: float | None, node: str = ""
+    ) -> None:
         self.check_name = check_name
         self.state = state
         self.deadline = deadline
+        self.node = node
 
     def remaining(self, cap: float | None = None) -> float:
         """Seconds left before the deadline (never negative), optionally capped."""
