@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ class TestFifoReaderTask:
             both = time.monotonic()
             for node in (n1, n2):
                 lab.wait_until(
-                    lambda node=node: seen(received, node.name, "split_brain"),
+                    partial(seen, received, node.name, "split_brain"),
                     timeout=15,
                     what=f"{node.name}'s split_brain alert",
                 )
@@ -115,7 +116,7 @@ class TestFifoReaderTask:
             lab.wait_until(lambda: lab.holders(lab.vip) == [n1], timeout=20, what="n1 alone")
             for node in (n1, n2):
                 lab.wait_until(
-                    lambda node=node: seen(received, node.name, "split_brain_over"),
+                    partial(seen, received, node.name, "split_brain_over"),
                     timeout=20,
                     what=f"{node.name}'s split_brain_over alert",
                 )
