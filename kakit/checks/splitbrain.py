@@ -8,14 +8,18 @@ watch mode.
 Acting is opt-in. With ``on_split_brain: alert`` (the default) the check stays healthy and only
 alerts: both nodes of a split see the other's answers at the same moment, and if both stepped
 down at once neither would hold the address, the outage the split had not caused yet (docs/pair.md,
-"Split brain"). ``step-down`` fails the check while the split lasts, for the node that should
-give way (give it alone this setting).
+"Split brain"). ``step-down`` fails the check while the split lasts and for ``hold_down``
+seconds after it was last seen, for the node that should give way (give it alone this
+setting). The hold-down matters: once the node has let the address go it can no longer see the
+split, and without it the node would be back as MASTER three adverts later, into the same split.
 """
 
 from __future__ import annotations
 
+import time
+
 from kakit.checks.base import Check, CheckResult, RunContext
-from kakit.core.converters import choice
+from kakit.core.converters import choice, duration
 from kakit.core.record import frozen, option
 from kakit.vrrp.splitbrain import SplitBrainProbe
 
@@ -29,9 +33,12 @@ class SplitBrainOptions(SplitBrainProbe):
 
     Attributes:
         on_split_brain: ``alert`` (stay healthy, alert) or ``step-down`` (fail while split).
+        hold_down: With ``step-down``, seconds the check keeps failing after the split was
+            last seen.
     """
 
     on_split_brain: str = option(choice("alert", "step-down"), default="alert")
+    hold_down: float = option(duration(high=86400.0, allow_zero=True), default=60.0)
 
 
 class SplitBrainCheck(Check[SplitBrainOptions]):
@@ -54,13 +61,24 @@ class SplitBrainCheck(Check[SplitBrainOptions]):
             # Nothing was measured: a split cannot be told either way.
             return CheckResult(ok=False, summary=f"split-brain: {exc}", measured=False)
         events, cause = tracker.update(detection, node)
+        now = time.time()
+        if tracker.split:
+            tracker.memory["seen"] = now
         ctx.state.data[MEMORY] = tracker.memory
         text = cause if events else summary(detection, tracker, node)
-        split = bool(tracker.split)
-        ok = not (split and opts.on_split_brain == "step-down")
-        if split and ok:
-            text += " (on_split_brain: alert, staying healthy)"
-        return CheckResult(ok=ok, summary=text, events=tuple(events))
+        if opts.on_split_brain == "alert":
+            if tracker.split:
+                text += " (on_split_brain: alert, staying healthy)"
+            return CheckResult(ok=True, summary=text, events=tuple(events))
+        seen = tracker.memory.get("seen")
+        ago = now - seen if isinstance(seen, int | float) else float("inf")
+        if tracker.split:
+            text += " (on_split_brain: step-down)"
+        elif 0 <= ago < opts.hold_down:
+            text += f"; stepping down: split seen {ago:.0f} s ago (hold_down {opts.hold_down:g} s)"
+        else:
+            return CheckResult(ok=True, summary=text, events=tuple(events))
+        return CheckResult(ok=False, summary=text, events=tuple(events))
 
     def describe(self) -> str:
         """``split-brain``."""

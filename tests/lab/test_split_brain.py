@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from lab import Lab, Node, vrrp_instance_conf
+from tests.conftest import kacheck_path
 from tests.lab.test_e2e_kanotify import SINK, SINK_PORT, alerts, kanotify
 
 pytestmark = [
@@ -120,3 +121,67 @@ class TestFifoReaderTask:
                     timeout=20,
                     what=f"{node.name}'s split_brain_over alert",
                 )
+
+
+class TestCheckType:
+    """The ``split-brain`` check as keepalived's track script, with one node set to give way."""
+
+    def test_step_down_on_one_node_ends_the_split(self, tmp_path: Path) -> None:
+        """n2 (``step-down``) goes to FAULT and lets the VIP go; n1 (``alert``) keeps it; both
+        alert the split and its end."""
+        with Lab(nodes=2, workdir=tmp_path, gateway=True) as lab:
+            n1, n2 = lab.nodes
+            gateway = lab.gateway
+            assert gateway is not None
+            received = tmp_path / "alerts.jsonl"
+            gateway.popen([*SINK, gateway.address, str(SINK_PORT), str(received)])
+            for node, peer, priority, action in (
+                (n1, n2, 150, "alert"),
+                (n2, n1, 100, "step-down"),
+            ):
+                config = node.dir / "kakit.yaml"
+                check = (
+                    f"checks:\n  sb: {{type: split-brain, on_split_brain: {action}, "
+                    f"keepalived_config: {node.keepalived_conf}, "
+                    f"peers: {{{peer.name}: {peer.address}}}}}\n"
+                )
+                config.write_text(kakit_yaml(node, gateway.address, peer, check))
+                config.chmod(0o600)
+                script = (
+                    f'script "{kacheck_path()} -c {config} sb"\ninterval 1\ntimeout 2\nweight 0'
+                )
+                node.write_keepalived_conf(
+                    vrrp_instance_conf(
+                        node, priority=priority, vip=lab.vip, track_scripts={"chk_sb": script}
+                    )
+                )
+                node.start_keepalived()
+            lab.wait_until(lambda: lab.holders(lab.vip) == [n1], timeout=20, what="VIP on n1")
+
+            for node in (n1, n2):
+                node.run(DROP_VRRP, check=True)
+            # n2 takes the VIP (no adverts), sees n1 answering, fails its check: FAULT.
+            lab.wait_until(
+                partial(seen, received, "n2", "split_brain"), timeout=20, what="n2's split alert"
+            )
+            lab.wait_until(
+                lambda: "Entering FAULT STATE" in n2.keepalived_log.read_text(),
+                timeout=15,
+                what="n2 in FAULT",
+            )
+            lab.wait_until(lambda: lab.holders(lab.vip) == [n1], timeout=15, what="n1 alone")
+            for node, event in (
+                ("n1", "split_brain"),
+                ("n1", "split_brain_over"),
+                ("n2", "split_brain_over"),
+            ):
+                lab.wait_until(
+                    partial(seen, received, node, event), timeout=20, what=f"{node}'s {event}"
+                )
+            alert = next(b for b in split_events(received) if b["node"] == "n1")
+            assert alert["check"] == "sb" and "(n2)" in alert["cause"]
+            assert "staying healthy" in alert["cause"]
+            # Still blocked, and within its hold-down: n2 stays out.
+            assert lab.holders(lab.vip) == [n1]
+            for node in (n1, n2):
+                node.run(ALLOW_VRRP, check=True)

@@ -97,21 +97,31 @@ class TestTracker:
 class TestCheck:
     """The ``split-brain`` check type: alert by default, fail only with step-down."""
 
-    @pytest.mark.parametrize(("action", "ok"), [("alert", True), ("step-down", False)])
+    @pytest.mark.parametrize(
+        ("action", "hold_down", "ok_split", "ok_after"),
+        [("alert", 60, True, True), ("step-down", 60, False, False), ("step-down", 0, False, True)],
+    )
     def test_verdict(
-        self, action: str, ok: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self,
+        action: str,
+        hold_down: float,
+        ok_split: bool,
+        ok_after: bool,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        """A split is alerted once; only ``step-down`` makes the check fail."""
+        """A split is alerted once; ``step-down`` fails through it and its hold-down only."""
         rounds = iter([round_with(True), round_with(True), round_with(False, holding=False)])
         monkeypatch.setattr(splitbrain, "detect", lambda *a, **k: next(rounds))
-        check = SplitBrainCheck(SplitBrainOptions(vips=(VIP,), on_split_brain=action))
+        options = SplitBrainOptions(vips=(VIP,), on_split_brain=action, hold_down=hold_down)
+        check = SplitBrainCheck(options)
         state = CheckState(str(tmp_path / "state.json"))
         ctx = RunContext("sb", state, None, "n1")
         first, second, third = (check.run(ctx) for _ in range(3))
-        assert first.events == ("split_brain",) and first.ok is ok
+        assert first.events == ("split_brain",) and first.ok is ok_split
         assert f"also answered by {THEIRS} (n2); this node n1" in first.summary
-        assert second.events == () and second.ok is ok
-        assert third.events == ("split_brain_over",) and third.ok
+        assert second.events == () and second.ok is ok_split
+        assert third.events == ("split_brain_over",) and third.ok is ok_after
 
 
 class TestConfiguration:
