@@ -170,13 +170,13 @@ class TestCheckType:
                 what="n2 in FAULT",
             )
             lab.wait_until(lambda: lab.holders(lab.vip) == [n1], timeout=15, what="n1 alone")
-            for node, event in (
+            for name, event in (
                 ("n1", "split_brain"),
                 ("n1", "split_brain_over"),
                 ("n2", "split_brain_over"),
             ):
                 lab.wait_until(
-                    partial(seen, received, node, event), timeout=20, what=f"{node}'s {event}"
+                    partial(seen, received, name, event), timeout=20, what=f"{name}'s {event}"
                 )
             alert = next(b for b in split_events(received) if b["node"] == "n1")
             assert alert["check"] == "sb" and "(n2)" in alert["cause"]
