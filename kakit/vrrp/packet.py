@@ -16,8 +16,8 @@ Layout after the IP header, network byte order::
 The checksum is the Internet checksum of the VRRP message; version 3 also covers the
 pseudo-header of the IP version carrying it (source, destination, protocol 112, length), as
 TCP and UDP do. :func:`decode` needs the source and destination for that; a v3 packet whose
-checksum only matches without the pseudo-header (what keepalived's ``checksum_compatibility``
-sends to VRRPv3 peers that got it wrong) is reported as ``v2-style``.
+checksum only matches without the pseudo-header (an implementation that summed it the version 2
+way) is reported as ``v2-style`` rather than dropped.
 
 Nothing here raises anything but :class:`PacketError`: whatever arrives on the wire is either
 an :class:`Advert` or a counted reason for dropping it.

@@ -114,13 +114,19 @@ class TestFifoReaderTask:
 
             for node in (n1, n2):
                 node.run(ALLOW_VRRP, check=True)
+            allowed = time.monotonic()
             lab.wait_until(lambda: lab.holders(lab.vip) == [n1], timeout=20, what="n1 alone")
+            alone = time.monotonic() - allowed
             for node in (n1, n2):
                 lab.wait_until(
                     partial(seen, received, node.name, "split_brain_over"),
                     timeout=20,
                     what=f"{node.name}'s split_brain_over alert",
                 )
+            print(
+                f"n1 alone {alone:.1f} s after allowing VRRP; split_brain_over alerts at the "
+                f"sink {time.monotonic() - allowed:.1f} s after"
+            )
 
 
 class TestCheckType:
