@@ -56,7 +56,8 @@ class SplitBrainCheck(Check[SplitBrainOptions]):
         memory = ctx.state.data.get(MEMORY)
         tracker = Tracker(dict(memory) if isinstance(memory, dict) else {}, opts.clear_after)
         try:
-            detection = detect(opts)
+            conf = ctx.config.keepalived.config if ctx.config is not None else None
+            detection = detect(opts, keepalived_config=conf)
         except CheckError as exc:
             # Nothing was measured: a split cannot be told either way.
             return CheckResult(ok=False, summary=f"split-brain: {exc}", measured=False)

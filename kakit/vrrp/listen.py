@@ -4,10 +4,10 @@ Only a VRRP master sends adverts, so on a healthy segment each VRID has one send
 The table keeps every sender of each VRID (until :data:`FORGET` seconds of silence) with what
 its adverts say, and :meth:`Table.findings` reads three problems from it:
 
-- **two masters**: two senders of one VRID whose adverts (priority above 0) overlap for longer
-  than a master-down interval (three advert intervals). A handover overlaps by less: the old
-  master stops at the first higher advert it hears (RFC 5798 section 6.4.3); two streams that
-  go on are a split brain, typically protocol 112 blocked between the nodes.
+- **two masters**: two senders of one VRID whose adverts (priority above 0) overlap for two
+  advert intervals or more. A handover overlaps by one interval at most: the old master stops
+  at the first higher advert it hears (RFC 5798 section 6.4.3); two streams that go on are a
+  split brain, typically protocol 112 blocked between the nodes.
 - **mismatched settings**: senders of one VRID (now and earlier, e.g. before a failover) that
   disagree on the advert interval, the virtual addresses, the VRRP version or the
   authentication type. keepalived drops such adverts as bogus, which is a split waiting for
@@ -248,8 +248,9 @@ def _two_masters(family: int, vrid: int, senders: list[Sender], now: float) -> l
             overlap = min(one.last_seen, other.last_seen) - max(
                 one.streak_start, other.streak_start
             )
-            # Longer than a master-down interval: no handover lasts that long.
-            if overlap >= 3 * max(one.advert.interval, other.advert.interval):
+            # A handover overlaps by one interval at most (the old master stops at the first
+            # higher advert); two intervals is already more than any handover.
+            if overlap >= 2 * max(one.advert.interval, other.advert.interval):
                 found.append(
                     Finding(
                         vrid,
@@ -536,7 +537,7 @@ def listen(
 
 
 #: ``--once``'s listening time: long enough to see two masters overlap by more than a
-#: master-down interval at the usual one-second adverts.
+#: handover's at the usual one-second adverts, with a margin for the first advert's wait.
 ONCE_SECONDS = 6.0
 
 

@@ -56,8 +56,7 @@ class SplitBrainProbe:
         vips: The IPv4 addresses to watch; empty: every IPv4 ``virtual_ipaddress`` of
             keepalived's configuration.
         keepalived_config: keepalived's configuration, read when ``vips`` is empty (default:
-            the ``keepalived.config`` of kakit.yaml in the FIFO reader, keepalived's default
-            path in a check).
+            the ``keepalived.config`` of kakit.yaml).
         peers: The other nodes by name, ``{n2: 10.0.0.2}``: they are probed too, so an
             answering MAC address is named in the alert.
         count: Probes per address per round.

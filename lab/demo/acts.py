@@ -1,4 +1,4 @@
-"""The demo's acts, in order: start the pair, kill nginx, break it, repair it."""
+"""The demo's acts, in order: start the pair, kill nginx, break it, repair it, split brain."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from lab.demo.nodes import (
     configure_node,
 )
 from lab.demo.preflight import Tools
+from lab.demo.splitbrain import step_split_brain
 from lab.demo.watch import (
     ALERT_TIMEOUT,
     AlertFeed,
@@ -190,5 +191,6 @@ def run_steps(lab: Lab, tools: Tools, say: Narrator) -> Pair:
     steps: list[Callable[[Pair, Narrator], None]] = [step_kill, step_break, step_repair]
     for step in steps:
         step(pair, say)
+    step_split_brain(pair, tools, say)
     say.say("tearing the lab down")
     return pair

@@ -116,7 +116,8 @@ class TestCheck:
         options = SplitBrainOptions(vips=(VIP,), on_split_brain=action, hold_down=hold_down)
         check = SplitBrainCheck(options)
         state = CheckState(str(tmp_path / "state.json"))
-        ctx = RunContext("sb", state, None, "n1")
+        ctx = RunContext("sb", state, None)
+        monkeypatch.setattr(RunContext, "node", "n1")
         first, second, third = (check.run(ctx) for _ in range(3))
         assert first.events == ("split_brain",) and first.ok is ok_split
         assert f"also answered by {THEIRS} (n2); this node n1" in first.summary
