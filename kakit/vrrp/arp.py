@@ -14,10 +14,10 @@ virtual address probes at all.
 
 from __future__ import annotations
 
-import socket
+# _socket, not socket: the split-brain check runs under keepalived every second, and a node
+# that holds no virtual address only lists its addresses; socket.py's enums cost ~4 ms there.
+import _socket
 import struct
-import time
-from typing import NamedTuple
 
 from kakit.exceptions import CheckError
 
@@ -39,7 +39,7 @@ _IFADDRMSG = struct.Struct("=BBBBI")
 _RTATTR = struct.Struct("=HH")
 
 
-class ArpPacket(NamedTuple):
+class ArpPacket:
     """One ARP packet for IPv4 over Ethernet.
 
     Attributes:
@@ -50,11 +50,16 @@ class ArpPacket(NamedTuple):
         target_ip: The address asked about.
     """
 
-    op: int
-    sender_mac: str
-    sender_ip: str
-    target_mac: str
-    target_ip: str
+    __slots__ = ("op", "sender_ip", "sender_mac", "target_ip", "target_mac")
+
+    def __init__(
+        self, *, op: int, sender_mac: str, sender_ip: str, target_mac: str, target_ip: str
+    ) -> None:
+        self.op = op
+        self.sender_mac = sender_mac
+        self.sender_ip = sender_ip
+        self.target_mac = target_mac
+        self.target_ip = target_ip
 
 
 def mac_text(raw: bytes) -> str:
@@ -64,7 +69,7 @@ def mac_text(raw: bytes) -> str:
 
 def probe_frame(mac: bytes, target: str) -> bytes:
     """An Ethernet broadcast frame carrying an ARP probe for ``target`` from ``mac``."""
-    arp = _ARP.pack(1, 0x0800, 6, 4, 1, mac, b"\0" * 4, b"\0" * 6, socket.inet_aton(target))
+    arp = _ARP.pack(1, 0x0800, 6, 4, 1, mac, b"\0" * 4, b"\0" * 6, _socket.inet_aton(target))
     return BROADCAST + mac + struct.pack("!H", ETH_P_ARP) + arp
 
 
@@ -78,9 +83,9 @@ def decode(frame: bytes) -> ArpPacket | None:
     return ArpPacket(
         op=op,
         sender_mac=mac_text(sha),
-        sender_ip=socket.inet_ntoa(spa),
+        sender_ip=_socket.inet_ntoa(spa),
         target_mac=mac_text(tha),
-        target_ip=socket.inet_ntoa(tpa),
+        target_ip=_socket.inet_ntoa(tpa),
     )
 
 
@@ -91,32 +96,37 @@ def ipv4_addresses() -> dict[str, str]:
         CheckError: The kernel could not be asked.
     """
     try:
-        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0) as sock:
-            sock.settimeout(2.0)
-            request = _IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0)
-            sock.send(
-                _NLMSG.pack(_NLMSG.size + len(request), _RTM_GETADDR, _NLM_F_REQUEST_DUMP, 1, 0)
-                + request
-            )
-            found: dict[str, str] = {}
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    return found
-                offset = 0
-                while offset + _NLMSG.size <= len(data):
-                    length, kind, _, _, _ = _NLMSG.unpack_from(data, offset)
-                    if length < _NLMSG.size:
-                        return found
-                    if kind == _NLMSG_DONE:
-                        return found
-                    if kind == _NLMSG_ERROR:
-                        raise CheckError("the kernel refused to list addresses")
-                    if kind == _RTM_NEWADDR:
-                        _address(data[offset + _NLMSG.size : offset + length], found)
-                    offset += (length + 3) & ~3
+        sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, 0)
     except OSError as exc:
         raise CheckError(f"cannot list this node's addresses: {exc.strerror or exc}") from exc
+    try:
+        sock.settimeout(2.0)
+        request = _IFADDRMSG.pack(_socket.AF_INET, 0, 0, 0, 0)
+        sock.send(
+            _NLMSG.pack(_NLMSG.size + len(request), _RTM_GETADDR, _NLM_F_REQUEST_DUMP, 1, 0)
+            + request
+        )
+        found: dict[str, str] = {}
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return found
+            offset = 0
+            while offset + _NLMSG.size <= len(data):
+                length, kind, _, _, _ = _NLMSG.unpack_from(data, offset)
+                if length < _NLMSG.size:
+                    return found
+                if kind == _NLMSG_DONE:
+                    return found
+                if kind == _NLMSG_ERROR:
+                    raise CheckError("the kernel refused to list addresses")
+                if kind == _RTM_NEWADDR:
+                    _address(data[offset + _NLMSG.size : offset + length], found)
+                offset += (length + 3) & ~3
+    except OSError as exc:
+        raise CheckError(f"cannot list this node's addresses: {exc.strerror or exc}") from exc
+    finally:
+        sock.close()
 
 
 def _address(message: bytes, found: dict[str, str]) -> None:
@@ -124,7 +134,7 @@ def _address(message: bytes, found: dict[str, str]) -> None:
     if len(message) < _IFADDRMSG.size:
         return
     family, _, _, _, index = _IFADDRMSG.unpack_from(message)
-    if family != socket.AF_INET:
+    if family != _socket.AF_INET:
         return
     attributes: dict[int, bytes] = {}
     offset = _IFADDRMSG.size
@@ -139,10 +149,10 @@ def _address(message: bytes, found: dict[str, str]) -> None:
     if raw is None or len(raw) != 4:
         return
     try:
-        name = socket.if_indextoname(index)
+        name = _socket.if_indextoname(index)
     except OSError:
         name = ""
-    found[socket.inet_ntoa(raw)] = name
+    found[_socket.inet_ntoa(raw)] = name
 
 
 def neighbours() -> dict[str, str]:
@@ -159,7 +169,7 @@ def neighbours() -> dict[str, str]:
     return found
 
 
-class ProbeResult(NamedTuple):
+class ProbeResult:
     """What one round of probes on one interface heard.
 
     Attributes:
@@ -168,8 +178,11 @@ class ProbeResult(NamedTuple):
             for it (replies, and requests or announcements sent from it), in order heard.
     """
 
-    mac: str
-    answers: dict[str, tuple[str, ...]]
+    __slots__ = ("answers", "mac")
+
+    def __init__(self, mac: str, answers: dict[str, tuple[str, ...]]) -> None:
+        self.mac = mac
+        self.answers = answers
 
 
 def probe(interface: str, targets: list[str], *, count: int, wait: float) -> ProbeResult:
@@ -183,6 +196,8 @@ def probe(interface: str, targets: list[str], *, count: int, wait: float) -> Pro
             interface has no Ethernet address.
     """
     import select
+    import socket
+    import time
 
     try:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
@@ -218,10 +233,13 @@ def probe(interface: str, targets: list[str], *, count: int, wait: float) -> Pro
             if now >= end:
                 break
             due = end if sent >= count else min(end, start + sent * spacing)
-            readable, _, _ = select.select([sock], [], [], max(0.0, due - now))
-            if not readable:
-                continue
-            frame, address = sock.recvfrom(2048)
+            try:
+                readable, _, _ = select.select([sock], [], [], max(0.0, due - now))
+                if not readable:
+                    continue
+                frame, address = sock.recvfrom(2048)
+            except OSError as exc:
+                raise CheckError(f"cannot read ARP on {interface}: {exc.strerror or exc}") from exc
             if address[2] == _PACKET_OUTGOING:
                 continue
             packet = decode(frame)
