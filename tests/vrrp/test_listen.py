@@ -147,3 +147,59 @@ class TestCommand:
         )  # fmt: skip
         assert run.returncode == 2
         assert run.stderr.strip() == "Error: no interface 'nosuch0' here"
+
+
+class FakeSocket:
+    """Hands out one frame, as a packet socket's recvfrom does."""
+
+    def __init__(self, data: bytes, pkttype: int = 0) -> None:
+        self.data = data
+        self.pkttype = pkttype
+
+    def recvfrom(self, _size: int) -> tuple[bytes, tuple[str, int, int, int, bytes]]:
+        return self.data, ("eth0", 0, self.pkttype, 1, b"")
+
+
+class TestFrames:
+    """IP datagrams from the packet sockets, IPv4 and IPv6, into the table."""
+
+    def test_ipv6_advert(self) -> None:
+        """A VRRPv3 advert over IPv6 (hop limit 255) enters the table with its IPv6 VIP."""
+        import socket
+
+        from kakit.vrrp.listen import read_one
+
+        payload = encode(
+            version=3, vrid=9, priority=200, addresses=("fd00::100",),
+            source="fe80::1", destination="ff02::12",
+        )  # fmt: skip
+        header = (
+            bytes([0x60, 0, 0, 0])
+            + len(payload).to_bytes(2, "big")
+            + bytes([112, 255])
+            + socket.inet_pton(socket.AF_INET6, "fe80::1")
+            + socket.inet_pton(socket.AF_INET6, "ff02::12")
+        )
+        table = Table()
+        read_one(6, FakeSocket(header + payload), table, 0.0)  # type: ignore[arg-type]
+        (entry,) = table.as_json(0.0)
+        assert (entry["family"], entry["vrid"]) == (6, 9)
+        assert entry["senders"][0]["vips"] == ["fd00::100"]
+        assert entry["senders"][0]["checksum"] == "ok"
+
+    def test_own_advert_is_marked_sent(self) -> None:
+        """This host's own adverts (outgoing frames) say so in the interface column."""
+        from kakit.vrrp.listen import read_one
+        from tests.vrrp.test_packet import KEEPALIVED_V2
+
+        table = Table()
+        read_one(4, FakeSocket(KEEPALIVED_V2, pkttype=4), table, 0.0)  # type: ignore[arg-type]
+        assert table.as_json(0.0)[0]["senders"][0]["interface"] == "eth0 (sent)"
+
+    def test_garbage_frame_is_counted(self) -> None:
+        """A frame too short to be IPv6 is counted, not raised."""
+        from kakit.vrrp.listen import read_one
+
+        table = Table()
+        read_one(6, FakeSocket(b"\x60\x00"), table, 0.0)  # type: ignore[arg-type]
+        assert table.dropped == {"ip": 1}
