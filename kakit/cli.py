@@ -418,3 +418,32 @@ def outbox_repair(config_path: str | None) -> None:
     click.echo(
         f"{messages} undelivered message(s) recovered; run `kakit outbox retry` to send them"
     )
+
+
+@kakit.group()
+def vrrp() -> None:
+    """Look at VRRP on the wire."""
+
+
+@vrrp.command("listen")
+@click.argument("interface", required=False, default="")
+@click.option("--once", is_flag=True, help="Listen for --duration seconds, print the table, exit.")
+@click.option("--json", "as_json", is_flag=True, help="Like --once, the table as JSON.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0.1, max=86400),
+    default=None,
+    help="Seconds to listen (default 6 with --once/--json, else until Ctrl-C).",
+)
+def vrrp_listen(interface: str, once: bool, as_json: bool, duration: float | None) -> None:
+    """Show every VRRP sender per VRID and flag two masters or mismatched settings.
+
+    Passive (it sends nothing); needs root or CAP_NET_RAW. Exit status: 0 nothing wrong seen,
+    1 a finding (two masters, different intervals, addresses, versions or authentication),
+    2 usage (no such interface, no permission).
+    """
+    from kakit.vrrp.listen import run
+
+    with _reported():
+        code = run(interface, once=once or as_json, as_json=as_json, duration=duration)
+    sys.exit(code)

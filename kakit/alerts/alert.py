@@ -71,7 +71,8 @@ class Alert:
         span: Seconds between the first and the latest event.
         test: A test alert (``kanotify test``): no state changed.
         event: What kacheck did (``restart`` ... ``escalate``, the most serious of a run), what
-            a kaprobe session did last (``bfd_down``, ``bfd_up``), or "" for a keepalived
+            a kaprobe session did last (``bfd_down``, ``bfd_up``), a split brain starting or
+            ending (``split_brain``, ``split_brain_over``: the latest), or "" for a keepalived
             state change.
         check: The kacheck check the event is about ("" for a state change).
         cause: Why this alert exists, in one line: the check's summary for a kacheck event,
@@ -185,13 +186,9 @@ class Alert:
             vips: The virtual addresses of the instances tracking the check, where known.
             kind: ``CHECK`` or ``BFD``.
         """
-        from kakit.core.events import CHECK_EVENTS
+        from kakit.core.events import headline
 
-        if kind == "CHECK":
-            rank: dict[str, int] = {name: index for index, name in enumerate(CHECK_EVENTS)}
-            event = max(events, key=lambda name: rank.get(name, -1))
-        else:
-            event = events[-1]
+        event = headline(list(events))
         return cls(
             node=node,
             kind=kind,

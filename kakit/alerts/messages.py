@@ -124,6 +124,8 @@ _WORDS = {
         "virtual_label": "virtual server {virtual}",
         "bfd_down": "down",
         "bfd_up": "up",
+        "split_brain": "SPLIT BRAIN: another host answers for a virtual address held here",
+        "split_brain_over": "split brain over",
     },
     "zh": {
         "none": "无",
@@ -150,6 +152,8 @@ _WORDS = {
         "virtual_label": "虚拟服务 {virtual}",
         "bfd_down": "会话中断",
         "bfd_up": "会话恢复",
+        "split_brain": "脑裂: 另一台主机也在应答本节点持有的虚拟地址",
+        "split_brain_over": "脑裂已结束",
     },
 }
 

@@ -401,10 +401,8 @@ class Outbox:
         Returns:
             The event id.
         """
-        from kakit.core.events import CHECK_EVENTS
+        from kakit.core.events import headline
 
-        # A kacheck run's headline is its most serious event; another source's, its latest.
-        headline = max(events, key=CHECK_EVENTS.index) if kind == CHECK_KIND else events[-1]
         now = time.time()
         try:
             with self._transaction():
@@ -415,7 +413,7 @@ class Outbox:
                         stamp["time"],
                         kind,
                         check,
-                        headline,
+                        headline(events),
                         node,
                         stamp["boot"],
                         stamp["mono"],

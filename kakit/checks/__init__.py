@@ -24,6 +24,8 @@ REGISTRY: dict[str, str] = {
     "http": "HttpCheck",
     "process": "ProcessCheck",
     "service": "ServiceCheck",
+    # Not a module name: the type's module is kakit/checks/splitbrain.py.
+    "split-brain": "kakit.checks.splitbrain:SplitBrainCheck",
     "tcp": "TcpCheck",
 }
 

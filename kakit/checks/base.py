@@ -17,6 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import ClassVar
 
+    from kakit.config.schema import Config
     from kakit.kacheck.state import CheckState
 
 
@@ -52,12 +53,30 @@ class RunContext:
         check_name: The configured name (``nginx``, ``uplink``), used in state keys and logs.
         state: The check's persistent state (restart history), saved by the runner.
         deadline: ``time.monotonic()`` value by which the whole run must be over, or None.
+        config: The loaded configuration, for checks that name this node or read
+            keepalived's configuration (None in tests that build a bare context).
     """
 
-    def __init__(self, check_name: str, state: CheckState, deadline: float | None) -> None:
+    def __init__(
+        self,
+        check_name: str,
+        state: CheckState,
+        deadline: float | None,
+        config: Config | None = None,
+    ) -> None:
         self.check_name = check_name
         self.state = state
         self.deadline = deadline
+        self.config = config
+
+    @property
+    def node(self) -> str:
+        """This node's name: ``node`` in the configuration, else the host name."""
+        if self.config is not None:
+            return self.config.node_name()
+        import os
+
+        return os.uname().nodename
 
     def remaining(self, cap: float | None = None) -> float:
         """Seconds left before the deadline (never negative), optionally capped."""

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from kakit.config.channels import ChannelSpec
     from kakit.hooks.spec import HookSettings
     from kakit.kaprobe.spec import ProbeSettings, ProbeSpec
+    from kakit.vrrp.splitbrain import SplitBrainWatch
 
 
 @frozen
@@ -181,6 +182,13 @@ class KeepalivedSettings:
     config: str = option(absolute_path, default="/etc/keepalived/keepalived.conf")
 
 
+def _split_brain(node: Node) -> SplitBrainWatch:
+    from kakit.vrrp.splitbrain import SplitBrainWatch
+
+    settings: SplitBrainWatch = record(SplitBrainWatch)(node)
+    return settings
+
+
 @frozen
 class FifoSettings:
     """The notify-FIFO reader, ``kanotify --fifo`` (docs/kanotify.md, "The notify FIFO").
@@ -193,6 +201,8 @@ class FifoSettings:
         metrics_port: Its port.
         textfile: Also write the metrics to this file every 15 s, for node_exporter's textfile
             collector (a ``.prom`` file in its directory).
+        split_brain: Watch for another host answering for this node's virtual addresses and
+            alert it (:mod:`kakit.vrrp.splitbrain`); null: off.
     """
 
     path: str = option(absolute_path, default="/run/kakit.fifo")
@@ -200,6 +210,7 @@ class FifoSettings:
     metrics_address: str | None = option(optional(ip_address), default="127.0.0.1")
     metrics_port: int = option(port, default=9651)
     textfile: str | None = option(optional_path, default=None)
+    split_brain: SplitBrainWatch | None = option(_split_brain, default=None)
 
 
 @frozen

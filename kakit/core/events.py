@@ -69,6 +69,21 @@ ALERT_EVENTS: tuple[str, ...] = (
 #: What a rule without ``events`` takes: everything but priority changes, which are frequent
 #: by design (a track_file weight moves them) and alert only when a rule asks.
 DEFAULT_EVENTS: tuple[str, ...] = tuple(e for e in ALERT_EVENTS if e not in PRIORITY_EVENTS)
+
+
+def headline(events: tuple[str, ...] | list[str]) -> str:
+    """The event an alert covering ``events`` (oldest first, at least one) is about.
+
+    kacheck's events rank by seriousness (a run that restarted and then gave up is a give-up);
+    other events say what is true now, so the latest of them wins (a split brain that ended
+    inside the coalescing window is over).
+    """
+    ranked = [event for event in events if event in CHECK_EVENTS]
+    if len(ranked) == len(events):
+        return max(ranked, key=CHECK_EVENTS.index)
+    return events[-1]
+
+
 #: The outbox's ``kind`` for a kacheck event (its ``name`` is the check, its ``state`` the event).
 CHECK_KIND = "CHECK"
 #: The outbox's ``kind`` for a priority report (its ``name`` is the instance).

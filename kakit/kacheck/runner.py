@@ -80,7 +80,7 @@ class CheckRunner:
     def evaluate(self, state: CheckState) -> CheckResult:
         """Run the probes in order; the first failure decides."""
         deadline = None if self.spec.deadline is None else time.monotonic() + self.spec.deadline
-        ctx = RunContext(self.spec.name, state, deadline)
+        ctx = RunContext(self.spec.name, state, deadline, self.config)
         summaries = []
         events: tuple[str, ...] = ()  # a passing probe may have restarted its service
         for check in self.checks:

@@ -609,6 +609,11 @@ async def _run(source: FifoSource, handler: LineHandler, interval: float) -> Non
         server = await _serve_metrics(handler)
         if handler.config.fifo.textfile:
             helpers.append(group.create_task(_write_textfile(handler)))
+        if handler.config.fifo.split_brain is not None:
+            from kakit.vrrp.splitbrain import watch
+
+            split_brain = watch(handler.config, handler.config.fifo.split_brain, wake.set, stop)
+            helpers.append(group.create_task(split_brain))
         try:
             await follow(source, read, stop, finished=handler.all_stopped)
         finally:

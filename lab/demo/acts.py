@@ -1,7 +1,9 @@
-"""The demo's acts, in order: start the pair, kill nginx, break it, repair it, cut the uplink."""
+"""The demo's acts, in order: start the pair, kill nginx, break it, repair it, split brain, cut
+the uplink."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from lab.demo.nodes import (
     sink_alerting_yaml,
 )
 from lab.demo.preflight import Tools
+from lab.demo.splitbrain import step_split_brain
 from lab.demo.watch import (
     ALERT_TIMEOUT,
     AlertFeed,
@@ -339,6 +342,7 @@ def run_steps(lab: Lab, tools: Tools, say: Narrator) -> Pair:
         step_kill,
         step_break,
         step_repair,
+        functools.partial(step_split_brain, tools=tools),
         step_uplink,
     ]
     for step in steps:
