@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "gateway": "GatewayCheck",
     "http": "HttpCheck",
     "process": "ProcessCheck",
+    "realserver": "RealserverCheck",
     "service": "ServiceCheck",
     "tcp": "TcpCheck",
 }

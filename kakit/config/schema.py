@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from kakit.config.channels import ChannelSpec
     from kakit.hooks.spec import HookSettings
     from kakit.kaprobe.spec import ProbeSpec
+    from kakit.realserver import RealserverSettings
 
 
 @frozen
@@ -250,6 +251,13 @@ def _hook_settings(node: Node) -> HookSettings:
     return settings
 
 
+def _realserver(node: Node) -> RealserverSettings:
+    from kakit.realserver import RealserverSettings
+
+    settings: RealserverSettings = build(RealserverSettings, node)
+    return settings
+
+
 def _channels(node: Node) -> dict[str, ChannelSpec]:
     from kakit.config.channels import channels_section
 
@@ -280,6 +288,7 @@ class Config:
         templates: Alert templates by language.
         keepalived: Where keepalived's configuration is.
         probes: kaprobe's BFD sessions (:mod:`kakit.kaprobe.spec`).
+        realserver: The LVS-DR real-server setup (:mod:`kakit.realserver`), or None.
     """
 
     version: int = option(integer(1, 1), default=1)
@@ -299,6 +308,7 @@ class Config:
         record(KeepalivedSettings), default=KeepalivedSettings()
     )
     probes: tuple[ProbeSpec, ...] = option(_probes, default=())
+    realserver: RealserverSettings | None = option(_realserver, default=None)
 
     def hook_settings(self) -> HookSettings:
         """The ``hooks`` section (defaults when absent)."""
@@ -355,4 +365,8 @@ class Config:
             where = f" in {self.source}" if self.source else " (no configuration file)"
             known = ", ".join(self.check_names())
             raise ConfigError(f"unknown check {name!r}{where}; known checks: {known}")
+        if any(probe.type == "realserver" for probe in spec.probes):
+            from kakit.checks.realserver import with_section
+
+            spec = with_section(spec, self.realserver)
         return spec

@@ -89,6 +89,8 @@ def effective(config: Config) -> dict[str, Any]:
         result["keepalived"] = to_plain(config.keepalived)
     if config.probes:
         result["probes"] = to_plain(list(config.probes))
+    if config.realserver is not None:
+        result["realserver"] = to_plain(config.realserver)
     return result
 
 
