@@ -61,9 +61,17 @@ def parse_vip(text: str) -> str:
             f"{text!r}: give the VIP alone (or /{parsed.max_prefixlen}), not a netmask: a real "
             f"server holds it as a single /{parsed.max_prefixlen} address on {HOLDER}"
         )
-    if parsed.is_loopback or parsed.is_multicast or parsed.is_unspecified or parsed.is_link_local:
+    if (
+        parsed.is_loopback
+        or parsed.is_multicast
+        or parsed.is_unspecified
+        or parsed.is_link_local
+        or parsed.is_reserved
+    ):
+        # Reserved takes 240.0.0.0/4 too: 255.255.255.0 given as a second "VIP" is a netmask.
         raise ValueError(
-            f"{text!r} cannot be a VIP (loopback, multicast, unspecified or link-local)"
+            f"{text!r} cannot be a VIP (a loopback, multicast, link-local, reserved or "
+            "unspecified address; a netmask is not given separately)"
         )
     return str(parsed)
 

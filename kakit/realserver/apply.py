@@ -411,11 +411,11 @@ def down(vips: tuple[str, ...], state_dir: str, kernel: Kernel) -> list[str]:
             except OSError as exc:
                 done.append(f"{name}: not restored: {reason(exc, path)}")
             else:
-                if now == wrote:
+                if now == found:
+                    done.append(f"{name}: already {found}")
+                elif now == wrote:
                     set_sysctl(name, path, found)
                     done.append(f"{name}: {now} -> {found} (restored)")
-                elif now == found:
-                    done.append(f"{name}: already {found}")
                 else:
                     done.append(f"{name}: left at {now} (changed since up, which set {wrote})")
             del state.sysctls[(interface, key)]
