@@ -1,4 +1,4 @@
-"""``kakit``: the admin command line (config check, latches, the outbox).
+"""``kakit``: the admin command line (config check, latches, the outbox, LVS-DR real servers).
 
 A thin click layer: parse, call into the library, translate :class:`KakitError` into a one-line
 message and its exit code (1 runtime, 2 usage/config). Subcommands import what they need when
