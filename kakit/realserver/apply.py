@@ -15,8 +15,8 @@ the boot's own and the record of the previous boot would be wrong.
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 
 from kakit.core.record import frozen
 from kakit.exceptions import KakitError, StateError, UsageError
@@ -117,12 +117,12 @@ def host_prefix(address: str) -> int:
 
 def _same(one: str, other: str) -> bool:
     """Whether two addresses are the same (texts may differ: ``::ffff:...`` forms, zeros)."""
-    family_one = socket.AF_INET6 if ":" in one else socket.AF_INET
-    family_other = socket.AF_INET6 if ":" in other else socket.AF_INET
+    family_one = _socket.AF_INET6 if ":" in one else _socket.AF_INET
+    family_other = _socket.AF_INET6 if ":" in other else _socket.AF_INET
     if family_one != family_other:
         return False
     try:
-        return socket.inet_pton(family_one, one) == socket.inet_pton(family_other, other)
+        return _socket.inet_pton(family_one, one) == _socket.inet_pton(family_other, other)
     except OSError:
         return False
 
