@@ -1,4 +1,4 @@
-"""``kakit``: the admin command line (config check, latches, the outbox).
+"""``kakit``: the admin command line (config check, latches, the outbox, LVS-DR real servers).
 
 A thin click layer: parse, call into the library, translate :class:`KakitError` into a one-line
 message and its exit code (1 runtime, 2 usage/config). Subcommands import what they need when
@@ -447,3 +447,108 @@ def vrrp_listen(interface: str, once: bool, as_json: bool, duration: float | Non
     with _reported():
         code = run(interface, once=once or as_json, as_json=as_json, duration=duration)
     sys.exit(code)
+
+
+@kakit.group()
+def realserver() -> None:
+    """LVS-DR real server: VIPs on lo, ARP kept quiet (docs/pair.md)."""
+
+
+def _vip_arguments(func: F) -> F:
+    """The VIP arguments, ``--interface`` and ``-c`` shared by the realserver commands."""
+    func = click.argument("vips", nargs=-1, metavar="[VIP]...")(func)
+    func = click.option(
+        "--interface",
+        "-i",
+        "interfaces",
+        multiple=True,
+        metavar="IF",
+        help="Set the ARP sysctls on IF (repeatable; default: all and lo).",
+    )(func)
+    return config_option(func)
+
+
+def _realserver_plan(
+    vips: tuple[str, ...], interfaces: tuple[str, ...], config_path: str | None
+) -> tuple[Any, Any]:
+    """The validated plan (VIPs and interfaces from argv, else the realserver section) and the
+    state directory. A bad VIP or interface name is a usage error (exit 2)."""
+    from kakit.exceptions import UsageError
+    from kakit.realserver import DEFAULT_INTERFACES, parse_interface, parse_vip
+    from kakit.realserver.apply import Plan
+
+    loaded = _load(config_path)
+    section = loaded.realserver
+    with _reported():
+        try:
+            parsed_vips = tuple(dict.fromkeys(parse_vip(vip) for vip in vips))
+            parsed_interfaces = tuple(dict.fromkeys(parse_interface(name) for name in interfaces))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    if not parsed_vips and section is not None:
+        parsed_vips = section.vips
+    if not parsed_interfaces:
+        parsed_interfaces = section.interfaces if section is not None else DEFAULT_INTERFACES
+    return Plan(vips=parsed_vips, interfaces=parsed_interfaces), loaded.paths.state_dir
+
+
+def _no_vips() -> NoReturn:
+    raise _ConfigFailure(
+        "no VIPs: name them (kakit realserver up 10.0.0.100) or list them under "
+        "'realserver: vips:' in kakit.yaml"
+    )
+
+
+@realserver.command("up")
+@_vip_arguments
+def realserver_up(
+    vips: tuple[str, ...], interfaces: tuple[str, ...], config_path: str | None
+) -> None:
+    """Put each VIP on lo as /32 (/128) and set arp_ignore=1, arp_announce=2.
+
+    Idempotent; what was found is recorded so that `down` restores it exactly.
+    """
+    from kakit.realserver.apply import Kernel, up
+
+    plan, state_dir = _realserver_plan(vips, interfaces, config_path)
+    if not plan.vips:
+        _no_vips()
+    with _reported():
+        for line in up(plan, state_dir, Kernel()):
+            click.echo(line)
+
+
+@realserver.command("down")
+@click.argument("vips", nargs=-1, metavar="[VIP]...")
+@config_option
+def realserver_down(vips: tuple[str, ...], config_path: str | None) -> None:
+    """Remove the VIPs `up` added (every one, without VIPs) and, once none is left, restore
+    the ARP sysctls to the values `up` found."""
+    from kakit.realserver.apply import Kernel, down
+
+    plan, state_dir = _realserver_plan(vips, (), config_path)
+    with _reported():
+        for line in down(plan.vips, state_dir, Kernel()):
+            click.echo(line)
+
+
+@realserver.command("status")
+@_vip_arguments
+def realserver_status(
+    vips: tuple[str, ...], interfaces: tuple[str, ...], config_path: str | None
+) -> None:
+    """Say what is and is not in place; exit 0 when all of it is, 1 when not."""
+    from kakit.core.record import replace
+    from kakit.realserver.apply import Kernel, State, state_path, status
+
+    plan, state_dir = _realserver_plan(vips, interfaces, config_path)
+    with _reported():
+        if not plan.vips:
+            plan = replace(plan, vips=tuple(State.load(state_path(state_dir)).vips))
+        if not plan.vips:
+            _no_vips()
+        findings = status(plan, Kernel())
+    for finding in findings:
+        click.echo(f"{'ok' if finding.ok else 'NOT IN PLACE'}: {finding.text}")
+    if not all(finding.ok for finding in findings):
+        sys.exit(1)

@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "gateway": "GatewayCheck",
     "http": "HttpCheck",
     "process": "ProcessCheck",
+    "realserver": "RealserverCheck",
     "service": "ServiceCheck",
     # Not a module name: the type's module is kakit/checks/splitbrain.py.
     "split-brain": "kakit.checks.splitbrain:SplitBrainCheck",

@@ -41,4 +41,6 @@ def presets() -> dict[str, dict[str, Any]]:
         "apache2": apache_preset,
         "flag": {"type": "flag", "path": "/etc/keepalived/down"},
         "gateway": {"type": "gateway", "target": "auto"},
+        # Its VIPs come from the realserver section (kakit.checks.realserver.with_section).
+        "realserver": {"type": "realserver"},
     }

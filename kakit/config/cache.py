@@ -82,7 +82,10 @@ def load(source: str, text: str, mode: int) -> Config | None:
     from kakit.core.record import replace
 
     lazy = {name: PickledSection(name, items, source, text) for name, items in sections.items()}
-    return replace(config, **lazy)  # type: ignore[no-any-return]
+    try:
+        return replace(config, **lazy)  # type: ignore[no-any-return]
+    except AttributeError:
+        return None  # pickled by a build of the same version without a field added since
 
 
 class PickledSection(Mapping[str, "Any"]):

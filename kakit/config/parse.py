@@ -48,6 +48,8 @@ def parse_config(text: str, source: str) -> Config:
         check_routes(mapping.get("alerts"), mapping.get("channels"))
     except ConfigError as exc:
         errors.append(exc)
+    if config is not None:
+        errors += _incomplete_checks(config)
     raise_collected(errors)
     assert config is not None
     from kakit.core.record import replace
@@ -55,6 +57,17 @@ def parse_config(text: str, source: str) -> Config:
     config = replace(config, source=source)
     refuse_exposed_inline_secrets(config, source)
     return config
+
+
+def _incomplete_checks(config: Config) -> list[ConfigError]:
+    """The checks that need a section the file does not have (a realserver check's VIPs)."""
+    errors = []
+    for name in config.checks:
+        try:
+            config.check(name)
+        except ConfigError as exc:
+            errors.append(exc)
+    return errors
 
 
 def parse_yaml(text: str, source: str, errors: list[ConfigError] | None = None) -> Node:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from kakit.config.channels import ChannelSpec
     from kakit.hooks.spec import HookSettings
     from kakit.kaprobe.spec import ProbeSettings, ProbeSpec
+    from kakit.realserver import RealserverSettings
     from kakit.vrrp.splitbrain import SplitBrainWatch
 
 
@@ -290,6 +291,13 @@ def _hook_settings(node: Node) -> HookSettings:
     return settings
 
 
+def _realserver(node: Node) -> RealserverSettings:
+    from kakit.realserver import RealserverSettings
+
+    settings: RealserverSettings = build(RealserverSettings, node)
+    return settings
+
+
 def _channels(node: Node) -> dict[str, ChannelSpec]:
     from kakit.config.channels import channels_section
 
@@ -321,6 +329,7 @@ class Config:
         keepalived: Where keepalived's configuration is.
         probes: kaprobe's BFD sessions (:mod:`kakit.kaprobe.spec`).
         kaprobe: kaprobe's metrics settings (None when absent: see :meth:`probe_settings`).
+        realserver: The LVS-DR real-server setup (:mod:`kakit.realserver`), or None.
     """
 
     version: int = option(integer(1, 1), default=1)
@@ -349,6 +358,8 @@ class Config:
         from kakit.kaprobe.spec import ProbeSettings
 
         return ProbeSettings()
+
+    realserver: RealserverSettings | None = option(_realserver, default=None)
 
     def hook_settings(self) -> HookSettings:
         """The ``hooks`` section (defaults when absent)."""
@@ -412,4 +423,8 @@ class Config:
             where = f" in {self.source}" if self.source else " (no configuration file)"
             known = ", ".join(self.check_names())
             raise ConfigError(f"unknown check {name!r}{where}; known checks: {known}")
+        if any(probe.type == "realserver" for probe in spec.probes):
+            from kakit.checks.realserver import with_section
+
+            spec = with_section(spec, self.realserver)
         return spec

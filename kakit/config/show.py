@@ -90,6 +90,8 @@ def effective(config: Config) -> dict[str, Any]:
     if config.probes:
         result["probes"] = to_plain(list(config.probes))
         result["kaprobe"] = to_plain(config.probe_settings())
+    if config.realserver is not None:
+        result["realserver"] = to_plain(config.realserver)
     return result
 
 

@@ -67,11 +67,17 @@ class SysctlOptions:
     sysctl: dict[str, str] = option(sysctl_values)
 
 
-def _normalize(text: str) -> str:
+def normalize(text: str) -> str:
+    """A sysctl value with its whitespace normalized (the kernel separates values with tabs)."""
     return " ".join(text.split())
 
 
-def _read(path: str) -> str:
+def read_sysctl(path: str) -> str:
+    """The raw text of the sysctl file ``path``.
+
+    Raises:
+        OSError: The key does not exist or cannot be read (:func:`reason` says why).
+    """
     import os
 
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -92,7 +98,8 @@ def _write(path: str, value: str) -> None:
         os.close(fd)
 
 
-def _reason(exc: OSError, path: str) -> str:
+def reason(exc: OSError, path: str) -> str:
+    """Why reading or writing the sysctl file ``path`` failed, in a few words."""
     import errno
 
     if exc.errno == errno.ENOENT:
@@ -102,6 +109,33 @@ def _reason(exc: OSError, path: str) -> str:
     if exc.errno == errno.EINVAL:
         return "the kernel refused the value (EINVAL)"
     return f"{exc.strerror or exc} ({path})"
+
+
+def set_sysctl(label: str, path: str, value: str) -> bool:
+    """Set the sysctl file ``path`` to ``value`` unless it has it already, and read it back.
+
+    Args:
+        label: How messages name the key (``net.ipv4.conf.all.arp_ignore``).
+        path: Its file below ``/proc/sys``.
+        value: The text to write.
+
+    Returns:
+        True when written, False when it already had the value.
+
+    Raises:
+        HookError: The key is missing, not writable, refused the value or read back different.
+    """
+    wanted = normalize(value)
+    try:
+        if normalize(read_sysctl(path)) == wanted:
+            return False
+        _write(path, value)
+        now = normalize(read_sysctl(path))
+    except OSError as exc:
+        raise HookError(f"{label}={value}: {reason(exc, path)}") from exc
+    if now != wanted:
+        raise HookError(f"{label}={value}: read back {now!r} after writing")
+    return True
 
 
 class SysctlHook:
@@ -127,18 +161,7 @@ class SysctlHook:
 
     def _apply(self, key: str, value: str) -> bool:
         """Set one key; True when written, False when it already had the value."""
-        path = sysctl_path(key, self.root)
-        wanted = _normalize(value)
-        try:
-            if _normalize(_read(path)) == wanted:
-                return False
-            _write(path, value)
-            now = _normalize(_read(path))
-        except OSError as exc:
-            raise HookError(f"{key}={value}: {_reason(exc, path)}") from exc
-        if now != wanted:
-            raise HookError(f"{key}={value}: read back {now!r} after writing")
-        return True
+        return set_sysctl(key, sysctl_path(key, self.root), value)
 
     def drift(self, state: str) -> str | None:
         """The keys whose value differs from the state's (``key is 0, not 1``); None if none."""
@@ -146,11 +169,11 @@ class SysctlHook:
         for key, value in self.values.items():
             path = sysctl_path(key, self.root)
             try:
-                now = _normalize(_read(path))
+                now = normalize(read_sysctl(path))
             except OSError as exc:
-                found.append(f"{key} unreadable: {_reason(exc, path)}")
+                found.append(f"{key} unreadable: {reason(exc, path)}")
                 continue
-            if now != _normalize(value):
+            if now != normalize(value):
                 found.append(f"{key} is {now}, not {value}")
         return "; ".join(found) or None
 

@@ -14,7 +14,7 @@ from kakit.exceptions import ConfigError
 BAD_CHECKS = [
     (
         "checks:\n  web:\n    type: servcie\n    service: nginx\n",
-        "6: checks.web.type: expected one of the check types command, file, flag, gateway, http, process, service, split-brain, tcp, got 'servcie'",
+        "6: checks.web.type: expected one of the check types command, file, flag, gateway, http, process, realserver, service, split-brain, tcp, got 'servcie'",
     ),
     (
         "checks:\n  web:\n    type: service\n    service: nginx\n    retsart: {max: 2}\n",
@@ -70,7 +70,7 @@ BAD_CHECKS = [
     ),
     (
         "checks:\n  web:\n    probes:\n      - {port: 80}\n",
-        "7: checks.web.probes[0]: expected the key 'type' (one of command, file, flag, gateway, http, process, service, split-brain, tcp)",
+        "7: checks.web.probes[0]: expected the key 'type' (one of command, file, flag, gateway, http, process, realserver, service, split-brain, tcp)",
     ),
     (
         "checks:\n  f:\n    type: file\n    path: /tmp/x\n    present: false\n    max_age: 10\n",
@@ -146,7 +146,7 @@ class TestPresets:
         config = make_config("checks:\n  web: {type: tcp, port: 80}\n")
         with pytest.raises(
             ConfigError,
-            match=r"unknown check 'wbe' in .*; known checks: apache2, flag, gateway, httpd, nginx, web",
+            match=r"unknown check 'wbe' in .*; known checks: apache2, flag, gateway, httpd, nginx, realserver, web",
         ):
             config.check("wbe")
 

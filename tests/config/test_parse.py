@@ -17,7 +17,7 @@ BAD_FILES = [
     ),
     (
         "pahts: {state_dir: /run/kakit}\n",
-        "4: pahts: unknown key (did you mean 'paths'? allowed here: alerts, channels, checks, fifo, hooks, kaprobe, keepalived, log, node, outbox, paths, probes, states, templates, version)",
+        "4: pahts: unknown key (did you mean 'paths'? allowed here: alerts, channels, checks, fifo, hooks, kaprobe, keepalived, log, node, outbox, paths, probes, realserver, states, templates, version)",
     ),
 ]
 

@@ -34,7 +34,7 @@ KEEPALIVED_BLOCK = re.compile(
     r"[^\n]*\{",
     re.MULTILINE,
 )
-YAML_TOP_KEYS = "version|node|paths|log|checks|states|hooks|channels|alerts|templates|outbox|probes|fifo|keepalived"
+YAML_TOP_KEYS = "version|node|paths|log|checks|states|hooks|channels|alerts|templates|outbox|probes|fifo|keepalived|realserver"
 YAML_CONFIG = re.compile(rf"^({YAML_TOP_KEYS}):", re.MULTILINE)
 
 GLOBAL_DEFS = "global_defs {\n    enable_script_security\n    script_user root\n}\n"

@@ -164,7 +164,8 @@ class TestExitCodes:
         assert result.returncode == 2
         assert (
             "unknown check 'wbe'" in result.stderr
-            and "known checks: apache2, flag, gateway, httpd, nginx, web" in result.stderr
+            and "known checks: apache2, flag, gateway, httpd, nginx, realserver, web"
+            in result.stderr
         )
 
     def test_help(self, run_kacheck: RunKacheck) -> None:
