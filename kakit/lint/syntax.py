@@ -1,0 +1,32 @@
+"""What the reader met: unbalanced braces, unterminated quotes, includes that match nothing."""
+
+from __future__ import annotations
+
+from kakit.lint.base import Finding, Rule
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import ClassVar
+
+    from kakit.lint.base import Context
+
+
+class SyntaxRule(Rule):
+    """The reader's problems, as findings (keepalived reads such a file differently)."""
+
+    codes: ClassVar[dict[str, str]] = {
+        "syntax": "the file does not read as keepalived's grammar (braces, quotes, include)"
+    }
+
+    def check(self, context: Context) -> Iterator[Finding]:
+        """One finding per problem the reader recorded (``kakit lint PEER`` reports the peer's)."""
+        for problem in context.node.document.problems:
+            yield Finding(
+                file=problem.file,
+                line=problem.line,
+                severity=problem.level,
+                rule="syntax",
+                message=problem.message,
+                fix="correct the file: keepalived -t shows how keepalived reads it",
+            )
