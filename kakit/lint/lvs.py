@@ -53,7 +53,7 @@ class LvsRule(Rule):
                             f"make the real server listen on {server.port} and write that port, "
                             "or use lb_kind NAT",
                         )
-            elif kind == "NAT":
+            elif kind == "NAT" and node.instances:  # a lone director is its own gateway
                 for real in server.real_servers:
                     real_address = address(real.address)
                     if real_address is None:

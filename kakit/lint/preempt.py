@@ -16,21 +16,24 @@ class PreemptRule(Rule):
     """keepalived clears nopreempt on an instance that starts as MASTER."""
 
     codes: ClassVar[dict[str, str]] = {
-        "nopreempt-state": "nopreempt without state BACKUP (keepalived clears it)"
+        "nopreempt-state": "nopreempt on an instance that starts as MASTER (keepalived clears it)"
     }
 
     def check(self, context: Context) -> Iterator[Finding]:
         """One finding per instance with nopreempt and a state other than BACKUP."""
         for instance in context.node.instances:
             item = instance.first("nopreempt")
+            # Without `state`, keepalived starts a non-owner as BACKUP: nopreempt works.
             if item is None or instance.state == "BACKUP":
+                continue
+            if not instance.state and instance.priority != 255:
                 continue
             if instance.state == "MASTER":
                 why = "keepalived clears nopreempt on an instance in state MASTER"
             elif instance.priority == 255:
                 why = "an address owner (priority 255) starts as MASTER and always preempts"
             else:
-                why = "keepalived honours nopreempt only with an explicit state BACKUP"
+                why = f"state {instance.state} is not BACKUP"
             yield self.at(
                 item,
                 "warning",
