@@ -75,7 +75,7 @@ def has_address(ns: str, address: str) -> bool:
 
 
 @pytest.fixture(name="keepalived")
-def _keepalived(tmp_path: Path, pair: tuple[str, str]):  # type: ignore[no-untyped-def]
+def _keepalived(tmp_path: Path, pair: tuple[str, str]):
     """Start keepalived in the node namespace on a config; yields a stop function."""
     started: list[subprocess.Popen[str]] = []
 
@@ -124,12 +124,12 @@ def _keepalived(tmp_path: Path, pair: tuple[str, str]):  # type: ignore[no-untyp
 class TestStrictVip:
     """strict-vip: keepalived -t passes vrrp_strict; the VIP then answers no ping."""
 
-    def test_vip_answers_without_strict(self, pair, keepalived) -> None:  # type: ignore[no-untyped-def]
+    def test_vip_answers_without_strict(self, pair, keepalived) -> None:
         """Without vrrp_strict the MASTER's VIP answers the client's ping."""
         keepalived(conf(VIP, strict=False), VIP)
         assert answers_ping(pair[1], VIP)
 
-    def test_vip_is_silent_with_strict(self, pair, keepalived) -> None:  # type: ignore[no-untyped-def]
+    def test_vip_is_silent_with_strict(self, pair, keepalived) -> None:
         """With vrrp_strict the MASTER holds the VIP and the client's ping gets no reply."""
         keepalived(conf(VIP, strict=True), VIP)
         assert has_address(pair[0], VIP)
@@ -140,7 +140,7 @@ class TestStrictVip:
 class TestVipNodeAddress:
     """vip-node-address: keepalived -t passes it; stopping keepalived takes the node's address."""
 
-    def test_stopping_removes_the_nodes_own_address(self, pair, keepalived) -> None:  # type: ignore[no-untyped-def]
+    def test_stopping_removes_the_nodes_own_address(self, pair, keepalived) -> None:
         """After keepalived stops, the node no longer has the address it had before."""
         assert has_address(pair[0], NODE)
         process = keepalived(conf(NODE, strict=False), NODE)

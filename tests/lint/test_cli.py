@@ -132,7 +132,7 @@ class TestAnyInput:
         st.lists(st.one_of(st.sampled_from(WORDS), st.text(max_size=6)), max_size=60),
         st.lists(st.one_of(st.sampled_from(WORDS), st.text(max_size=6)), max_size=40),
     )
-    def test_any_pair_of_files(self, tmp_path_factory, pieces: list[str], peer: list[str]) -> None:  # type: ignore[no-untyped-def]
+    def test_any_pair_of_files(self, tmp_path_factory, pieces: list[str], peer: list[str]) -> None:
         """Any two files lint with exit 0 or 1 and JSON output that parses."""
         directory = tmp_path_factory.mktemp("fuzz")
         mine = directory / "a.conf"
