@@ -17,7 +17,8 @@ The grammar, as keepalived 2.2 reads it (docs/architecture.md, "keepalived.conf'
   it. Inside a block each line is again one statement, so ``virtual_ipaddress { 10.0.0.1/24 }``
   on one line is a block with one statement.
 - ``include PATTERN`` (a statement anywhere) is replaced by the files the glob pattern names,
-  in sorted order; a relative pattern is relative to the directory of the including file.
+  in sorted order; a relative pattern is relative to the directory of the including file. The
+  pattern is the rest of the line, where ``{a,b}`` is a choice (glob(3) with ``GLOB_BRACE``).
 
 What this reader does not do: ``$NAME=`` definitions and their expansion, ``@system_id``
 conditional lines and ``~SEQ`` are left as ordinary words. Reading never raises for the

@@ -299,3 +299,25 @@ class TestAgreesWithKeepalived:
             "10.213.99.2/24",
             "10.213.99.3/24",
         )
+
+
+class TestBraceIncludes:
+    """An include pattern's ``{a,b}`` is a choice of files, as glob(3) with GLOB_BRACE reads it."""
+
+    def test_brace_choice(self, tmp_path: Path) -> None:
+        """`include {a,b}.conf` reads a.conf and b.conf, and makes no block of the braces."""
+        (tmp_path / "a.conf").write_text("router_id a\n")
+        (tmp_path / "b.conf").write_text("router_id b\n")
+        (tmp_path / "c.conf").write_text("router_id c\n")
+        main = tmp_path / "keepalived.conf"
+        main.write_text("include {a,b}.conf\n")
+        document = conf.load(str(main), trusted=False)
+        assert document.problems == ()
+        assert [item.words for item in document.items] == [("router_id", "a"), ("router_id", "b")]
+
+    def test_nothing_matching_is_a_warning(self, tmp_path: Path) -> None:
+        """keepalived's plain include ignores a pattern that matches nothing: a warning here."""
+        main = tmp_path / "keepalived.conf"
+        main.write_text("include nothing-*.conf\n")
+        (problem,) = conf.load(str(main), trusted=False).problems
+        assert problem.level == "warning"
