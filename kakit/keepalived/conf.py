@@ -158,6 +158,7 @@ def _split_line(
     tokens: list[tuple[str, bool]] = []
     word: list[str] = []
     in_word = False
+    odd_blank = ""
     index, size = 0, len(line)
 
     def flush() -> None:
@@ -191,11 +192,36 @@ def _split_line(
             flush()
             tokens.append((char, False))
         else:
+            if char in UNICODE_BLANKS and not odd_blank:
+                odd_blank = char
             word.append(char)
             in_word = True
         index += 1
     flush()
+    if odd_blank:
+        problems.append(
+            Problem(
+                file=file,
+                line=number,
+                message=f"U+{ord(odd_blank):04X} ({UNICODE_BLANKS[odd_blank]}) is not a blank "
+                "to keepalived: it is part of a word here, so this line's keyword or value is "
+                "not what it looks like (copied from a web page?)",
+            )
+        )
     return tokens
+
+
+#: Characters that look blank but are word characters to keepalived, which splits on ASCII
+#: blanks only: what copying a configuration from a web page or a CJK editor brings in.
+UNICODE_BLANKS = {
+    "\u00a0": "no-break space",
+    "\u3000": "ideographic space",
+    "\u2002": "en space",
+    "\u2003": "em space",
+    "\u2009": "thin space",
+    "\u200b": "zero-width space",
+    "\ufeff": "byte order mark",
+}
 
 
 class _Reader:

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from kakit.lint.base import Context
     from kakit.lint.model import Node, Program
 
+#: Words that only a shell understands: keepalived execs a script's words directly.
+SHELL_WORDS = frozenset({"[[", "]]", "&&", "||", ";", "|", ">", ">>", "<", "2>&1", "$(", "`"})
+
 #: Where a program named without a ``/`` is looked for (keepalived searches ``PATH``; under
 #: systemd this is the service's default).
 SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -54,13 +57,21 @@ class ScriptRule(Rule):
         as_root = False
         for program in node.programs:
             path = program_path(program.argv)
+            shell = sorted(SHELL_WORDS.intersection(program.argv))
             if not os.path.isabs(path):
                 yield self.at(
                     program.item,
                     "error",
                     "script-missing",
-                    f"{program.what}: {path} is not on PATH ({SEARCH_PATH})",
-                    "write the program's absolute path, and install it",
+                    f"{program.what}: {path} is not on PATH ({SEARCH_PATH})"
+                    + (
+                        f"; keepalived runs no shell, so {' '.join(shell)} mean nothing"
+                        if shell
+                        else ""
+                    ),
+                    "put the shell code in an executable file with a #! line and name that file"
+                    if shell
+                    else "write the program's absolute path, and install it",
                 )
                 continue
             if not os.path.lexists(path):

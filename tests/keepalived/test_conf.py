@@ -321,3 +321,19 @@ class TestBraceIncludes:
         main.write_text("include nothing-*.conf\n")
         (problem,) = conf.load(str(main), trusted=False).problems
         assert problem.level == "warning"
+
+
+class TestLookalikeBlanks:
+    """keepalived splits on ASCII blanks only: a no-break space is part of a word."""
+
+    def test_no_break_space_is_a_word_character_and_a_problem(self) -> None:
+        """`\u00a0priority 100` reads as keyword `\u00a0priority`, and the line is reported."""
+        document = parse("\u00a0priority 100\n")
+        assert document.items[0].keyword == "\u00a0priority"
+        (problem,) = document.problems
+        assert (problem.line, problem.level) == (1, "error")
+        assert "U+00A0 (no-break space)" in problem.message
+
+    def test_inside_quotes_it_is_text(self) -> None:
+        """In a quoted string the character is text, as keepalived keeps it."""
+        assert parse('script "/bin/x\u00a0y"\n').problems == ()

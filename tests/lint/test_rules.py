@@ -47,6 +47,11 @@ class Case(NamedTuple):
 CASES = [
     Case("syntax", GLOBAL + instance() + "}\n", GLOBAL + instance()),
     Case(
+        "syntax",
+        GLOBAL + instance().replace("    priority", "\u00a0   priority"),
+        GLOBAL + instance(),
+    ),
+    Case(
         "strict-vip",
         STRICT + instance() + lvs("NAT", real="10.213.7.10"),
         GLOBAL + instance() + lvs("NAT", real="10.213.7.10"),

@@ -49,3 +49,35 @@ class TestSeed004:
         text = (FIXTURES / "seed004-server1.conf").read_text().replace("123456", "1234567890")
         (tmp_path / "k.conf").write_text(text)
         assert "auth-pass-length" in rules(lint(read(str(tmp_path / "k.conf"))))
+
+
+class TestSeed001:
+    """LVS + keepalived with a `chk_schedown` script written as shell code."""
+
+    def test_no_break_spaces_as_copied(self) -> None:
+        """As published, the file's indentation is U+00A0: keepalived reads other keywords."""
+        node = read(str(FIXTURES / "seed001-master.conf"))
+        found = [f for f in lint(node) if f.rule == "syntax"]
+        assert found and all("U+00A0" in f.message for f in found)
+
+    def test_shell_code_as_a_script(self, tmp_path: Path) -> None:
+        """With the blanks repaired, `[[ ... ]] && exit 1` is a program keepalived cannot find."""
+        path = tmp_path / "k.conf"
+        path.write_text((FIXTURES / "seed001-master.conf").read_text().replace("\u00a0", " "))
+        found = [f for f in lint(read(str(path))) if f.rule == "script-missing"]
+        assert len(found) == 1
+        assert "keepalived runs no shell, so && [[ ]] || mean nothing" in found[0].message
+
+    def test_weight_minus_two_against_99_and_98(self, tmp_path: Path) -> None:
+        """Master 100 with weight -2 falls to 98: below a backup at 99, a tie with one at 98."""
+        master = (FIXTURES / "seed001-master.conf").read_text().replace("\u00a0", " ")
+        (tmp_path / "m.conf").write_text(master)
+        found = {}
+        for backup in (99, 98):
+            text = master.replace("state MASTER", "state BACKUP")
+            text = text.replace("priority 100", f"priority {backup}")
+            (tmp_path / f"b{backup}.conf").write_text(text)
+            node, peer = read(str(tmp_path / "m.conf")), read(str(tmp_path / f"b{backup}.conf"))
+            found[backup] = rules(lint(node, peer))
+        assert "weights" not in found[99]
+        assert "weights" in found[98]
