@@ -60,9 +60,14 @@ def read(path: str) -> Node:
     if not os.path.isfile(path):
         what = "no such file" if not os.path.exists(path) else "not a regular file"
         raise ConfigError(f"{path}: cannot read: {what}")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     # Not the trust rule of kakit's own reads: lint reports on files, it does not act on them.
     document = load(path, trusted=False)
-    if not document.files:
+    if not document.files:  # too large, or gone since: the reader said why
         problem = document.problems[0].message if document.problems else "cannot read"
         raise ConfigError(f"{path}: {problem}")
     return read_node(path, document)

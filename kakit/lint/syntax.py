@@ -21,6 +21,20 @@ class SyntaxRule(Rule):
 
     def check(self, context: Context) -> Iterator[Finding]:
         """One finding per problem the reader recorded (``kakit lint PEER`` reports the peer's)."""
+        from kakit.keepalived.conf import KEEPALIVED_BLOCKS
+
+        document = context.node.document
+        if not any(i.keyword in KEEPALIVED_BLOCKS for i in document.items):
+            yield Finding(
+                file=context.node.path,
+                line=1,
+                severity="warning",
+                rule="not-keepalived",
+                message="no global_defs, vrrp_instance, vrrp_script or virtual_server block: "
+                "this does not read as a keepalived.conf",
+                fix="give lint keepalived's main configuration file "
+                "(/etc/keepalived/keepalived.conf)",
+            )
         for problem in context.node.document.problems:
             yield Finding(
                 file=problem.file,

@@ -6,7 +6,9 @@ keepalived's rules (keepalived.conf(5), "VRRP script(s)" and "Track files"; docs
 - a positive weight is added while the tracker is OK, a negative one subtracted while it
   fails; ``reverse`` flips the direction;
 - a ``track_file`` adds value times weight (its own weight defaults to 1); a product at or below
-  -254 means FAULT;
+  -254 means FAULT. The writer decides the value: a failing file is taken to hold 1 under a
+  negative weight (``kacheck --watch``) and -254 under a positive one (kaprobe), the value that
+  lowers the priority;
 - the effective priority is clamped to 1..254, and 255 (the address owner) never changes;
 - members of a ``vrrp_sync_group`` track with weight 0 unless the group sets
   ``sync_group_tracking_weight``.
@@ -26,8 +28,11 @@ if TYPE_CHECKING:
     from kakit.lint.base import Context
     from kakit.lint.model import Instance, Tracker
 
-#: The value a failing track_file is taken to hold: what ``kacheck --watch`` writes by default.
+#: The value a failing track_file is taken to hold, by the sign of its weight: the writer's
+#: value that lowers the priority. ``kacheck --watch`` writes 1 (meant for weight 0 or a
+#: negative weight); kaprobe writes -254 (meant for weight 0 or 1, where it means FAULT).
 FAILING_FILE_VALUE = 1
+FAILING_FILE_VALUE_POSITIVE_WEIGHT = -254
 #: Most trackers over both nodes for which every combination is printed (2^6 = 64 rows);
 #: beyond it, single failures only.
 MAX_COMBINATION_TRACKERS = 6
@@ -40,7 +45,12 @@ def adjustment(tracker: Tracker, failing: bool, in_sync_group: bool) -> int | No
     weight = 0 if in_sync_group else tracker.weight
     sign = -1 if tracker.reverse else 1
     if tracker.kind == "file":
-        value = FAILING_FILE_VALUE if failing else 0
+        if not failing:
+            value = 0
+        elif weight * sign > 0:
+            value = FAILING_FILE_VALUE_POSITIVE_WEIGHT
+        else:
+            value = FAILING_FILE_VALUE
         if weight == 0:
             return None if (value != 0) != tracker.reverse else 0
         product = value * weight * sign
@@ -90,7 +100,7 @@ def table(mine: Instance, theirs: Instance) -> list[str]:
         sets = [c for n in range(len(trackers) + 1) for c in combinations(trackers, n)]
     else:
         sets = [(), *((t,) for t in trackers)]
-    lines = ["failing                                 this  peer  master"]
+    rows = []
     for failing in sets:
         here = effective(mine, {k for node, k in failing if node == "this"})
         there = effective(theirs, {k for node, k in failing if node == "peer"})
@@ -101,7 +111,10 @@ def table(mine: Instance, theirs: Instance) -> list[str]:
         else:
             master = "this" if here > there else "peer"
         named = ", ".join(f"{node}:{k}" for node, k in failing) or "nothing"
-        lines.append(f"{named:<39} {_show(here):>5} {_show(there):>5}  {master}")
+        rows.append((named, _show(here), _show(there), master))
+    width = max(len("failing"), *(len(row[0]) for row in rows))
+    lines = [f"{'failing':<{width}}  this  peer  master"]
+    lines += [f"{a:<{width}} {b:>5} {c:>5}  {d}" for a, b, c, d in rows]
     return lines
 
 

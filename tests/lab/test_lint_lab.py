@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -147,3 +147,117 @@ class TestVipNodeAddress:
         process.terminate()
         process.wait(timeout=15)
         assert not has_address(pair[0], NODE)
+
+
+# (instance, priority, track_file's own weight, the instance's override or "", failing value)
+WEIGHT_CASES = [
+    ("W_SUB", 150, "-30", "", "1"),
+    ("W_OVERRIDE", 150, "-30", "weight -50", "1"),
+    ("W_CLAMP", 100, "-200", "", "1"),
+    ("W_ZERO", 100, "0", "", "1"),
+    ("W_KAPROBE", 100, "1", "", "-254"),
+]
+
+
+def weights_conf(directory: Path) -> str:
+    """One instance per case, each tracking its own track_file, priority changes on the FIFO."""
+    text = (
+        "global_defs {\n    script_user root\n    enable_script_security\n"
+        f"    notify_fifo {directory / 'fifo'}\n    vrrp_notify_priority_changes true\n}}\n"
+    )
+    for number, (name, priority, weight, override, _value) in enumerate(WEIGHT_CASES, 1):
+        (directory / name).write_text("0\n")
+        text += (
+            f'track_file {name} {{\n    file "{directory / name}"\n    weight {weight}\n}}\n'
+            f"vrrp_instance {name} {{\n    state MASTER\n    interface ka\n"
+            f"    virtual_router_id {70 + number}\n    priority {priority}\n"
+            f"    virtual_ipaddress {{\n        10.213.72.{number}/24\n    }}\n"
+            f"    track_file {{\n        {name} {override}\n    }}\n}}\n"
+        )
+    return text
+
+
+class TestWeightArithmetic:
+    """lint's priorities are keepalived's: each case's effective priority after its file fails."""
+
+    def test_keepalived_reports_what_lint_computes(self, pair, tmp_path: Path) -> None:
+        """keepalived's FIFO lines after the failing values are written match `effective`."""
+        from kakit.lint import read
+        from kakit.lint.weights import FAULT, effective
+
+        tmp_path.chmod(0o755)
+        config = tmp_path / "keepalived.conf"
+        config.write_text(weights_conf(tmp_path))
+        expected = {
+            instance.name: effective(instance, {f"file:{instance.name}"})
+            for instance in read(str(config)).instances
+        }
+        os.mkfifo(tmp_path / "fifo")
+        fifo = os.open(tmp_path / "fifo", os.O_RDONLY | os.O_NONBLOCK)
+        pids = [str(tmp_path / name) for name in ("k.pid", "v.pid", "c.pid")]
+        process = subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                pair[0],
+                "keepalived",
+                "-n",
+                "-l",
+                "-f",
+                str(config),
+                "-p",
+                pids[0],
+                "-r",
+                pids[1],
+                "-c",
+                pids[2],
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        seen: dict[str, str] = {}
+        buffer = b""
+
+        def read_until(done: Callable[[], bool]) -> None:
+            nonlocal buffer
+            deadline = time.monotonic() + 20
+            while not done():
+                assert time.monotonic() < deadline, (seen, buffer)
+                try:
+                    buffer += os.read(fifo, 65536)
+                except BlockingIOError:
+                    time.sleep(0.1)
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    words = line.decode().split()
+                    if len(words) == 4 and words[0] == "INSTANCE":
+                        seen[words[1].strip('"')] = f"{words[2]} {words[3]}"
+
+        try:
+            read_until(lambda: all(seen.get(n, "").startswith("MASTER") for n, *_ in WEIGHT_CASES))
+            for name, *_rest, value in WEIGHT_CASES:
+                staged = tmp_path / f".{name}"
+                staged.write_text(f"{value}\n")
+                staged.rename(tmp_path / name)  # keepalived's inotify sees the move
+            want = {
+                name: "FAULT" if priority == FAULT else f"MASTER_PRIORITY {priority}"
+                for name, priority in expected.items()
+            }
+
+            def arrived(name: str, line: str) -> bool:
+                got = seen.get(name, "")
+                return got.startswith("FAULT ") if line == "FAULT" else got == line
+
+            read_until(lambda: all(arrived(n, w) for n, w in want.items()))
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+            os.close(fifo)
+        assert expected == {
+            "W_SUB": 120,
+            "W_OVERRIDE": 100,
+            "W_CLAMP": 1,
+            "W_ZERO": FAULT,
+            "W_KAPROBE": FAULT,
+        }

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.skipif(
 #: behaviour, as docs/lint.md records per rule.
 REJECTED_BY_KEEPALIVED_T = {
     "syntax",
+    "not-keepalived",
     "strict-auth",
     "strict-state",
     "lvs-dr-port",
