@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 #: Words that only a shell understands: keepalived execs a script's words directly.
 SHELL_WORDS = frozenset({"[[", "]]", "&&", "||", ";", "|", ">", ">>", "<", "2>&1", "$(", "`"})
 
+SHELL_FIX = "put the shell code in an executable file with a #! line and name that file"
+
 #: Where a program named without a ``/`` is looked for (keepalived searches ``PATH``; under
 #: systemd this is the service's default).
 SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -47,6 +49,7 @@ class ScriptRule(Rule):
         "script-not-executable": "a script or notify program that cannot be executed",
         "script-unsafe": "a program run as root that a non-root user can change",
         "script-security": "scripts run as root without enable_script_security",
+        "script-shell": "shell code as a script: keepalived runs no shell",
     }
 
     def check(self, context: Context) -> Iterator[Finding]:
@@ -58,6 +61,17 @@ class ScriptRule(Rule):
         for program in node.programs:
             path = program_path(program.argv)
             shell = sorted(SHELL_WORDS.intersection(program.argv))
+            if program.argv[0].startswith(("<", ">")):
+                yield self.at(
+                    program.item,
+                    "error",
+                    "script-shell",
+                    f"{program.what}: {program.argv[0]} is a shell redirection, and keepalived "
+                    "runs no shell: the exec fails and the script fails every time (keepalived "
+                    "2.2.7 logs 'exited with status 2')",
+                    SHELL_FIX,
+                )
+                continue
             if not os.path.isabs(path):
                 yield self.at(
                     program.item,
@@ -69,9 +83,7 @@ class ScriptRule(Rule):
                         if shell
                         else ""
                     ),
-                    "put the shell code in an executable file with a #! line and name that file"
-                    if shell
-                    else "write the program's absolute path, and install it",
+                    SHELL_FIX if shell else "write the program's absolute path, and install it",
                 )
                 continue
             if not os.path.lexists(path):
@@ -94,11 +106,22 @@ class ScriptRule(Rule):
                     program.item,
                     "error",
                     "script-not-executable",
-                    f"{program.what}: {path} is not an executable file: exec fails, and "
-                    "keepalived counts a track script that cannot start as passing",
+                    f"{program.what}: {path} is not an executable file: keepalived disables a "
+                    "track script like this when it starts (keepalived -t does not say), so "
+                    "it never fails; a notify program never runs",
                     f"chmod 0755 {path} (and give it a #! line)",
                 )
                 continue
+            if shell:
+                yield self.at(
+                    program.item,
+                    "error",
+                    "script-shell",
+                    f"{program.what}: keepalived runs no shell: {path} gets "
+                    f"{' '.join(program.argv[1:])!r} as its arguments, so "
+                    f"{' '.join(shell)} do nothing (`true && false` succeeds)",
+                    SHELL_FIX,
+                )
             root = _runs_as_root(node, program)
             as_root = as_root or root
             unsafe = why_unsafe(os.path.abspath(path)) if root else None

@@ -1,4 +1,5 @@
-"""What the reader met: unbalanced braces, unterminated quotes, includes that match nothing."""
+"""What the reader met (unbalanced braces, unterminated quotes, look-alike blanks, includes that
+match nothing), and a file that is no keepalived.conf at all."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ class SyntaxRule(Rule):
     """The reader's problems, as findings (keepalived reads such a file differently)."""
 
     codes: ClassVar[dict[str, str]] = {
-        "syntax": "the file does not read as keepalived's grammar (braces, quotes, include)"
+        "syntax": "the file does not read as keepalived's grammar (braces, quotes, include)",
+        "not-keepalived": "a file with no block keepalived knows (a kakit.yaml given by mistake?)",
     }
 
     def check(self, context: Context) -> Iterator[Finding]:

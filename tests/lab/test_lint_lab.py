@@ -177,6 +177,66 @@ def weights_conf(directory: Path) -> str:
     return text
 
 
+class FifoKeepalived:
+    """keepalived in the node namespace, its notify FIFO read: the last line per instance."""
+
+    def __init__(self, namespace: str, directory: Path, text: str) -> None:
+        self.config = directory / "keepalived.conf"
+        self.config.write_text(text)
+        os.mkfifo(directory / "fifo")
+        self.fifo = os.open(directory / "fifo", os.O_RDONLY | os.O_NONBLOCK)
+        pids = [str(directory / name) for name in ("k.pid", "v.pid", "c.pid")]
+        command = ["keepalived", "-n", "-l", "-f", str(self.config)]
+        command += ["-p", pids[0], "-r", pids[1], "-c", pids[2]]
+        self.process = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, *command],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.seen: dict[str, str] = {}
+        self.buffer = b""
+
+    def wait_for(self, done: Callable[[], bool]) -> None:
+        """Read FIFO lines until ``done()`` (20 s at most)."""
+        deadline = time.monotonic() + 20
+        while not done():
+            assert time.monotonic() < deadline, (self.seen, self.buffer)
+            try:
+                self.buffer += os.read(self.fifo, 65536)
+            except BlockingIOError:
+                time.sleep(0.1)
+            *lines, self.buffer = self.buffer.split(b"\n")
+            for line in lines:
+                words = line.decode().split()
+                if len(words) == 4 and words[0] == "INSTANCE":
+                    self.seen[words[1].strip('"')] = f"{words[2]} {words[3]}"
+
+    def has(self, name: str, line: str) -> bool:
+        """The instance's last line is ``line`` (``FAULT``: any FAULT line)."""
+        got = self.seen.get(name, "")
+        return got.startswith("FAULT ") if line == "FAULT" else got == line
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=15)
+        os.close(self.fifo)
+
+
+def fifo_globals(directory: Path) -> str:
+    return (
+        "global_defs {\n    script_user root\n    enable_script_security\n"
+        f"    notify_fifo {directory / 'fifo'}\n    vrrp_notify_priority_changes true\n}}\n"
+    )
+
+
+def tracking_instance(name: str, number: int, tracking: str) -> str:
+    return (
+        f"vrrp_instance {name} {{\n    state MASTER\n    interface ka\n"
+        f"    virtual_router_id {70 + number}\n    priority 100\n"
+        f"    virtual_ipaddress {{\n        10.213.72.{number}/24\n    }}\n{tracking}}}\n"
+    )
+
+
 class TestWeightArithmetic:
     """lint's priorities are keepalived's: each case's effective priority after its file fails."""
 
@@ -186,56 +246,22 @@ class TestWeightArithmetic:
         from kakit.lint.weights import FAULT, effective
 
         tmp_path.chmod(0o755)
-        config = tmp_path / "keepalived.conf"
-        config.write_text(weights_conf(tmp_path))
+        text = fifo_globals(tmp_path)
+        for number, (name, priority, weight, override, _value) in enumerate(WEIGHT_CASES, 1):
+            (tmp_path / name).write_text("0\n")
+            text += f'track_file {name} {{\n    file "{tmp_path / name}"\n    weight {weight}\n}}\n'
+            text += tracking_instance(
+                name, number, f"    track_file {{\n        {name} {override}\n    }}\n"
+            ).replace("priority 100", f"priority {priority}")
+        node = FifoKeepalived(pair[0], tmp_path, text)
         expected = {
             instance.name: effective(instance, {f"file:{instance.name}"})
-            for instance in read(str(config)).instances
+            for instance in read(str(node.config)).instances
         }
-        os.mkfifo(tmp_path / "fifo")
-        fifo = os.open(tmp_path / "fifo", os.O_RDONLY | os.O_NONBLOCK)
-        pids = [str(tmp_path / name) for name in ("k.pid", "v.pid", "c.pid")]
-        process = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
-                pair[0],
-                "keepalived",
-                "-n",
-                "-l",
-                "-f",
-                str(config),
-                "-p",
-                pids[0],
-                "-r",
-                pids[1],
-                "-c",
-                pids[2],
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        seen: dict[str, str] = {}
-        buffer = b""
-
-        def read_until(done: Callable[[], bool]) -> None:
-            nonlocal buffer
-            deadline = time.monotonic() + 20
-            while not done():
-                assert time.monotonic() < deadline, (seen, buffer)
-                try:
-                    buffer += os.read(fifo, 65536)
-                except BlockingIOError:
-                    time.sleep(0.1)
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    words = line.decode().split()
-                    if len(words) == 4 and words[0] == "INSTANCE":
-                        seen[words[1].strip('"')] = f"{words[2]} {words[3]}"
-
         try:
-            read_until(lambda: all(seen.get(n, "").startswith("MASTER") for n, *_ in WEIGHT_CASES))
+            node.wait_for(
+                lambda: all(node.seen.get(n, "").startswith("MASTER") for n, *_ in WEIGHT_CASES)
+            )
             for name, *_rest, value in WEIGHT_CASES:
                 staged = tmp_path / f".{name}"
                 staged.write_text(f"{value}\n")
@@ -244,16 +270,9 @@ class TestWeightArithmetic:
                 name: "FAULT" if priority == FAULT else f"MASTER_PRIORITY {priority}"
                 for name, priority in expected.items()
             }
-
-            def arrived(name: str, line: str) -> bool:
-                got = seen.get(name, "")
-                return got.startswith("FAULT ") if line == "FAULT" else got == line
-
-            read_until(lambda: all(arrived(n, w) for n, w in want.items()))
+            node.wait_for(lambda: all(node.has(n, w) for n, w in want.items()))
         finally:
-            process.terminate()
-            process.wait(timeout=15)
-            os.close(fifo)
+            node.stop()
         assert expected == {
             "W_SUB": 120,
             "W_OVERRIDE": 100,
@@ -261,3 +280,28 @@ class TestWeightArithmetic:
             "W_ZERO": FAULT,
             "W_KAPROBE": FAULT,
         }
+
+
+class TestNoShell:
+    """script-shell: keepalived -t passes shell code as a script; keepalived runs it without one."""
+
+    def test_shell_code_fails_where_a_shell_would_pass(self, pair, tmp_path: Path) -> None:
+        """`/bin/false || true` and a `</dev/tcp/...` redirection both fail: weight -2 applies."""
+        from kakit.lint import lint, read
+
+        tmp_path.chmod(0o755)
+        scripts = {"S_OR": "/bin/false || true", "S_REDIRECT": "</dev/tcp/127.0.0.1/22"}
+        text = fifo_globals(tmp_path)
+        for number, (name, command) in enumerate(scripts.items(), 1):
+            text += f'vrrp_script chk_{name} {{\n    script "{command}"\n    weight -2\n}}\n'
+            text += tracking_instance(
+                name, number, f"    track_script {{\n        chk_{name}\n    }}\n"
+            )
+        node = FifoKeepalived(pair[0], tmp_path, text)
+        try:
+            # MASTER 98 (failed before it became master) or MASTER_PRIORITY 98 (after).
+            node.wait_for(lambda: all(node.seen.get(name, "").endswith(" 98") for name in scripts))
+        finally:
+            node.stop()
+        found = [f for f in lint(read(str(node.config))) if f.rule == "script-shell"]
+        assert len(found) == 2

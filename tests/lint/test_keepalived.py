@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kakit.lint import lint, read
+from kakit.lint.scripts import program_path
 from tests.deploy.test_snippets import keepalived_test
 from tests.lint.test_rules import CASES, Case
 
@@ -70,6 +71,11 @@ def test_keepalived_t_agrees(case: Case, tmp_path: Path) -> None:
         assert not failed
 
 
+#: Rules about this host's files rather than the configuration's meaning: on the samples they
+#: can only say that the programs the samples name are not installed here.
+HOST_RULES = {"script-missing", "script-not-executable", "script-unsafe"}
+
+
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason="Debian's keepalived samples are not installed")
 @pytest.mark.parametrize(
     "sample",
@@ -77,10 +83,20 @@ def test_keepalived_t_agrees(case: Case, tmp_path: Path) -> None:
     ids=lambda p: p.name,
 )
 def test_samples_have_no_error_keepalived_disagrees_with(sample: Path, tmp_path: Path) -> None:
-    """Each error finding on a sample is one keepalived -t rejects too (its exit is not 0)."""
+    """No error on a sample but "not installed here" (true) or shell code keepalived fails on."""
     copy = tmp_path / sample.name
     copy.write_text(sample.read_text())
-    errors = [f for f in lint(read(str(copy))) if f.severity == "error"]
-    if errors:
-        done = keepalived_test(copy)
-        assert done.returncode != 0, [f"{f.line}: {f.rule}: {f.message}" for f in errors]
+    node = read(str(copy))
+    errors = [f for f in lint(node) if f.severity == "error"]
+    # script-shell: keepalived.conf.vrrp.localcheck's `script "</dev/tcp/127.0.0.1/80"`, which
+    # keepalived 2.2.7 runs without a shell, failing every time (tests/lab/test_lint_lab.py).
+    meaning = [f"{f.line}: {f.rule}" for f in errors if f.rule not in HOST_RULES]
+    assert [m for m in meaning if not m.endswith("script-shell")] == []
+    programs = {program.item.line: program for program in node.programs}
+    for finding in errors:
+        if finding.rule == "script-shell":
+            assert programs[finding.line].argv[0].startswith("</dev/tcp/")
+            continue
+        assert finding.rule == "script-missing", finding
+        path = program_path(programs[finding.line].argv)
+        assert not os.path.isabs(path) or not os.path.lexists(path)

@@ -228,6 +228,17 @@ CASES = [
         GLOBAL + instance(priority=100),
         GLOBAL + instance(priority=100),
     ),
+    Case("not-keepalived", "version: 1\nchecks: {}\n", GLOBAL + instance()),
+    Case(
+        "script-shell",
+        GLOBAL + script("chk", "{ok} && false") + instance(body=TRACK),
+        GLOBAL + script("chk", "{ok}") + instance(body=TRACK),
+    ),
+    Case(
+        "script-shell",
+        GLOBAL + script("chk", "</dev/tcp/127.0.0.1/80") + instance(body=TRACK),
+        GLOBAL + script("chk", "{ok}") + instance(body=TRACK),
+    ),
 ]
 
 
