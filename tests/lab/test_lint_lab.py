@@ -305,3 +305,94 @@ class TestNoShell:
             node.stop()
         found = [f for f in lint(read(str(node.config))) if f.rule == "script-shell"]
         assert len(found) == 2
+
+
+def pair_conf(dev: str, priority: int, extra: str = "", auth: str = "secret") -> str:
+    return (
+        "global_defs {\n    script_user root\n    enable_script_security\n}\n"
+        f"vrrp_instance VI_1 {{\n    state BACKUP\n    interface {dev}\n"
+        f"    virtual_router_id 73\n    priority {priority}\n{extra}"
+        f"    authentication {{\n        auth_type PASS\n        auth_pass {auth}\n    }}\n"
+        f"    virtual_ipaddress {{\n        {VIP}/24\n    }}\n}}\n"
+    )
+
+
+def holds_vip(ns: str, dev: str) -> bool:
+    return f"inet {VIP}/" in sh("ip", "-n", ns, "-4", "addr", "show", "dev", dev).stdout
+
+
+# (case, node A's extra lines, node B's extra lines, B's auth_pass, both MASTER?)
+PAIR_CASES = [
+    ("agreeing pair", "", "", "secret", False),
+    ("advert_int differs", "    advert_int 2\n", "    advert_int 1\n", "secret", True),
+    ("auth_pass differs", "", "", "other", True),
+    (
+        "unicast one way",
+        f"    unicast_src_ip {NODE}\n    unicast_peer {{\n        {CLIENT}\n    }}\n",
+        "",
+        "secret",
+        True,
+    ),
+]
+
+
+class TestPairMismatch:
+    """pair-mismatch and pair-unicast: keepalived -t passes each file; together, two masters."""
+
+    @pytest.mark.parametrize("case", PAIR_CASES, ids=[c[0] for c in PAIR_CASES])
+    def test_two_masters(self, case, pair, tmp_path: Path) -> None:
+        """Node B takes the VIP while A holds it exactly when lint reports the pair."""
+        from kakit.lint import lint, read
+
+        _name, extra_a, extra_b, auth_b, both = case
+        processes = []
+        tmp_path.chmod(0o755)
+        try:
+            for ns, dev, priority, extra, auth, tag in (
+                (pair[0], "ka", 150, extra_a, "secret", "a"),
+                (pair[1], "kb", 100, extra_b, auth_b, "b"),
+            ):
+                config = tmp_path / f"{tag}.conf"
+                config.write_text(pair_conf(dev, priority, extra, auth))
+                pids = [str(tmp_path / f"{tag}{n}.pid") for n in "kvc"]
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            "ip",
+                            "netns",
+                            "exec",
+                            ns,
+                            "keepalived",
+                            "-n",
+                            "-l",
+                            "-f",
+                            str(config),
+                            "-p",
+                            pids[0],
+                            "-r",
+                            pids[1],
+                            "-c",
+                            pids[2],
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+            deadline = time.monotonic() + 20
+            while not holds_vip(pair[0], "ka"):
+                assert time.monotonic() < deadline, "node A never became MASTER"
+                time.sleep(0.2)
+            # B's master-down timer is 3 x advert_int (1 s) + skew: 6 s is twice that.
+            deadline = time.monotonic() + 6
+            while time.monotonic() < deadline and not holds_vip(pair[1], "kb"):
+                time.sleep(0.2)
+            two_masters = holds_vip(pair[0], "ka") and holds_vip(pair[1], "kb")
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(timeout=15)
+        found = {
+            f.rule for f in lint(read(str(tmp_path / "a.conf")), read(str(tmp_path / "b.conf")))
+        }
+        assert two_masters == both
+        assert bool(found & {"pair-mismatch", "pair-unicast"}) == both
