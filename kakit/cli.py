@@ -240,7 +240,7 @@ def lint(
     rules). Exit 0 clean, 1 with findings at or above --fail-on, 2 when a file is unreadable.
     """
     from kakit.config import load_config
-    from kakit.exceptions import ConfigError
+    from kakit.exceptions import ConfigError, config_errors
     from kakit.lint import lint as run_lint
     from kakit.lint import read
     from kakit.lint.report import EXIT_UNREADABLE, as_json, exit_status, text
@@ -250,7 +250,8 @@ def lint(
         other = read(peer) if peer is not None else None
         config = load_config(config_path, cache=False) if config_path else None
     except ConfigError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        for error in config_errors(exc):  # one line per error (a kakit.yaml may have several)
+            click.echo(f"Error: {error}", err=True)
         sys.exit(EXIT_UNREADABLE)
     if config is None:
         try:
