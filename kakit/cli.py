@@ -115,6 +115,15 @@ def config_check(config_path: str | None) -> None:
     try:
         loaded = load_config(config_path, cache=False)  # validate the file itself, every time
     except ConfigError as exc:
+        from kakit.keepalived.conf import looks_like_keepalived
+
+        if config_path and looks_like_keepalived(config_path):
+            _fail(
+                [
+                    f"{config_path} is a keepalived.conf, not a kakit.yaml: check it with "
+                    f"`kakit lint {config_path}`"
+                ]
+            )
         _fail([str(error) for error in config_errors(exc)])
     problems: list[str] = []
     with _reported():
@@ -200,6 +209,58 @@ def _log_destinations(loaded: Any) -> tuple[str, str | None]:
         file=settings.file,
         fallback=os.path.join(loaded.paths.data_dir, FALLBACK_NAME),
     )
+
+
+@kakit.command("lint")
+@click.argument("keepalived_conf", metavar="KEEPALIVED.CONF")
+@click.option("--peer", metavar="OTHER.CONF", help="The other node's keepalived.conf.")
+@click.option(
+    "--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info"]),
+    default="warning",
+    show_default=True,
+    help="Exit 1 on findings this severe or worse.",
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    metavar="FILE",
+    help="kakit.yaml, for the checks vrrp_scripts run (default: the usual one, if readable).",
+)
+def lint(
+    keepalived_conf: str, peer: str | None, output: str, fail_on: str, config_path: str | None
+) -> None:
+    """Check a keepalived.conf (and, with --peer, the pair) for what keepalived -t passes.
+
+    Each finding is ``file:line: severity rule: message`` and its fix (docs/lint.md lists the
+    rules). Exit 0 clean, 1 with findings at or above --fail-on, 2 when a file is unreadable.
+    """
+    from kakit.config import load_config
+    from kakit.exceptions import ConfigError, config_errors
+    from kakit.lint import lint as run_lint
+    from kakit.lint import read
+    from kakit.lint.report import EXIT_UNREADABLE, as_json, exit_status, text
+
+    try:
+        node = read(keepalived_conf)
+        other = read(peer) if peer is not None else None
+        config = load_config(config_path, cache=False) if config_path else None
+    except ConfigError as exc:
+        for error in config_errors(exc):  # one line per error (a kakit.yaml may have several)
+            click.echo(f"Error: {error}", err=True)
+        sys.exit(EXIT_UNREADABLE)
+    if config is None:
+        try:
+            config = load_config(None, cache=False)
+        except ConfigError:
+            config = None  # not asked for: the kacheck rules are skipped
+    findings = run_lint(node, other, config)
+    click.echo(as_json(findings) if output == "json" else text(findings))
+    sys.exit(exit_status(findings, fail_on))
 
 
 @kakit.group()

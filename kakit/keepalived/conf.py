@@ -17,7 +17,8 @@ The grammar, as keepalived 2.2 reads it (docs/architecture.md, "keepalived.conf'
   it. Inside a block each line is again one statement, so ``virtual_ipaddress { 10.0.0.1/24 }``
   on one line is a block with one statement.
 - ``include PATTERN`` (a statement anywhere) is replaced by the files the glob pattern names,
-  in sorted order; a relative pattern is relative to the directory of the including file.
+  in sorted order; a relative pattern is relative to the directory of the including file. The
+  pattern is the rest of the line, where ``{a,b}`` is a choice (glob(3) with ``GLOB_BRACE``).
 
 What this reader does not do: ``$NAME=`` definitions and their expansion, ``@system_id``
 conditional lines and ``~SEQ`` are left as ordinary words. Reading never raises for the
@@ -51,11 +52,18 @@ MAX_INCLUDE_DEPTH = 8
 
 @frozen
 class Problem:
-    """Something keepalived would warn about, or a limit reached, at ``file:line``."""
+    """Something keepalived would warn about, or a limit reached, at ``file:line``.
+
+    Attributes:
+        level: ``error`` when keepalived would read the file differently or not at all;
+            ``warning`` for what keepalived itself passes silently (an include that matches
+            nothing).
+    """
 
     file: str
     line: int
     message: str
+    level: str = "error"
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}"
@@ -141,12 +149,16 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
 
 
 def _split_line(
-    line: str, file: str, number: int, problems: list[Problem]
+    line: str, file: str, number: int, problems: list[Problem], *, braces: bool = True
 ) -> list[tuple[str, bool]]:
-    """One line's tokens: ``(text, is_word)``; comments dropped, quotes removed."""
+    """One line's tokens: ``(text, is_word)``; comments dropped, quotes removed.
+
+    ``braces=False`` reads ``{`` and ``}`` as characters of words (an include pattern).
+    """
     tokens: list[tuple[str, bool]] = []
     word: list[str] = []
     in_word = False
+    odd_blank = ""
     index, size = 0, len(line)
 
     def flush() -> None:
@@ -176,15 +188,40 @@ def _split_line(
             break
         if char in " \t\f\v\r":
             flush()
-        elif char in "{}":
+        elif char in "{}" and braces:
             flush()
             tokens.append((char, False))
         else:
+            if char in UNICODE_BLANKS and not odd_blank:
+                odd_blank = char
             word.append(char)
             in_word = True
         index += 1
     flush()
+    if odd_blank:
+        problems.append(
+            Problem(
+                file=file,
+                line=number,
+                message=f"U+{ord(odd_blank):04X} ({UNICODE_BLANKS[odd_blank]}) is not a blank "
+                "to keepalived: it is part of a word here, so this line's keyword or value is "
+                "not what it looks like (copied from a web page?)",
+            )
+        )
     return tokens
+
+
+#: Characters that look blank but are word characters to keepalived, which splits on ASCII
+#: blanks only: what copying a configuration from a web page or a CJK editor brings in.
+UNICODE_BLANKS = {
+    "\u00a0": "no-break space",
+    "\u3000": "ideographic space",
+    "\u2002": "en space",
+    "\u2003": "em space",
+    "\u2009": "thin space",
+    "\u200b": "zero-width space",
+    "\ufeff": "byte order mark",
+}
 
 
 class _Reader:
@@ -197,8 +234,8 @@ class _Reader:
         self.problems: list[Problem] = []
         self.bytes = 0
 
-    def problem(self, file: str, line: int, message: str) -> None:
-        self.problems.append(Problem(file=file, line=line, message=message))
+    def problem(self, file: str, line: int, message: str, level: str = "error") -> None:
+        self.problems.append(Problem(file=file, line=line, message=message, level=level))
 
     def read_file(self, path: str, origin: tuple[str, int] | None, depth: int) -> None:
         where_file, where_line = origin or (path, 0)
@@ -229,7 +266,10 @@ class _Reader:
         for number, line in _lines(text):
             tokens = _split_line(line, file, number, self.problems)
             if tokens and tokens[0] == ("include", True):
-                self.include([t for t, _ in tokens[1:]], file, number, depth)
+                # The pattern is the rest of the line, braces included: keepalived hands it
+                # to glob(3) with GLOB_BRACE, so `{a,b}` there is a choice, not a block.
+                words = _split_line(line, file, number, [], braces=False)
+                self.include([text for text, _ in words[1:]], file, number, depth)
                 continue
             self.tokens.extend(_Token(t, word, file, number) for t, word in tokens)
             self.tokens.append(_Token(END, False, file, number))
@@ -246,12 +286,53 @@ class _Reader:
         pattern = args[0]
         if not os.path.isabs(pattern):
             pattern = os.path.join(os.path.dirname(os.path.abspath(file)), pattern)
-        matches = sorted(glob.glob(pattern))
+        matches = sorted({path for one in _braces(pattern) for path in glob.glob(one)})
         if not matches:
-            self.problem(file, line, f"include {args[0]}: no file matches")
+            # keepalived's plain `include` says nothing either: the file may be optional.
+            self.problem(file, line, f"include {args[0]}: no file matches", "warning")
         for path in matches:
             if os.path.isfile(path):
                 self.read_file(path, (file, line), depth + 1)
+
+
+#: Most patterns one brace expansion may give (``{a,b}{c,d}...`` grows exponentially).
+MAX_BRACE_PATTERNS = 64
+
+
+def _braces(pattern: str) -> list[str]:
+    """csh-style ``{a,b}`` alternatives of a glob pattern, as glob(3) with GLOB_BRACE expands.
+
+    Python's glob has no braces. Unbalanced braces stay literal, and the expansion stops at
+    :data:`MAX_BRACE_PATTERNS`.
+    """
+    results: list[str] = []
+    pending = [pattern]
+    steps = 0
+    while pending and len(results) < MAX_BRACE_PATTERNS and steps < 16 * MAX_BRACE_PATTERNS:
+        steps += 1  # each step may add patterns: bounded by steps, not by results alone
+        current = pending.pop(0)
+        start = current.find("{")
+        depth, end, commas = 0, -1, []
+        for index in range(start, len(current)) if start >= 0 else ():
+            char = current[index]
+            if char == "{":
+                depth += 1
+            elif char == "}":
+                depth -= 1
+                if depth == 0:
+                    end = index
+                    break
+            elif char == "," and depth == 1:
+                commas.append(index)
+        if start < 0 or end < 0:
+            results.append(current)
+            continue
+        bounds = [start, *commas, end]
+        head, tail = current[:start], current[end + 1 :]
+        pending.extend(
+            head + current[bounds[i] + 1 : bounds[i + 1]] + tail for i in range(len(bounds) - 1)
+        )
+    return results
 
 
 def _build(tokens: list[_Token], problems: list[Problem]) -> tuple[Item, ...]:
@@ -356,6 +437,36 @@ def load(path: str = DEFAULT_PATH, *, trusted: bool = True) -> Document:
     reader.read_file(path, None, 0)
     items = _build(reader.tokens, reader.problems)
     return Document(items=items, files=tuple(reader.files), problems=tuple(reader.problems))
+
+
+#: Top-level keywords only a keepalived.conf starts a block with.
+KEEPALIVED_BLOCKS = (
+    "global_defs",
+    "vrrp_instance",
+    "vrrp_script",
+    "vrrp_sync_group",
+    "virtual_server",
+    "virtual_server_group",
+    "track_file",
+    "bfd_instance",
+)
+
+
+def looks_like_keepalived(path: str) -> bool:
+    """Whether the file reads as a keepalived.conf: a top-level block keepalived knows.
+
+    Used to tell a user who passed keepalived.conf where kakit.yaml belongs what to run
+    instead of "invalid YAML". Only the first 64 KiB are read; any read error is "no".
+    """
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(64 << 10).decode("utf-8", "replace")
+    except OSError:
+        return False
+    document = parse(text, path, trusted=False)
+    return any(
+        item.keyword in KEEPALIVED_BLOCKS and item.block is not None for item in document.items
+    )
 
 
 # -- what alerts use ------------------------------------------------------------------------

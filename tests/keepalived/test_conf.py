@@ -299,3 +299,41 @@ class TestAgreesWithKeepalived:
             "10.213.99.2/24",
             "10.213.99.3/24",
         )
+
+
+class TestBraceIncludes:
+    """An include pattern's ``{a,b}`` is a choice of files, as glob(3) with GLOB_BRACE reads it."""
+
+    def test_brace_choice(self, tmp_path: Path) -> None:
+        """`include {a,b}.conf` reads a.conf and b.conf, and makes no block of the braces."""
+        (tmp_path / "a.conf").write_text("router_id a\n")
+        (tmp_path / "b.conf").write_text("router_id b\n")
+        (tmp_path / "c.conf").write_text("router_id c\n")
+        main = tmp_path / "keepalived.conf"
+        main.write_text("include {a,b}.conf\n")
+        document = conf.load(str(main), trusted=False)
+        assert document.problems == ()
+        assert [item.words for item in document.items] == [("router_id", "a"), ("router_id", "b")]
+
+    def test_nothing_matching_is_a_warning(self, tmp_path: Path) -> None:
+        """keepalived's plain include ignores a pattern that matches nothing: a warning here."""
+        main = tmp_path / "keepalived.conf"
+        main.write_text("include nothing-*.conf\n")
+        (problem,) = conf.load(str(main), trusted=False).problems
+        assert problem.level == "warning"
+
+
+class TestLookalikeBlanks:
+    """keepalived splits on ASCII blanks only: a no-break space is part of a word."""
+
+    def test_no_break_space_is_a_word_character_and_a_problem(self) -> None:
+        """`\u00a0priority 100` reads as keyword `\u00a0priority`, and the line is reported."""
+        document = parse("\u00a0priority 100\n")
+        assert document.items[0].keyword == "\u00a0priority"
+        (problem,) = document.problems
+        assert (problem.line, problem.level) == (1, "error")
+        assert "U+00A0 (no-break space)" in problem.message
+
+    def test_inside_quotes_it_is_text(self) -> None:
+        """In a quoted string the character is text, as keepalived keeps it."""
+        assert parse('script "/bin/x\u00a0y"\n').problems == ()
