@@ -31,7 +31,13 @@ from pathlib import Path
 sys.path.insert(0, __file__.rsplit("/", 2)[0])
 
 from lab import Lab, Node, procs, vrrp_instance_conf
-from lab.bfd import Kaprobe, kaprobe_path, keepalived_bfd_argv
+from lab.bfd import (
+    Kaprobe,
+    bfd_instance_block,
+    kaprobe_path,
+    keepalived_bfd_argv,
+    track_file_block,
+)
 from lab.netns import ip
 
 ADVERT_INT = 0.03
@@ -86,17 +92,11 @@ def run_phase(tmp: Path, mode: str, cuts: int, interval: int, realtime: bool) ->
         top = ""
         if mode == "kaprobe":
             probe = Kaprobe(n1, gw.address, *timers).start()
-            top = (
-                f'track_file kaprobe_gw {{\n    file "{probe.track_file}"\n    weight 1\n'
-                "    init_file -254\n}\n"
-            )
+            top = track_file_block("kaprobe_gw", probe.track_file)
             instance = "track_file {\nkaprobe_gw\n}"
             scripts = None
         elif mode == "track_bfd":
-            top = (
-                f"bfd_instance GW {{\n    neighbor_ip {gw.address}\n    source_ip {n1.address}\n"
-                f"    min_rx {interval}\n    min_tx {interval}\n    multiplier 3\n}}\n"
-            )
+            top = bfd_instance_block("GW", gw.address, n1.address, interval, 3)
             instance = "track_bfd {\nGW\n}"
             scripts = None
         else:
@@ -120,8 +120,8 @@ def run_phase(tmp: Path, mode: str, cuts: int, interval: int, realtime: bool) ->
             track_scripts=scripts,
             extra_instance=instance,
             extra_global=extra_global,
+            extra_top=top,
         )
-        master = master.replace("vrrp_instance VI_1 {", top + "vrrp_instance VI_1 {")
         n1.write_keepalived_conf(master)
         n2.write_keepalived_conf(
             vrrp_instance_conf(
