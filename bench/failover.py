@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import shutil
 import signal
@@ -44,6 +45,7 @@ from lab import Lab, Node, netns, procs, vrrp_instance_conf
 from lab.bfd import (
     Kaprobe,
     bfd_instance_block,
+    bfd_pidfile,
     bfd_pidfile_argv,
     kaprobe_path,
     track_file_block,
@@ -192,7 +194,8 @@ class Client:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -201,6 +204,12 @@ class Client:
             with self._lock:
                 self.results.append((float(launch), None if node == "-" else node))
                 self.failed += node == "-"
+
+    def close(self) -> None:
+        """Close the pipe once the poller has been stopped (the lab's teardown stops it)."""
+        self._reader.join(timeout=5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
     def since(self, start: float) -> list[tuple[float, str | None]]:
         """The answers to requests launched at or after ``start``, by launch time."""
@@ -284,6 +293,7 @@ class Pair:
         self.probe: Kaprobe | None = None
         self.gw_probe: Kaprobe | None = None
         self.tracks: list[Path] = []
+        self._client: Client | None = None
 
     # -- building --------------------------------------------------------------------
 
@@ -294,6 +304,8 @@ class Pair:
         except BaseException:
             self._thaw()
             self.lab.close()
+            if self._client is not None:
+                self._client.close()
             raise
         return self
 
@@ -304,7 +316,11 @@ class Pair:
         tb: TracebackType | None,
     ) -> None:
         self._thaw()
-        self.lab.__exit__(exc_type, exc, tb)
+        try:
+            self.lab.__exit__(exc_type, exc, tb)
+        finally:
+            if self._client is not None:
+                self._client.close()
 
     @property
     def n1(self) -> Node:
@@ -315,6 +331,13 @@ class Pair:
     def n2(self) -> Node:
         """The backup."""
         return self.lab.nodes[1]
+
+    @property
+    def client(self) -> Client:
+        """The polling client (running once the pair has started)."""
+        if self._client is None:
+            raise RuntimeError("the pair has not started")
+        return self._client
 
     @property
     def gw(self) -> Node:
@@ -399,7 +422,7 @@ class Pair:
             )
             node.start_keepalived(extra_argv=bfd_pidfile_argv(node))
         assert self.lab.client is not None
-        self.client = Client(self.lab.client, self.lab.vip)
+        self._client = Client(self.lab.client, self.lab.vip)
         self.settle(timeout=60)
 
     # -- steady state ----------------------------------------------------------------
@@ -455,9 +478,12 @@ class Pair:
         elif fault == "keepalived-kill":
             # Every keepalived process at once: SIGKILL of the main process alone lets its
             # VRRP child, which the kernel tells of its parent's death, shut down cleanly
-            # (priority-0 advert, VIP removed), which is a graceful stop, not a crash.
-            for pid in n1.keepalived_pids():
-                procs.send_signal(pid, signal.SIGKILL)
+            # (priority-0 advert, VIP removed), which is a graceful stop, not a crash. Stopped
+            # first, none of them can run between one SIGKILL and the next.
+            pids = n1.keepalived_pids()
+            for sig in (signal.SIGSTOP, signal.SIGKILL):
+                for pid in pids:
+                    procs.send_signal(pid, sig)
         elif fault == "freeze":
             # The PID namespace is shared with the rest of the machine: only processes whose
             # network namespace is n1's are stopped. A second pass catches a child forked
@@ -491,6 +517,9 @@ class Pair:
             # operator's restart would, so that only the new keepalived decides.
             if n1.has_address(self.lab.vip):
                 netns.ip("addr", "del", f"{self.lab.vip}/24", "dev", "eth0", ns=n1.ns)
+            # The BFD child's pid file may name a zombie that keepalived takes for running
+            # (start_keepalived clears the other three).
+            bfd_pidfile(n1).unlink(missing_ok=True)
             n1.start_keepalived(extra_argv=bfd_pidfile_argv(n1))
         else:
             n1.repair_nginx()
@@ -510,6 +539,10 @@ class Pair:
 
     def run(self, fault: str) -> RunResult:
         """Inject ``fault``, measure until the expected node serves, restore."""
+        # Runs follow each other at a steady pace: without a random pause, every fault would
+        # fall at the same phase of the check's interval and of the adverts, and the runs of a
+        # cell would repeat one case instead of sampling them all.
+        time.sleep(random.uniform(0, max(1.0, self.advert_int)))
         load = os.getloadavg()[0]
         expected = self.expected(fault)
         bound = 3 * self.advert_int + 10.0
@@ -669,6 +702,10 @@ def soak(workdir: Path, setup: str, advert: str, minutes: float, busy: int, bfd_
         return 1 if any(changes.values()) else 0
 
 
+def _interrupted(signum: int, _frame: object) -> None:
+    raise SystemExit(f"interrupted by signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the options; run the matrix (or the soak) and print the table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -684,6 +721,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("run as root (network namespaces)")
+    # SIGTERM (and SIGINT, which a shell without job control leaves ignored in a background
+    # job) unwinds through the labs' context managers, so nothing is left behind.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _interrupted)
     faults = args.fault or list(FAULTS)
     setups = args.setup or list(SETUPS)
     adverts = args.advert or list(ADVERTS)
@@ -698,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{r.fault:16s} {r.setup:10s} {r.advert:8s} outage {outage:>10s}  "
                 f"lost {r.lost:4d}  served by {r.served_by}  load {r.load:.2f}  "
-                + "; ".join(r.notes),
+                f"answered by {','.join(sorted(r.servers))}  " + "; ".join(r.notes),
                 flush=True,
             )
 

@@ -139,13 +139,19 @@ def keepalived_bfd_conf(name: str, neighbor: str, source: str, interval_ms: int,
     )
 
 
+def bfd_pidfile(node: Node) -> Path:
+    """The node's private BFD child pid file (``node.dir/bfd.pid``)."""
+    return node.dir / "bfd.pid"
+
+
 def bfd_pidfile_argv(node: Node) -> list[str]:
-    """keepalived's option for a private BFD child pid file (``node.dir/bfd.pid``).
+    """keepalived's option for a private BFD child pid file (`bfd_pidfile`).
 
     The default pid file is shared by every namespace: keepalived refuses to start while it
-    names a running BFD child, another node's.
+    names a running BFD child, another node's. keepalived counts a zombie as running, so a
+    restart after a SIGKILL must remove the file first (PID 1 may reap the orphan late).
     """
-    return ["-b", str(node.dir / "bfd.pid")]
+    return ["-b", str(bfd_pidfile(node))]
 
 
 def keepalived_bfd_argv(node: Node) -> list[str]:
