@@ -140,7 +140,7 @@ class Lab:
 
     @property
     def namespaces(self) -> list[str]:
-        """Every namespace name of this lab: nodes, gateway, then the switch."""
+        """Every namespace name of this lab: nodes, gateway, client, then the switch."""
         return [n.ns for n in self.all_nodes] + [self.switch_ns]
 
     def node(self, name: str) -> Node:
