@@ -77,7 +77,7 @@ bench: deps
 	$(BIN)/python bench/kanotify_delivery.py
 	$(BIN)/python bench/kanotify_fifo.py
 
-# The end-to-end failover matrix (docs/tuning.md): about an hour, so not part of `make bench`.
+# The end-to-end failover matrix (docs/tuning.md): about 35 minutes on 2 CPUs (10 runs per cell), so not part of `make bench`.
 # FAILOVER_ARGS selects cells (--fault, --setup, --advert, --runs); see bench/failover.py.
 FAILOVER_ARGS ?= --runs 10 --markdown failover-results.md
 bench-failover: deps
