@@ -17,7 +17,7 @@ DEBIAN_PACKAGES := keepalived nginx apache2 iptables nftables iproute2 procps ps
 DEBIAN_PACKAGES += frr tcpdump iputils-arping logrotate
 HOST_SERVICES := apache2 apache-htcacheclean frr prometheus prometheus-node-exporter prometheus-alertmanager
 
-.PHONY: demo test lint typecheck unit bench deps debian-deps clean install uninstall wheelhouse
+.PHONY: demo test lint typecheck unit bench bench-failover deps debian-deps clean install uninstall wheelhouse
 
 deps: debian-deps $(VENV)/.deps
 	@# The project itself is reinstalled every time, not in editable mode: keepalived runs the
@@ -76,6 +76,12 @@ bench: deps
 	$(BIN)/python bench/kanotify_hooks.py
 	$(BIN)/python bench/kanotify_delivery.py
 	$(BIN)/python bench/kanotify_fifo.py
+
+# The end-to-end failover matrix (docs/tuning.md): about 35 minutes on 2 CPUs (10 runs per cell), so not part of `make bench`.
+# FAILOVER_ARGS selects cells (--fault, --setup, --advert, --runs); see bench/failover.py.
+FAILOVER_ARGS ?= --runs 10 --markdown failover-results.md
+bench-failover: deps
+	$(BIN)/python bench/failover.py $(FAILOVER_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

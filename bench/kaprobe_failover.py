@@ -35,7 +35,13 @@ from pathlib import Path
 sys.path.insert(0, __file__.rsplit("/", 2)[0])
 
 from lab import Lab, Node, procs, vrrp_instance_conf
-from lab.bfd import Kaprobe, kaprobe_path, keepalived_bfd_argv, track_file_block
+from lab.bfd import (
+    Kaprobe,
+    bfd_instance_block,
+    kaprobe_path,
+    keepalived_bfd_argv,
+    track_file_block,
+)
 from lab.vipwatch import VipWatch, realtime_prefix
 
 ADVERT_INT = 0.03
@@ -135,10 +141,7 @@ def run_phase(
             instance = "track_file {\nkaprobe_gw\n}"
             scripts = None
         elif mode == "track_bfd":
-            top = (
-                f"bfd_instance GW {{\n    neighbor_ip {gw.address}\n    source_ip {n1.address}\n"
-                f"    min_rx {interval}\n    min_tx {interval}\n    multiplier 3\n}}\n"
-            )
+            top = bfd_instance_block("GW", gw.address, n1.address, interval, 3)
             instance = "track_bfd {\nGW\n}"
             scripts = None
         else:

@@ -111,19 +111,10 @@ class Kaprobe:
             return None
 
 
-def track_file_block(name: str, path: Path | str) -> str:
-    """A top-level ``track_file`` block for kaprobe's track file: weight 1, FAULT (-254) until
-    kaprobe has seen the session Up."""
-    return f'track_file {name} {{\n    file "{path}"\n    weight 1\n    init_file -254\n}}\n'
-
-
-def keepalived_bfd_conf(name: str, neighbor: str, source: str, interval_ms: int, mult: int) -> str:
-    """A keepalived.conf with one ``bfd_instance`` and nothing else."""
+def bfd_instance_block(name: str, neighbor: str, source: str, interval_ms: int, mult: int) -> str:
+    """keepalived's ``bfd_instance`` block: one session at ``interval_ms`` x ``mult``."""
     return textwrap.dedent(
         f"""\
-        global_defs {{
-          router_id {name}
-        }}
         bfd_instance {name} {{
           neighbor_ip {neighbor}
           source_ip {source}
@@ -136,9 +127,44 @@ def keepalived_bfd_conf(name: str, neighbor: str, source: str, interval_ms: int,
     )
 
 
+def track_file_block(name: str, path: Path | str, init: int = -254) -> str:
+    """A ``track_file`` block for a file kaprobe (or kacheck) writes.
+
+    ``weight 1``: the value itself is added, so kaprobe's -254 is FAULT (docs/kaprobe.md); a
+    watcher's 1 only lowers the priority by one, hence ``weight 0`` (any non-zero is FAULT)
+    when ``init`` is 0.
+    """
+    weight = 0 if init == 0 else 1
+    return (
+        f'track_file {name} {{\n    file "{path}"\n    weight {weight}\n    init_file {init}\n}}\n'
+    )
+
+
+def keepalived_bfd_conf(name: str, neighbor: str, source: str, interval_ms: int, mult: int) -> str:
+    """A keepalived.conf with one ``bfd_instance`` and nothing else."""
+    return f"global_defs {{\n  router_id {name}\n}}\n" + bfd_instance_block(
+        name, neighbor, source, interval_ms, mult
+    )
+
+
+def bfd_pidfile(node: Node) -> Path:
+    """The node's private BFD child pid file (``node.dir/bfd.pid``)."""
+    return node.dir / "bfd.pid"
+
+
+def bfd_pidfile_argv(node: Node) -> list[str]:
+    """keepalived's option for a private BFD child pid file (`bfd_pidfile`).
+
+    The default pid file is shared by every namespace: keepalived refuses to start while it
+    names a running BFD child, another node's. keepalived counts a zombie as running, so a
+    restart after a SIGKILL must remove the file first (PID 1 may reap the orphan late).
+    """
+    return ["-b", str(bfd_pidfile(node))]
+
+
 def keepalived_bfd_argv(node: Node) -> list[str]:
     """keepalived's command line with a BFD child pid file (``node.dir/bfd.pid``)."""
-    return [*node.keepalived_argv(), "-b", str(node.dir / "bfd.pid")]
+    return [*node.keepalived_argv(), *bfd_pidfile_argv(node)]
 
 
 class Bfdd:

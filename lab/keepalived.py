@@ -36,6 +36,8 @@ def vrrp_instance_conf(
     extra_instance: str = "",
     extra_global: str = "",
     extra_top: str = "",
+    interface: str = "eth0",
+    vip_dev: str | None = None,
 ) -> str:
     """Build a complete keepalived.conf with one VRRP instance ``VI_1`` on ``eth0``.
 
@@ -54,8 +56,11 @@ def vrrp_instance_conf(
             every script is also listed in the instance's ``track_script`` block.
         extra_instance: Extra lines appended inside ``vrrp_instance VI_1``.
         extra_global: Extra lines appended inside ``global_defs``.
-        extra_top: Top-level statements put before the instance (``track_file``,
-            ``bfd_instance`` blocks...).
+        extra_top: Extra top-level blocks (``track_file``, ``bfd_instance``...) placed
+            before the instance.
+        interface: The interface VRRP adverts use.
+        vip_dev: The interface the VIP goes on when it is not ``interface`` (VRRP on a
+            heartbeat link, the VIP on the service network).
 
     Returns:
         The configuration text, ending with a newline.
@@ -77,6 +82,8 @@ def vrrp_instance_conf(
         if not _NAME_RE.match(name):
             raise ValueError(f"vrrp_script name must be a plain word, not {name!r}")
     cidr = vip if "/" in vip else f"{vip}/24"
+    if vip_dev is not None:
+        cidr += f" dev {vip_dev}"
 
     lines = [
         f"# kakit lab: keepalived.conf for node {node.name} (generated)",
@@ -92,12 +99,12 @@ def vrrp_instance_conf(
     ]
     for name, body in scripts.items():
         lines += [f"vrrp_script {name} {{", *_indent(body, 1), "}", ""]
-    if extra_top:
-        lines += [extra_top.rstrip("\n"), ""]
+    if extra_top.strip():
+        lines += [extra_top.strip("\n"), ""]
     lines += [
         "vrrp_instance VI_1 {",
         f"    state {state}",
-        "    interface eth0",
+        f"    interface {interface}",
         f"    virtual_router_id {vrid}",
         f"    priority {priority}",
         f"    advert_int {advert_int:g}",

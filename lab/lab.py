@@ -21,6 +21,14 @@ VIP_HOST = 100
 GATEWAY_HOST = 254
 BRIDGE = "br0"
 
+HEARTBEAT_PREFIX = "10.213.8"
+"""The optional heartbeat network: node ``i`` is ``10.213.8.i`` on ``eth1``, bridge ``br1``."""
+
+HEARTBEAT_BRIDGE = "br1"
+
+CLIENT_PREFIX = "10.213.9"
+"""The optional client network behind the gateway: gateway ``.1`` on its ``eth1``, client ``.2``."""
+
 # Per-process sequence number: together with the pid it makes namespace and veth names
 # unique across labs running at the same time, in this process or another.
 _SEQ = itertools.count(1)
@@ -38,11 +46,15 @@ class Lab:
 
     Node ``i`` (``n1``...) gets ``10.213.7.i/24`` on its ``eth0``; the VIP is
     ``10.213.7.100``; the gateway ``gw``, when requested, is ``10.213.7.254`` and is the
-    nodes' default route. Nothing in the lab has a route out of the lab network.
+    nodes' default route. With ``heartbeat``, the nodes also share a second bridge
+    (``10.213.8.i/24`` on ``eth1``) that the gateway is not on; with ``client``, a ``cl``
+    namespace (``10.213.9.2``) sits behind the gateway (``10.213.9.1``), which routes between
+    it and the nodes. Nothing in the lab has a route out of the lab network.
 
     Attributes:
         nodes: The keepalived nodes, ``n1`` to ``nN``.
         gateway: The gateway node, or None.
+        client: The client node behind the gateway, or None.
         vip: The virtual address the tests float between nodes.
         workdir: Directory holding one subdirectory per node.
         prefix: Prefix of every namespace name of this lab (``kl<pid>-<seq>``).
@@ -54,6 +66,8 @@ class Lab:
         nodes: int = 2,
         workdir: Path | str | None = None,
         gateway: bool = False,
+        heartbeat: bool = False,
+        client: bool = False,
     ) -> None:
         """Describe the lab; nothing is created before `start` (or ``with``).
 
@@ -62,12 +76,17 @@ class Lab:
             workdir: Directory for the nodes' files; a fresh temporary directory (kept
                 afterwards, for its logs) when None.
             gateway: Also create a gateway namespace and route the nodes through it.
+            heartbeat: Also link the nodes (not the gateway) by a second bridge.
+            client: Also create a client namespace routed through the gateway (which
+                ``client`` requires).
 
         Raises:
-            ValueError: ``nodes`` is out of range.
+            ValueError: ``nodes`` is out of range, or a client is asked without a gateway.
         """
         if not 1 <= nodes <= MAX_NODES:
             raise ValueError(f"nodes must be 1-{MAX_NODES}, not {nodes}")
+        if client and not gateway:
+            raise ValueError("a client needs the gateway to route it")
         self._pid = os.getpid()
         self._seq = next(_SEQ)
         self.prefix = f"kl{self._pid}-{self._seq}"
@@ -78,6 +97,18 @@ class Lab:
         self.switch_ns = f"{self.prefix}-sw"
         self.nodes = [self._make_node(f"n{i}", i) for i in range(1, nodes + 1)]
         self.gateway = self._make_node("gw", GATEWAY_HOST) if gateway else None
+        self.heartbeat = heartbeat
+        self.client = (
+            Node(
+                name="cl",
+                ns=f"{self.prefix}-cl",
+                address=f"{CLIENT_PREFIX}.2",
+                directory=self.workdir / "cl",
+                prefixlen=PREFIXLEN,
+            )
+            if client
+            else None
+        )
         self._created_ns: list[str] = []
         self._temp_links: list[str] = []
         self._inodes: dict[str, int] = {}
@@ -98,20 +129,25 @@ class Lab:
         )
 
     @property
-    def all_nodes(self) -> list[Node]:
-        """The nodes followed by the gateway, if any."""
+    def bridged_nodes(self) -> list[Node]:
+        """The nodes followed by the gateway, if any: everything on the lab's bridge."""
         return [*self.nodes, *([self.gateway] if self.gateway is not None else [])]
 
     @property
+    def all_nodes(self) -> list[Node]:
+        """The nodes, the gateway and the client, those that exist."""
+        return [*self.bridged_nodes, *([self.client] if self.client is not None else [])]
+
+    @property
     def namespaces(self) -> list[str]:
-        """Every namespace name of this lab: nodes, gateway, then the switch."""
+        """Every namespace name of this lab: nodes, gateway, client, then the switch."""
         return [n.ns for n in self.all_nodes] + [self.switch_ns]
 
     def node(self, name: str) -> Node:
-        """Look a node (or the gateway) up by name.
+        """Look a node (or the gateway, or the client) up by name.
 
         Args:
-            name: ``n1``... or ``gw``.
+            name: ``n1``..., ``gw`` or ``cl``.
 
         Returns:
             The node.
@@ -140,21 +176,61 @@ class Lab:
         self._created_ns.append(name)
         self._inodes[name] = netns.netns_inode(name)
 
-    def _attach(self, node: Node, host: int) -> None:
-        """Wire a node to the bridge with a veth pair and configure its ``eth0``."""
-        inner = self._temp_link_name(host, "a")
-        outer = self._temp_link_name(host, "b")
-        self._temp_links += [inner, outer]
-        netns.add_veth_pair(inner, outer)
-        netns.move_link(inner, node.ns)
-        netns.move_link(outer, self.switch_ns)
-        netns.rename_link(node.ns, inner, "eth0")
-        port = f"p-{node.name}"
-        netns.rename_link(self.switch_ns, outer, port)
-        netns.set_master(self.switch_ns, port, BRIDGE)
+    def _veth(self, host: int, sides: str, ns_a: str, name_a: str, ns_b: str, name_b: str) -> None:
+        """Create a veth pair, move each end to its namespace and give it its final name."""
+        end_a = self._temp_link_name(host, sides[0])
+        end_b = self._temp_link_name(host, sides[1])
+        self._temp_links += [end_a, end_b]
+        netns.add_veth_pair(end_a, end_b)
+        netns.move_link(end_a, ns_a)
+        netns.move_link(end_b, ns_b)
+        netns.rename_link(ns_a, end_a, name_a)
+        netns.rename_link(ns_b, end_b, name_b)
+
+    def _attach(
+        self, node: Node, host: int, bridge: str = BRIDGE, dev: str = "eth0", cidr: str = ""
+    ) -> None:
+        """Wire a node to a bridge with a veth pair and configure its interface."""
+        heartbeat = bridge != BRIDGE
+        port = f"{'h' if heartbeat else 'p'}-{node.name}"
+        self._veth(host, "cd" if heartbeat else "ab", node.ns, dev, self.switch_ns, port)
+        netns.set_master(self.switch_ns, port, bridge)
         netns.set_up(self.switch_ns, port)
-        netns.add_address(node.ns, "eth0", f"{node.address}/{node.prefixlen}")
-        netns.set_up(node.ns, "eth0")
+        netns.add_address(node.ns, dev, cidr or f"{node.address}/{node.prefixlen}")
+        netns.set_up(node.ns, dev)
+
+    def _attach_client(self, client: Node, gateway: Node) -> None:
+        """Wire the client to the gateway's ``eth1`` and route it through the gateway."""
+        router = f"{CLIENT_PREFIX}.1"
+        self._veth(0, "ef", client.ns, "eth0", gateway.ns, "eth1")
+        netns.add_address(client.ns, "eth0", f"{client.address}/{PREFIXLEN}")
+        netns.add_address(gateway.ns, "eth1", f"{router}/{PREFIXLEN}")
+        netns.set_up(client.ns, "eth0")
+        netns.set_up(gateway.ns, "eth1")
+        netns.add_default_route(client.ns, router)
+        netns.enable_forwarding(gateway.ns)
+
+    def port(self, node: Node) -> str:
+        """The switch-side name of a node's (or the gateway's) port on the lab's bridge.
+
+        Args:
+            node: A bridged node.
+
+        Returns:
+            ``p-NAME`` in `switch_ns`.
+        """
+        return f"p-{node.name}"
+
+    def heartbeat_address(self, node: Node) -> str:
+        """A node's address on the heartbeat network (``eth1``), when the lab has one.
+
+        Args:
+            node: One of `nodes`.
+
+        Returns:
+            ``10.213.8.i``.
+        """
+        return f"{HEARTBEAT_PREFIX}.{node.address.rsplit('.', 1)[1]}"
 
     def start(self) -> Lab:
         """Build the topology: switch namespace with a bridge, then every node.
@@ -173,14 +249,23 @@ class Lab:
             self.workdir.mkdir(parents=True, exist_ok=True)
             self._add_ns(self.switch_ns)
             netns.add_bridge(self.switch_ns, BRIDGE)
-            for node in self.all_nodes:
+            if self.heartbeat:
+                netns.add_bridge(self.switch_ns, HEARTBEAT_BRIDGE)
+            for node in self.bridged_nodes:
                 node.dir.mkdir(parents=True, exist_ok=True)
                 self._add_ns(node.ns)
                 host = int(node.address.rsplit(".", 1)[1])
                 self._attach(node, host)
+                if self.heartbeat and node is not self.gateway:
+                    cidr = f"{self.heartbeat_address(node)}/{PREFIXLEN}"
+                    self._attach(node, host, HEARTBEAT_BRIDGE, "eth1", cidr)
             if self.gateway is not None:
                 for node in self.nodes:
                     netns.add_default_route(node.ns, self.gateway.address)
+                if self.client is not None:
+                    self.client.dir.mkdir(parents=True, exist_ok=True)
+                    self._add_ns(self.client.ns)
+                    self._attach_client(self.client, self.gateway)
         except BaseException as exc:
             errors = self._teardown()
             if errors:

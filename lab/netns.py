@@ -267,3 +267,37 @@ def add_default_route(ns: str, via: str) -> None:
         via: Next-hop address, which must be on a connected network of the namespace.
     """
     ip("route", "add", "default", "via", via, ns=ns)
+
+
+def set_bridge_port_state(ns: str, dev: str, forwarding: bool) -> None:
+    """Stop or resume forwarding on a bridge port, leaving its carrier up.
+
+    A port in the ``disabled`` STP state drops every frame both ways while both ends of the
+    veth still see a link: a path failure beyond the node's own interface, which keepalived's
+    interface tracking cannot see.
+
+    Args:
+        ns: Namespace holding the bridge.
+        dev: The bridge port.
+        forwarding: True to forward again, False to drop everything.
+    """
+    # STP port states: 0 disabled, 3 forwarding. `ip link set DEV type bridge_slave state 0`
+    # exits 0 but leaves the port forwarding (iproute2 6.1); `bridge link set` applies it.
+    argv = ["bridge", "-n", ns, "link", "set", "dev", dev, "state", "3" if forwarding else "0"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=IP_TIMEOUT, check=False)
+    if proc.returncode != 0:
+        raise NetnsError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
+
+
+def enable_forwarding(ns: str) -> None:
+    """Turn IPv4 forwarding on inside a namespace (a router between two lab networks).
+
+    Args:
+        ns: Namespace name.
+    """
+    subprocess.run(
+        ["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
+        check=True,
+        capture_output=True,
+        timeout=IP_TIMEOUT,
+    )

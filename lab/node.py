@@ -412,11 +412,14 @@ class Node:
         """
         return bool(self.keepalived_pids())
 
-    def start_keepalived(self, wait: float = 10.0) -> subprocess.Popen[bytes]:
+    def start_keepalived(
+        self, wait: float = 10.0, extra_argv: Sequence[str] = ()
+    ) -> subprocess.Popen[bytes]:
         """Start keepalived in the namespace and wait until it has written its pid file.
 
         Args:
             wait: Seconds to wait for the main pid file.
+            extra_argv: Options appended to `keepalived_argv` (a BFD pid file, say).
 
         Returns:
             The keepalived main process (also remembered for `stop_keepalived`).
@@ -433,7 +436,7 @@ class Node:
         # Stale pid files from an earlier run would only confuse the readiness check below.
         for path in (self.keepalived_pidfile, self.vrrp_pidfile, self.checker_pidfile):
             path.unlink(missing_ok=True)
-        proc = self._spawn_logged(self.keepalived_argv(), self.keepalived_log)
+        proc = self._spawn_logged([*self.keepalived_argv(), *extra_argv], self.keepalived_log)
         self._keepalived = proc
 
         def started() -> bool:

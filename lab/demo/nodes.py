@@ -113,6 +113,7 @@ def kakit_yaml_text(
     on_failure: str = "fail",
     alerting: Alerting | None = None,
     vip: str = VIP,
+    restart_max: int = RESTART_MAX,
 ) -> str:
     """Build a node's kakit.yaml: private directories and the nginx check of that node.
 
@@ -126,6 +127,7 @@ def kakit_yaml_text(
         on_failure: ``fail`` or ``stop-keepalived``.
         alerting: kanotify's webhook, or None for kacheck only.
         vip: The virtual address MASTER's firewall rule accepts.
+        restart_max: The check's restart budget (per ``RESTART_WITHIN`` seconds).
 
     Returns:
         YAML text; paths are JSON-quoted, which YAML reads as plain strings.
@@ -152,7 +154,7 @@ def kakit_yaml_text(
         f"    pidfile: {q(node.nginx_pidfile)}\n"
         f"    restart_command: {words(nginx, '-c', conf)}\n"
         f"    config_test: {words(nginx, '-t', '-q', '-c', conf)}\n"
-        f"    restart: {{max: {RESTART_MAX}, within: {RESTART_WITHIN}, wait: {RESTART_WAIT}}}\n"
+        f"    restart: {{max: {restart_max}, within: {RESTART_WITHIN}, wait: {RESTART_WAIT}}}\n"
         f"    on_failure: {on_failure}\n"
     )
     if alerting is None:
@@ -255,6 +257,34 @@ class Vrrp:
     track_file: Path | None = None
 
 
+def write_kakit_files(
+    node: Node,
+    on_failure: str = "fail",
+    alerting: Alerting | None = None,
+    vip: str = VIP,
+    restart_max: int = RESTART_MAX,
+) -> KakitFiles:
+    """Write a node's kakit.yaml (see `kakit_yaml_text`) after removing its old state.
+
+    Args:
+        node: The lab node.
+        on_failure: The check's ``on_failure`` setting.
+        alerting: kanotify and its webhook, or None for kacheck only.
+        vip: The virtual address.
+        restart_max: The check's restart budget.
+
+    Returns:
+        The node's kakit file layout.
+    """
+    files = kakit_files(node)
+    # A fresh start: restart history, latches and queued alerts left by an earlier run in the
+    # same directory would otherwise change what kacheck and kanotify do.
+    for stale in (files.state_dir, files.data_dir):
+        shutil.rmtree(stale, ignore_errors=True)
+    files.config.write_text(kakit_yaml_text(node, files, on_failure, alerting, vip, restart_max))
+    return files
+
+
 def configure_node(
     node: Node,
     priority: int,
@@ -284,12 +314,7 @@ def configure_node(
         The node's kakit file layout.
     """
     vrrp = vrrp or Vrrp()
-    files = kakit_files(node)
-    # A fresh start: restart history, latches and queued alerts left by an earlier run in the
-    # same directory would otherwise change what kacheck and kanotify do.
-    for stale in (files.state_dir, files.data_dir):
-        shutil.rmtree(stale, ignore_errors=True)
-    files.config.write_text(kakit_yaml_text(node, files, on_failure, alerting, vip))
+    files = write_kakit_files(node, on_failure, alerting, vip)
     notify = ""
     if alerting is not None:
         files.config.chmod(0o600)

@@ -88,6 +88,21 @@ class TestVrrpInstanceConf:
         with pytest.raises(ValueError, match="vrid"):
             vrrp_instance_conf(node, priority=100, vip="10.213.7.100", vrid=0)
 
+    def test_adverts_and_vip_on_their_own_interfaces_with_extra_blocks(self) -> None:
+        """Adverts on one interface, the VIP on another, extra blocks before the instance."""
+        node = Node("n1", "unused", "10.213.7.1", Path("/nonexistent"))
+        text = vrrp_instance_conf(
+            node,
+            priority=150,
+            vip="10.213.7.100",
+            interface="eth1",
+            vip_dev="eth0",
+            extra_top='track_file t {\n    file "/x"\n}',
+        )
+        assert "interface eth1" in text
+        assert "10.213.7.100/24 dev eth0" in text
+        assert text.index("track_file t {") < text.index("vrrp_instance VI_1 {")
+
     @needs_keepalived
     def test_keepalived_accepts_generated_config(self, tmp_path: Path) -> None:
         """`keepalived -t` inside a node accepts a config with a track script."""
@@ -149,6 +164,41 @@ class TestLabTopology:
             # TEST-NET-1 stands for "anything outside": the gateway has no route to it.
             out = gw.run(["ip", "route", "get", "192.0.2.1"], timeout=10)
             assert out.returncode != 0
+
+    @needs_nginx
+    def test_client_reaches_nodes_through_the_gateway_and_heartbeat_stays_apart(
+        self, tmp_path: Path
+    ) -> None:
+        """The client is routed to the nodes by the gateway; only nodes share the heartbeat."""
+        with Lab(nodes=2, workdir=tmp_path, gateway=True, heartbeat=True, client=True) as lab:
+            n1, n2 = lab.nodes
+            assert lab.client is not None and lab.gateway is not None
+            n1.start_nginx()
+            assert lab.client.http_get(n1.address) == "node n1\n"
+            assert n2.has_address(lab.heartbeat_address(n2))
+            assert lab.heartbeat_address(n2) == "10.213.8.2"
+            assert not lab.gateway.has_address("10.213.8.254")
+            out = lab.gateway.run(["ip", "route", "get", lab.heartbeat_address(n1)], timeout=10)
+            assert out.returncode != 0
+
+    @needs_nginx
+    def test_a_port_that_stops_forwarding_cuts_the_node_off(self, tmp_path: Path) -> None:
+        """A disabled bridge port cuts its node off the gateway; enabling it reconnects it."""
+        with Lab(nodes=1, workdir=tmp_path, gateway=True) as lab:
+            n1 = lab.nodes[0]
+            assert lab.gateway is not None
+            n1.start_nginx()
+            netns.set_bridge_port_state(lab.switch_ns, lab.port(n1), forwarding=False)
+            with pytest.raises(RuntimeError):
+                lab.gateway.http_get(n1.address, timeout=0.5)
+            assert n1.run(["cat", "/sys/class/net/eth0/carrier"], timeout=10).stdout == "1\n"
+            netns.set_bridge_port_state(lab.switch_ns, lab.port(n1), forwarding=True)
+            assert lab.gateway.http_get(n1.address) == "node n1\n"
+
+    def test_a_client_needs_the_gateway(self, tmp_path: Path) -> None:
+        """A client without a gateway to route it is refused before anything is built."""
+        with pytest.raises(ValueError, match="gateway"):
+            Lab(nodes=1, workdir=tmp_path, client=True)
 
     def test_wait_until_times_out_with_message(self, tmp_path: Path) -> None:
         """wait_until raises TimeoutError naming the awaited condition."""
