@@ -8,7 +8,7 @@ interface unless ``arp_ignore=1`` (answer only for addresses of the interface th
 in on) and announces them as ARP sources unless ``arp_announce=2`` (use the outgoing interface's
 own address). ``docs/pair.md`` ("LVS-DR real servers") has the whole story.
 
-- :mod:`kakit.realserver.netlink`: the kernel's addresses, listed, added and removed.
+- :mod:`kakit.core.netlink`: the kernel's addresses, listed, added and removed.
 - :mod:`kakit.realserver.apply`: ``up``, ``down`` and ``status``, and the state file that lets
   ``down`` restore what ``up`` found.
 

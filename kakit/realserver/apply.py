@@ -27,7 +27,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from kakit.realserver.netlink import Address
+    from kakit.core.netlink import Address
 
 STATE_NAME = "realserver.json"
 """The state file's name in the state directory."""
@@ -78,7 +78,7 @@ class Kernel:
         Raises:
             KakitError: The kernel could not be asked.
         """
-        from kakit.realserver import netlink
+        from kakit.core import netlink
 
         try:
             return netlink.addresses()
@@ -91,7 +91,7 @@ class Kernel:
         Raises:
             KakitError: The kernel refused (not root, most often).
         """
-        from kakit.realserver import netlink
+        from kakit.core import netlink
 
         try:
             netlink.change(add, HOLDER, address)

@@ -26,17 +26,6 @@ BROADCAST = b"\xff" * 6
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
 _ETHERNET = 14
 _PACKET_OUTGOING = 4
-#: rtnetlink (linux/rtnetlink.h, linux/if_addr.h).
-_RTM_NEWADDR = 20
-_RTM_GETADDR = 22
-_NLMSG_ERROR = 2
-_NLMSG_DONE = 3
-_NLM_F_REQUEST_DUMP = 0x301
-_IFA_ADDRESS = 1
-_IFA_LOCAL = 2
-_NLMSG = struct.Struct("=IHHII")
-_IFADDRMSG = struct.Struct("=BBBBI")
-_RTATTR = struct.Struct("=HH")
 
 
 class ArpPacket:
@@ -95,64 +84,13 @@ def ipv4_addresses() -> dict[str, str]:
     Raises:
         CheckError: The kernel could not be asked.
     """
+    from kakit.core import netlink
+
     try:
-        sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, 0)
+        found = netlink.addresses()
     except OSError as exc:
         raise CheckError(f"cannot list this node's addresses: {exc.strerror or exc}") from exc
-    try:
-        sock.settimeout(2.0)
-        request = _IFADDRMSG.pack(_socket.AF_INET, 0, 0, 0, 0)
-        sock.send(
-            _NLMSG.pack(_NLMSG.size + len(request), _RTM_GETADDR, _NLM_F_REQUEST_DUMP, 1, 0)
-            + request
-        )
-        found: dict[str, str] = {}
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                return found
-            offset = 0
-            while offset + _NLMSG.size <= len(data):
-                length, kind, _, _, _ = _NLMSG.unpack_from(data, offset)
-                if length < _NLMSG.size:
-                    return found
-                if kind == _NLMSG_DONE:
-                    return found
-                if kind == _NLMSG_ERROR:
-                    raise CheckError("the kernel refused to list addresses")
-                if kind == _RTM_NEWADDR:
-                    _address(data[offset + _NLMSG.size : offset + length], found)
-                offset += (length + 3) & ~3
-    except OSError as exc:
-        raise CheckError(f"cannot list this node's addresses: {exc.strerror or exc}") from exc
-    finally:
-        sock.close()
-
-
-def _address(message: bytes, found: dict[str, str]) -> None:
-    """Add the address of one ``RTM_NEWADDR`` message to ``found``."""
-    if len(message) < _IFADDRMSG.size:
-        return
-    family, _, _, _, index = _IFADDRMSG.unpack_from(message)
-    if family != _socket.AF_INET:
-        return
-    attributes: dict[int, bytes] = {}
-    offset = _IFADDRMSG.size
-    while offset + _RTATTR.size <= len(message):
-        length, kind = _RTATTR.unpack_from(message, offset)
-        if length < _RTATTR.size:
-            break
-        attributes[kind] = message[offset + _RTATTR.size : offset + length]
-        offset += (length + 3) & ~3
-    # IFA_LOCAL is the address itself; IFA_ADDRESS is the peer on point-to-point links.
-    raw = attributes.get(_IFA_LOCAL) or attributes.get(_IFA_ADDRESS)
-    if raw is None or len(raw) != 4:
-        return
-    try:
-        name = _socket.if_indextoname(index)
-    except OSError:
-        name = ""
-    found[_socket.inet_ntoa(raw)] = name
+    return {entry.address: entry.interface for entry in found if ":" not in entry.address}
 
 
 def neighbours() -> dict[str, str]:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from kakit.core.netlink import Address
 from kakit.exceptions import ConfigError, KakitError, StateError, UsageError
 from kakit.realserver.apply import Kernel, Plan, State, down, state_path, status, up
-from kakit.realserver.netlink import Address
 
 VIP = "10.213.60.100"
 VIP6 = "2001:db8::100"

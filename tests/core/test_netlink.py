@@ -9,7 +9,7 @@ import struct
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kakit.realserver.netlink import (
+from kakit.core.netlink import (
     IFA_ADDRESS,
     IFA_LOCAL,
     RTM_NEWADDR,

@@ -1,8 +1,8 @@
 """The kernel's interface addresses over rtnetlink: listed, added and removed.
 
 No ``ip`` process: one netlink socket per call, as iproute2 itself does it. Listing costs well
-under a millisecond, which matters to the ``realserver`` check that keepalived may run every
-second. Addresses belong to the network namespace of the calling process.
+under a millisecond, which matters to the ``realserver`` and ``split-brain`` checks that
+keepalived may run every second. Addresses belong to the network namespace of the calling process.
 
 Message layout (``linux/netlink.h``, ``linux/if_addr.h``): a 16-byte ``nlmsghdr`` (length, type,
 flags, sequence, port), then an ``ifaddrmsg`` (family, prefix length, flags, scope, interface
