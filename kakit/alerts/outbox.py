@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
     from typing import Literal, TypeAlias
 
+    from kakit.config.schema import Config
     from kakit.core.events import ReportEvent, StateEvent
 
     Status: TypeAlias = Literal["held", "pending", "sending", "sent", "failed", "expired", "merged"]
@@ -692,6 +693,49 @@ class Outbox:
         except sqlite3.Error as exc:
             raise damaged(self.path, exc) from exc
         return cursor.rowcount
+
+
+def queue_event(
+    config: Config,
+    name: str,
+    events: tuple[str, ...],
+    cause: str,
+    channels: list[str],
+    *,
+    kind: str = CHECK_KIND,
+    stamp: dict[str, float | str] | None = None,
+    busy: float = BUSY_BUDGET,
+) -> int:
+    """Store what a check (or a BFD session, or the split-brain watch) did, due after the
+    configured ``coalesce`` hold, with one pending message per channel; return the event id.
+
+    Args:
+        config: The configuration (outbox path, node name, coalesce hold).
+        name: The check's (session's) name.
+        events: What happened, oldest first.
+        cause: The summary the alert says.
+        channels: The channels that alert it.
+        kind: :data:`~kakit.core.events.CHECK_KIND` or another source's kind.
+        stamp: When it happened (default: now).
+        busy: Seconds to wait for another process's write lock.
+
+    Raises:
+        StateError: The outbox cannot be written.
+    """
+    from kakit.core.events import received_now
+
+    stamp = stamp or received_now()
+    with Outbox(config.outbox_path(), busy=busy) as outbox:
+        return outbox.add_check_event(
+            name,
+            events,
+            cause,
+            node=config.node_name(),
+            channels=channels,
+            stamp=stamp,
+            send_after=float(stamp["time"]) + config.outbox.coalesce,
+            kind=kind,
+        )
 
 
 def damaged(path: str, exc: Exception) -> StateError:

@@ -77,21 +77,10 @@ def queue_alert(config: Config, check: str, events: list[str], cause: str) -> st
     channels = config.channels_for_check(tuple(events), check, instances)
     if not channels:
         return ""
-    from kakit.alerts.outbox import Outbox
-    from kakit.core.events import received_now
+    from kakit.alerts.outbox import queue_event
 
-    stamp = received_now()
     try:
-        with Outbox(config.outbox_path(), busy=ENQUEUE_WAIT) as outbox:
-            outbox.add_check_event(
-                check,
-                tuple(events),
-                cause,
-                node=config.node_name(),
-                channels=channels,
-                stamp=stamp,
-                send_after=float(stamp["time"]) + config.outbox.coalesce,
-            )
+        queue_event(config, check, tuple(events), cause, channels, busy=ENQUEUE_WAIT)
     except StateError as exc:
         logger.error(f"{check}: {', '.join(events)} alert LOST (not queued): {exc}")
         return "; alert NOT queued"

@@ -210,20 +210,18 @@ class Reports:
         channels = config.channels_for_events((event.event,), instances=instances)
         if not channels:
             return False
-        from kakit.alerts.outbox import Outbox
+        from kakit.alerts.outbox import queue_event
 
         try:
-            with Outbox(config.outbox_path()) as outbox:
-                outbox.add_check_event(
-                    event.session,
-                    (event.event,),
-                    event.cause,
-                    node=config.node_name(),
-                    channels=channels,
-                    stamp=event.stamp,
-                    send_after=float(event.stamp["time"]) + config.outbox.coalesce,
-                    kind=BFD_KIND,
-                )
+            queue_event(
+                config,
+                event.session,
+                (event.event,),
+                event.cause,
+                channels,
+                kind=BFD_KIND,
+                stamp=event.stamp,
+            )
         except StateError as exc:
             logger.error(f"{event.session}: {event.event} not stored, sending it now: {exc}")
             await self._send_directly(event, channels)

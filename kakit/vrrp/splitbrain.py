@@ -296,20 +296,9 @@ def queue(config: Config, name: str, events: list[str], cause: str) -> bool:
     channels = config.channels_for_check(tuple(events), name)
     if not channels or not events:
         return False
-    from kakit.alerts.outbox import Outbox
-    from kakit.core.events import received_now
+    from kakit.alerts.outbox import queue_event
 
-    stamp = received_now()
-    with Outbox(config.outbox_path()) as outbox:
-        outbox.add_check_event(
-            name,
-            tuple(events),
-            cause,
-            node=config.node_name(),
-            channels=channels,
-            stamp=stamp,
-            send_after=float(stamp["time"]) + config.outbox.coalesce,
-        )
+    queue_event(config, name, tuple(events), cause, channels)
     return True
 
 
