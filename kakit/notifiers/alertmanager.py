@@ -4,8 +4,10 @@ At fleet scale alerts belong in the Alertmanager cluster a team already runs: it
 deduplicates across replicas, silences, inhibits and routes to every receiver (docs/channels.md,
 alertmanager). One state change becomes one alert::
 
-    labels:      alertname=KeepalivedStateChange, node, instance (the VRRP name or check), kind,
-                 state, event (what kacheck did, for a kacheck alert),
+    labels:      alertname=KeepalivedStateChange, node, instance (the VRRP name, the check,
+                 the BFD session or the LVS server as keepalived wrote it), kind, state,
+                 event (what kacheck, kaprobe or the LVS did), virtual and real (an LVS
+                 alert's virtual and real server, for routing and silencing by service),
                  test="true" for a test alert, plus the configured labels
     annotations: summary (title), description (text), previous, priority
     startsAt:    the event time;  endsAt: startsAt + resolve_after
@@ -32,7 +34,17 @@ if TYPE_CHECKING:
 
 ALERTNAME = "KeepalivedStateChange"
 #: Labels kakit sets itself; configured labels may not replace them.
-RESERVED_LABELS = ("alertname", "node", "instance", "kind", "state", "test")
+RESERVED_LABELS = (
+    "alertname",
+    "node",
+    "instance",
+    "kind",
+    "state",
+    "event",
+    "virtual",
+    "real",
+    "test",
+)
 
 
 def valid_label_name(name: str) -> bool:
@@ -97,6 +109,8 @@ class AlertmanagerNotifier(HttpNotifier[AlertmanagerOptions]):
             "kind": alert.kind,
             "state": alert.state,
             "event": alert.event,
+            "virtual": alert.virtual,
+            "real": alert.real,
             **self.options.labels,
         }
         if alert.test:

@@ -135,6 +135,28 @@ class TestAlertPayload:
             "endsAt": "2026-11-22T01:59:20.000Z",
         }
 
+    def test_lvs_alert_labels_its_servers(self) -> None:
+        """An RS alert is labelled with its virtual and real server, to route and silence by."""
+        from kakit.alerts.alert import Alert
+        from kakit.core.events import ReportEvent
+
+        notifier = make("alertmanager", {"url": "http://127.0.0.1:9093"})
+        assert isinstance(notifier, AlertmanagerNotifier)
+        report = ReportEvent(
+            kind="RS",
+            name="[10.213.9.2]:tcp:80 [10.213.9.100]:tcp:80",
+            event="rs_down",
+            cause="RS [10.213.9.2]:tcp:80 of [10.213.9.100]:tcp:80 DOWN",
+            time=1_764_000_000.0,
+        )
+        alert = Alert.of_report([report], node="lb1")
+        labels = notifier.alert(sample(alert=alert))["labels"]
+        assert (labels["kind"], labels["event"]) == ("RS", "rs_down")
+        assert (labels["virtual"], labels["real"]) == (
+            "[10.213.9.100]:tcp:80",
+            "[10.213.9.2]:tcp:80",
+        )
+
     def test_test_alert_labelled(self) -> None:
         """A test alert carries test="true", so it never merges with a real one."""
         notifier = make("alertmanager", {"url": "http://127.0.0.1:9093"})
