@@ -20,6 +20,10 @@ import struct
 
 from kakit.exceptions import CheckError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+
 ETH_P_ALL = 0x0003
 SO_ATTACH_FILTER = 26  # asm-generic/socket.h (x86, arm, arm64, riscv ...)
 _PACKET_OUTGOING = 4
@@ -92,6 +96,31 @@ def _attach_filter(sock: _socket.socket) -> None:
     sock.setsockopt(_socket.SOL_SOCKET, SO_ATTACH_FILTER, struct.pack("HP", len(_FILTER), address))
 
 
+def open_socket(interface: str) -> socket.socket:
+    """A packet socket on ``interface`` that receives ARP and Neighbor Discovery frames only.
+
+    Raises:
+        CheckError: It cannot be opened (root or CAP_NET_RAW is needed) or bound.
+    """
+    import socket
+
+    try:
+        # Protocol 0 receives nothing until bound: no unfiltered frame is queued before the
+        # filter is in place.
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    except PermissionError:
+        raise CheckError("ARP and ND probes need root or CAP_NET_RAW") from None
+    except OSError as exc:
+        raise CheckError(f"cannot open a packet socket: {exc.strerror or exc}") from exc
+    try:
+        _attach_filter(sock)
+        sock.bind((interface, ETH_P_ALL))
+    except OSError as exc:
+        sock.close()
+        raise CheckError(f"cannot probe on {interface}: {exc.strerror or exc}") from exc
+    return sock
+
+
 def probe(interface: str, targets: list[str], *, count: int, wait: float) -> ProbeResult:
     """Probe ``targets`` on ``interface`` ``count`` times over ``wait`` seconds; collect answers.
 
@@ -104,27 +133,14 @@ def probe(interface: str, targets: list[str], *, count: int, wait: float) -> Pro
             interface has no Ethernet address.
     """
     import select
-    import socket
     import time
 
     from kakit.vrrp import arp, nd
 
     keys = {normal(target): target for target in targets}
-    try:
-        # Protocol 0 receives nothing until bound: no unfiltered frame is queued before the
-        # filter is in place.
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-    except PermissionError:
-        raise CheckError("ARP and ND probes need root or CAP_NET_RAW") from None
-    except OSError as exc:
-        raise CheckError(f"cannot open a packet socket: {exc.strerror or exc}") from exc
+    sock = open_socket(interface)
     answers: dict[str, dict[str, None]] = {target: {} for target in targets}
     try:
-        try:
-            _attach_filter(sock)
-            sock.bind((interface, ETH_P_ALL))
-        except OSError as exc:
-            raise CheckError(f"cannot probe on {interface}: {exc.strerror or exc}") from exc
         own = sock.getsockname()[4]
         if len(own) != 6:
             raise CheckError(f"{interface} has no Ethernet address to probe from")
