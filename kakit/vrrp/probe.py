@@ -78,10 +78,12 @@ def local_addresses() -> dict[str, str]:
 
 
 def normal(address: str) -> str:
-    """``address`` as the kernel writes it (``fd00::0100`` is ``fd00::100``); unchanged if invalid."""
+    """``address`` as the kernel lists it: ``fd00::0100`` is ``fd00::100``, and a zone
+    (``fe80::1%eth0``) is dropped, since the interface holding it is what counts. Unchanged
+    if it is no address."""
     family = _socket.AF_INET6 if ":" in address else _socket.AF_INET
     try:
-        return _socket.inet_ntop(family, _socket.inet_pton(family, address))
+        return _socket.inet_ntop(family, _socket.inet_pton(family, address.split("%")[0]))
     except OSError:
         return address
 
@@ -145,12 +147,17 @@ def probe(interface: str, targets: list[str], *, count: int, wait: float) -> Pro
         if len(own) != 6:
             raise CheckError(f"{interface} has no Ethernet address to probe from")
         mine = arp.mac_text(own)
-        frames = [
-            (nd.probe_frame(own, key), nd.ETH_P_IPV6)
-            if ":" in key
-            else (arp.probe_frame(own, key), arp.ETH_P_ARP)
-            for key in keys
-        ]
+        try:
+            frames = [
+                (nd.probe_frame(own, key), nd.ETH_P_IPV6)
+                if ":" in key
+                else (arp.probe_frame(own, key), arp.ETH_P_ARP)
+                for key in keys
+            ]
+        except OSError:
+            raise CheckError(
+                f"cannot probe for {', '.join(targets)}: not all are addresses"
+            ) from None
         start = time.monotonic()
         end = start + wait
         spacing = wait / 2 / count

@@ -27,6 +27,7 @@ class TestAddresses:
         """An address is compared as the kernel writes it; a non-address is left as it is."""
         assert normal("FD13:213:0::0100") == "fd13:213::100"
         assert normal("10.0.0.1") == "10.0.0.1"
+        assert normal("fe80::1%eth0") == "fe80::1"
         assert normal("10.0.0.1-5") == "10.0.0.1-5"
 
 
