@@ -1,4 +1,4 @@
-"""``split-brain``: another host answers ARP for a virtual address this node holds.
+"""``split-brain``: another host answers ARP or ND for a virtual address this node holds.
 
 The detection is :mod:`kakit.vrrp.splitbrain`'s; this check runs one round per run and keeps
 the split's memory in the check's state, so that ``split_brain`` is alerted once when a split

@@ -1,14 +1,17 @@
-"""Split brain: another host answers ARP for a virtual address this node holds.
+"""Split brain: another host answers ARP or Neighbor Discovery for a virtual address held here.
 
 Two keepalived nodes that stop hearing each other's adverts (a firewall dropping IP protocol
 112 is the classic cause) both become MASTER and both hold the VIP. VRRP itself cannot notice:
-the adverts are what is missing. ARP usually still passes, so a node that holds a VIP probes
-for it (:mod:`kakit.vrrp.arp`); any answer comes from another holder.
+the adverts are what is missing. ARP and Neighbor Discovery usually still pass, so a node that
+holds a VIP probes for it (:mod:`kakit.vrrp.probe`: an ARP probe for IPv4, a Duplicate Address
+Detection solicitation for IPv6); any answer comes from another holder.
 
-:func:`detect` is one round: which virtual addresses this node holds (keepalived.conf's IPv4
-``virtual_ipaddress`` entries, or the ``vips`` given), probes for each on the interface that
-carries it, and the peers' own addresses in the same round so that an answering MAC can be
-named. :class:`Tracker` turns rounds into the ``split_brain`` / ``split_brain_over`` events
+:func:`detect` is one round: which virtual addresses this node holds (keepalived.conf's
+``virtual_ipaddress`` entries, IPv4 and IPv6, or the ``vips`` given), probes for each on the
+interface that carries it, and the peers' own IPv4 addresses in the same round so that an
+answering MAC can be named. A peer's IPv6 address is not probed: a DAD solicitation that
+reaches a host while it is itself running DAD for that address (after a reboot or a link flap)
+makes it give the address up. :class:`Tracker` turns rounds into the ``split_brain`` / ``split_brain_over`` events
 (:data:`kakit.core.events.SPLIT_BRAIN_EVENTS`): a split starts at the first answer and ends
 when this node no longer holds the address, or after ``clear_after`` rounds without one (a
 single lost reply must not end it and start it again).
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from kakit.config.schema import Config
-    from kakit.vrrp.arp import ProbeResult
+    from kakit.vrrp.probe import ProbeResult
 
 
 def _peers(node: Node) -> dict[str, str]:
@@ -53,12 +56,12 @@ class SplitBrainProbe:
     """How a node looks for another holder of its virtual addresses.
 
     Attributes:
-        vips: The IPv4 addresses to watch; empty: every IPv4 ``virtual_ipaddress`` of
+        vips: The addresses to watch, IPv4 or IPv6; empty: every ``virtual_ipaddress`` of
             keepalived's configuration.
         keepalived_config: keepalived's configuration, read when ``vips`` is empty (default:
             the ``keepalived.config`` of kakit.yaml).
-        peers: The other nodes by name, ``{n2: 10.0.0.2}``: they are probed too, so an
-            answering MAC address is named in the alert.
+        peers: The other nodes by name, ``{n2: 10.0.0.2}``: their IPv4 addresses are probed
+            too, so an answering MAC address is named in the alert.
         count: Probes per address per round.
         wait: Seconds a round listens for answers.
         clear_after: Rounds without an answer that end a split (while the node still holds
@@ -139,24 +142,25 @@ class Detection:
 
 
 def watched(settings: SplitBrainProbe, keepalived_config: str | None = None) -> list[str]:
-    """The IPv4 addresses to watch: ``vips``, else keepalived.conf's (in file order).
+    """The addresses to watch: ``vips``, else keepalived.conf's (in file order), as the kernel
+    writes them.
 
     Args:
         settings: The probe's settings.
         keepalived_config: keepalived's configuration when the settings name none (default:
             keepalived's own default path).
     """
+    from kakit.vrrp.probe import normal
+
     if settings.vips:
-        return [vip for vip in settings.vips if ":" not in vip]
+        return list(dict.fromkeys(normal(vip) for vip in settings.vips))
     from kakit.keepalived.conf import DEFAULT_PATH, load, vrrp_instances
 
     path = settings.keepalived_config or keepalived_config or DEFAULT_PATH
     found: dict[str, None] = {}
     for instance in vrrp_instances(load(path)).values():
         for address in instance.addresses:
-            bare = address.split("/")[0]
-            if ":" not in bare:
-                found[bare] = None
+            found[normal(address.split("/")[0])] = None
     return list(found)
 
 
@@ -173,25 +177,29 @@ def detect(
         settings: What to watch and how long to listen.
         keepalived_config: keepalived's configuration when the settings name none.
         addresses: This node's addresses with their interfaces (default: the kernel's).
-        prober: :func:`kakit.vrrp.arp.probe` (tests pass a fake).
+        prober: :func:`kakit.vrrp.probe.probe` (tests pass a fake).
 
     Raises:
         CheckError: The addresses cannot be listed or the probe cannot be sent.
     """
-    from kakit.vrrp import arp
+    from kakit.vrrp import probe
 
-    mine = (addresses or arp.ipv4_addresses)()
+    mine = (addresses or probe.local_addresses)()
     held = {vip: mine[vip] for vip in watched(settings, keepalived_config) if vip in mine}
     if not held:
         return Detection(held, [])
-    run_probe = prober or arp.probe
-    peers_by_address = {address: name for name, address in settings.peers.items()}
+    from kakit.vrrp import arp
+
+    run_probe = prober or probe.probe
+    peers_by_address = {probe.normal(address): name for name, address in settings.peers.items()}
+    # Only IPv4 peer addresses are asked (module docstring: DAD for a peer's IPv6 address).
+    asked = [address for address in peers_by_address if ":" not in address]
     duplicates: list[Duplicate] = []
     by_interface: dict[str, list[str]] = {}
     for vip, interface in held.items():
         by_interface.setdefault(interface, []).append(vip)
     for interface, vips in by_interface.items():
-        targets = vips + [a for a in peers_by_address if a not in mine and a not in vips]
+        targets = vips + [a for a in asked if a not in mine and a not in vips]
         result = run_probe(interface, targets, count=settings.count, wait=settings.wait)
         names: dict[str, str] = {}
         for address, macs in result.answers.items():
@@ -317,7 +325,7 @@ async def watch(
     conf = config.keepalived.config
     if not watched(settings, conf):
         logger.error(
-            f"split-brain watch: no IPv4 virtual address to watch (fifo.split_brain.vips is "
+            f"split-brain watch: no virtual address to watch (fifo.split_brain.vips is "
             f"empty and {settings.keepalived_config or conf} names none): not watching"
         )
         return

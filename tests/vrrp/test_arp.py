@@ -1,4 +1,4 @@
-"""ARP probes on the wire, and the node's addresses from the kernel."""
+"""ARP probes on the wire."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kakit.vrrp.arp import decode, ipv4_addresses, probe_frame
+from kakit.vrrp.arp import decode, probe_frame
 
 MAC = bytes.fromhex("020000000001")
 
@@ -44,11 +44,3 @@ class TestFrames:
         """Any frame decodes to an ARP packet or None, never an exception."""
         packet = decode(frame)
         assert packet is None or packet.op in (1, 2)
-
-
-class TestAddresses:
-    """The node's IPv4 addresses, over rtnetlink."""
-
-    def test_loopback(self) -> None:
-        """127.0.0.1 is listed, on lo."""
-        assert ipv4_addresses().get("127.0.0.1") == "lo"

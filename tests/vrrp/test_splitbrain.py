@@ -11,12 +11,13 @@ from kakit.checks.base import RunContext
 from kakit.checks.splitbrain import SplitBrainCheck, SplitBrainOptions
 from kakit.kacheck.state import CheckState
 from kakit.vrrp import splitbrain
-from kakit.vrrp.arp import ProbeResult
+from kakit.vrrp.probe import ProbeResult
 from kakit.vrrp.splitbrain import Detection, Duplicate, SplitBrainProbe, Tracker, detect
 
 OURS = "02:00:00:00:00:01"
 THEIRS = "02:00:00:00:00:02"
 VIP = "10.0.0.100"
+VIP6 = "fd13:213::100"
 
 
 class FakeProbe:
@@ -56,14 +57,34 @@ class TestDetect:
         )
 
     def test_vips_from_keepalived_conf(self, tmp_path: Path) -> None:
-        """Without ``vips``, every IPv4 virtual address of keepalived.conf is watched."""
+        """Without ``vips``, every virtual address of keepalived.conf is watched, IPv4 and
+        IPv6, written as the kernel writes them."""
         conf = tmp_path / "keepalived.conf"
         conf.write_text(
             "vrrp_instance VI_1 {\n virtual_ipaddress {\n  10.0.0.100/24 dev eth0\n"
-            "  fd00::100/64\n }\n}\n"
+            "  FD13:213:0::0100/64\n }\n}\n"
         )
         settings = SplitBrainProbe(keepalived_config=str(conf))
-        assert splitbrain.watched(settings) == [VIP]
+        assert splitbrain.watched(settings) == [VIP, VIP6]
+
+    def test_mixed_families_in_one_round(self) -> None:
+        """An IPv4 and an IPv6 VIP on one interface are probed together; either may be split."""
+        probe = FakeProbe({VIP6: (THEIRS,), "10.0.0.2": (THEIRS,)})
+        settings = SplitBrainProbe(vips=(VIP, VIP6), peers={"n2": "10.0.0.2"})
+        found = detect(settings, addresses=held(VIP, VIP6), prober=probe)
+        assert probe.calls == [("eth0", [VIP, VIP6, "10.0.0.2"])]
+        (duplicate,) = found.duplicates
+        assert duplicate.describe("n1") == (
+            f"{VIP6} on eth0: also answered by {THEIRS} (n2); this node n1 is {OURS}"
+        )
+
+    def test_ipv6_peer_addresses_are_not_probed(self) -> None:
+        """A peer's IPv6 address gets no DAD probe (it could make the peer's own DAD fail)."""
+        probe = FakeProbe({VIP6: (THEIRS,)})
+        settings = SplitBrainProbe(vips=(VIP6,), peers={"n2": "fd13:213::2"})
+        found = detect(settings, addresses=held(VIP6), prober=probe)
+        assert probe.calls == [("eth0", [VIP6])]
+        assert found.duplicates[0].their_macs == (THEIRS,)
 
 
 def round_with(duplicate: bool, holding: bool = True) -> Detection:
