@@ -211,6 +211,16 @@ def _log_destinations(loaded: Any) -> tuple[str, str | None]:
     )
 
 
+def _same_file(first: str, second: str) -> bool:
+    """Whether two paths name one file (False when either cannot be looked at)."""
+    import os
+
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
 @kakit.command("lint")
 @click.argument("keepalived_conf", metavar="KEEPALIVED.CONF")
 @click.option("--peer", metavar="OTHER.CONF", help="The other node's keepalived.conf.")
@@ -248,6 +258,10 @@ def lint(
     try:
         node = read(keepalived_conf)
         other = read(peer) if peer is not None else None
+        if peer is not None and _same_file(keepalived_conf, peer):
+            # Every pair rule would compare the node with itself: "equal priorities" and
+            # "same source address" findings about a pair that is not one.
+            raise ConfigError(f"--peer {peer} is {keepalived_conf} itself: give the other node's")
         config = load_config(config_path, cache=False) if config_path else None
     except ConfigError as exc:
         for error in config_errors(exc):  # one line per error (a kakit.yaml may have several)
