@@ -619,7 +619,13 @@ def realserver_status(
     plan, state_dir = _realserver_plan(vips, interfaces, config_path)
     with _reported():
         if not plan.vips:
-            plan = replace(plan, vips=tuple(State.load(state_path(state_dir)).vips))
+            state = State.load(state_path(state_dir))
+            plan = replace(plan, vips=tuple(state.vips))
+            recorded = tuple(dict.fromkeys(interface for interface, _key in state.sysctls))
+            if not interfaces and recorded:
+                # No VIPs means no realserver section either: check where `up --interface
+                # eth0` set the sysctls, not all and lo, which it left alone.
+                plan = replace(plan, interfaces=recorded)
         if not plan.vips:
             _no_vips()
         findings = status(plan, Kernel())
