@@ -495,6 +495,14 @@ def outbox_repair(config_path: str | None) -> None:
     )
 
 
+def _finite(value: float | None) -> float | None:
+    """``value`` unless it is NaN, which passes click's FloatRange (every comparison with
+    NaN is false) and would make a listener's "until" never come."""
+    if value is not None and value != value:
+        raise click.BadParameter("not a number")
+    return value
+
+
 @kakit.group()
 def vrrp() -> None:
     """Look at VRRP on the wire."""
@@ -508,6 +516,7 @@ def vrrp() -> None:
     "--duration",
     type=click.FloatRange(min=0.1, max=86400),
     default=None,
+    callback=lambda _ctx, _param, value: _finite(value),
     help="Seconds to listen (default 6 with --once/--json, else until Ctrl-C).",
 )
 def vrrp_listen(interface: str, once: bool, as_json: bool, duration: float | None) -> None:

@@ -148,6 +148,16 @@ class TestCommand:
         assert run.returncode == 2
         assert run.stderr.strip() == "Error: no interface 'nosuch0' here"
 
+    @pytest.mark.parametrize("duration", ["nan", "NaN", "0", "-1", "inf", "1e9"])
+    def test_duration_out_of_range_is_usage(self, duration: str) -> None:
+        """--duration NaN, 0, negative or beyond a day is exit 2, never a listener without end."""
+        run = subprocess.run(
+            [KAKIT, "vrrp", "listen", "lo", "--json", f"--duration={duration}"],
+            capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+        assert run.returncode == 2
+        assert "Invalid value for '--duration'" in run.stderr
+
 
 class FakeSocket:
     """Hands out one frame, as a packet socket's recvfrom does."""
