@@ -107,6 +107,17 @@ class TestDropped:
         assert table.receive("10.0.0.1", good, 255, 0.0, **kw) is not None  # type: ignore[arg-type]
         assert table.received == 1
 
+    def test_senders_per_vrid_are_bounded(self) -> None:
+        """A flood of forged sources fills one VRID's rows up to the bound; the rest is counted."""
+        from kakit.vrrp.listen import MAX_SENDERS
+
+        table = Table()
+        for number in range(MAX_SENDERS + 10):
+            table.add(f"10.1.{number // 250}.{number % 250 + 1}", advert(), 0.0)
+        table.add("10.1.0.1", advert(), 1.0)  # a sender already in the table still counts
+        assert len(table.vrids[(4, 51)]) == MAX_SENDERS
+        assert (table.received, table.dropped) == (MAX_SENDERS + 1, {"full": 10})
+
 
 class TestOutput:
     """What people and scripts read."""
