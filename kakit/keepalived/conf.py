@@ -534,14 +534,16 @@ def looks_like_keepalived(path: str) -> bool:
     """Whether the file reads as a keepalived.conf: a top-level block keepalived knows.
 
     Used to tell a user who passed keepalived.conf where kakit.yaml belongs what to run
-    instead of "invalid YAML". Only the first 64 KiB are read; any read error is "no".
+    instead of "invalid YAML". Only the first 64 KiB are read; any read error, and anything
+    keepalived would not read (a FIFO, an executable file), is "no".
     """
     try:
-        with open(path, "rb") as handle:
-            text = handle.read(64 << 10).decode("utf-8", "replace")
+        data = _read_config_file(path, 64 << 10)  # never blocks on a FIFO
     except OSError:
         return False
-    document = parse(text, path, trusted=False)
+    if isinstance(data, tuple):
+        return False
+    document = parse(data.decode("utf-8", "replace"), path, trusted=False)
     return any(
         item.keyword in KEEPALIVED_BLOCKS and item.block is not None for item in document.items
     )
