@@ -211,6 +211,16 @@ def _log_destinations(loaded: Any) -> tuple[str, str | None]:
     )
 
 
+def _same_file(first: str, second: str) -> bool:
+    """Whether two paths name one file (False when either cannot be looked at)."""
+    import os
+
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
 @kakit.command("lint")
 @click.argument("keepalived_conf", metavar="KEEPALIVED.CONF")
 @click.option("--peer", metavar="OTHER.CONF", help="The other node's keepalived.conf.")
@@ -248,6 +258,10 @@ def lint(
     try:
         node = read(keepalived_conf)
         other = read(peer) if peer is not None else None
+        if peer is not None and _same_file(keepalived_conf, peer):
+            # Every pair rule would compare the node with itself: "equal priorities" and
+            # "same source address" findings about a pair that is not one.
+            raise ConfigError(f"--peer {peer} is {keepalived_conf} itself: give the other node's")
         config = load_config(config_path, cache=False) if config_path else None
     except ConfigError as exc:
         for error in config_errors(exc):  # one line per error (a kakit.yaml may have several)
@@ -481,6 +495,14 @@ def outbox_repair(config_path: str | None) -> None:
     )
 
 
+def _finite(value: float | None) -> float | None:
+    """``value`` unless it is NaN, which passes click's FloatRange (every comparison with
+    NaN is false) and would make a listener's "until" never come."""
+    if value is not None and value != value:
+        raise click.BadParameter("not a number")
+    return value
+
+
 @kakit.group()
 def vrrp() -> None:
     """Look at VRRP on the wire."""
@@ -494,6 +516,7 @@ def vrrp() -> None:
     "--duration",
     type=click.FloatRange(min=0.1, max=86400),
     default=None,
+    callback=lambda _ctx, _param, value: _finite(value),
     help="Seconds to listen (default 6 with --once/--json, else until Ctrl-C).",
 )
 def vrrp_listen(interface: str, once: bool, as_json: bool, duration: float | None) -> None:
@@ -605,7 +628,13 @@ def realserver_status(
     plan, state_dir = _realserver_plan(vips, interfaces, config_path)
     with _reported():
         if not plan.vips:
-            plan = replace(plan, vips=tuple(State.load(state_path(state_dir)).vips))
+            state = State.load(state_path(state_dir))
+            plan = replace(plan, vips=tuple(state.vips))
+            recorded = tuple(dict.fromkeys(interface for interface, _key in state.sysctls))
+            if not interfaces and recorded:
+                # No VIPs means no realserver section either: check where `up --interface
+                # eth0` set the sysctls, not all and lo, which it left alone.
+                plan = replace(plan, interfaces=recorded)
         if not plan.vips:
             _no_vips()
         findings = status(plan, Kernel())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -41,6 +43,17 @@ class TestConfigCheck:
             f"Error: {path}:5: checks.up.count: expected an integer from 1 to 1000, got 'many'"
             in result.output
         )
+
+    @pytest.mark.timeout(10)
+    def test_fifo_is_one_line_not_a_hang(
+        self, runner: CliRunner, write_config: Callable[[str], Path]
+    ) -> None:
+        """-c naming a FIFO nobody writes to: exit 2 at once, saying the file is empty."""
+        fifo = write_config("").with_name("fifo.yaml")
+        os.mkfifo(fifo, 0o600)
+        result = runner.invoke(kakit, ["config", "check", "-c", str(fifo)])
+        assert result.exit_code == 2
+        assert "the configuration is empty" in result.output
 
     def test_latch_list_empty(self, runner: CliRunner, write_config: Callable[[str], Path]) -> None:
         """With nothing latched, `latch list` says so."""

@@ -79,7 +79,11 @@ def load_config(explicit: str | None = None, *, cache: bool = True) -> Config:
     if "\0" in path:
         raise ConfigError(f"{path!r}: a file name cannot contain a NUL byte")
     try:
-        with open(path, "rb") as handle:
+        # Opened without waiting for a writer, then read blocking: a FIFO nobody writes to
+        # reads as empty instead of hanging every kacheck run, and `-c <(...)` is still read
+        # to its end.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:
+            os.set_blocking(handle.fileno(), True)
             data = handle.read(MAX_CONFIG_BYTES + 1)
             mode = os.fstat(handle.fileno()).st_mode & 0o777
     except FileNotFoundError:

@@ -98,11 +98,20 @@ def read_text(path: str) -> str | None:
     Raises:
         StateError: The file exists but cannot be read.
     """
+    import stat
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO put in the file's place must not hang the reader (kacheck runs
+        # every second) waiting for a writer; a regular file reads the same with it.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         with open(fd, encoding="utf-8", errors="replace") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise StateError(f"cannot read {path}: not a regular file")
             return handle.read()
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise StateError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        import errno
+
+        why = "a symbolic link, not followed" if exc.errno == errno.ELOOP else exc.strerror
+        raise StateError(f"cannot read {path}: {why or exc}") from exc

@@ -85,9 +85,15 @@ def loads(text: str) -> Any:
     """Parse JSON text, like ``json.loads``.
 
     Raises:
-        ValueError: The text is not one JSON value (``json.JSONDecodeError`` is a ValueError).
+        ValueError: The text is not one JSON value (``json.JSONDecodeError`` is a ValueError),
+            or nested too deeply to parse.
     """
-    return _load(text)
+    try:
+        return _load(text)
+    except RecursionError:
+        # Both scanners recurse per level: a damaged or planted state file of 100,000 `[`
+        # must be "not JSON" to the callers, which all handle ValueError, not a traceback.
+        raise ValueError("not JSON: nested too deeply") from None
 
 
 def dumps(value: Any) -> str:

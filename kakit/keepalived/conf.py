@@ -46,8 +46,11 @@ MAX_DEPTH = 32
 MAX_FILES = 256
 #: Most bytes read over all files; a keepalived.conf is a few KiB.
 MAX_BYTES = 4 << 20
-#: Deepest chain of includes (a file including itself stops here).
+#: Deepest chain of includes.
 MAX_INCLUDE_DEPTH = 8
+#: Most problems kept (a real file copied from a web page had 54): a file of a million ``{``
+#: would otherwise give three million lines.
+MAX_PROBLEMS = 200
 
 
 @frozen
@@ -224,6 +227,18 @@ UNICODE_BLANKS = {
 }
 
 
+class _Problems(list[Problem]):
+    """A list that keeps the first :data:`MAX_PROBLEMS` problems and counts the others."""
+
+    dropped = 0
+
+    def append(self, problem: Problem) -> None:
+        if len(self) < MAX_PROBLEMS:
+            super().append(problem)
+        else:
+            self.dropped += 1
+
+
 class _Reader:
     """Reads files into one token stream, following includes within the limits."""
 
@@ -231,8 +246,24 @@ class _Reader:
         self.trusted = trusted
         self.tokens: list[_Token] = []
         self.files: list[str] = []
-        self.problems: list[Problem] = []
+        self.problems = _Problems()
         self.bytes = 0
+        self.chain: list[str] = []  # the real paths of the files being read, outermost first
+
+    def document(self) -> Document:
+        """The tree of what was read, and the first :data:`MAX_PROBLEMS` problems."""
+        items = _build(self.tokens, self.problems)
+        problems = list(self.problems)
+        if self.problems.dropped:
+            last = problems[-1]
+            problems.append(
+                Problem(
+                    file=last.file,
+                    line=last.line,
+                    message=f"{self.problems.dropped} more problems not listed",
+                )
+            )
+        return Document(items=items, files=tuple(self.files), problems=tuple(problems))
 
     def problem(self, file: str, line: int, message: str, level: str = "error") -> None:
         self.problems.append(Problem(file=file, line=line, message=message, level=level))
@@ -249,18 +280,27 @@ class _Reader:
             if unsafe is not None:
                 self.problem(where_file, where_line, f"{path} not read (untrusted): {unsafe}")
                 return
+        real = os.path.realpath(path)
+        if real in self.chain:
+            self.problem(where_file, where_line, f"include loop: {path} includes itself")
+            return
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_BYTES - self.bytes + 1)
+            data = _read_config_file(path, MAX_BYTES - self.bytes + 1)
         except OSError as exc:
             self.problem(where_file, where_line, f"cannot read {path}: {exc.strerror or exc}")
+            return
+        if isinstance(data, tuple):
+            level, why = data
+            self.problem(where_file, where_line, f"{path} {why}: keepalived skips it", level)
             return
         if self.bytes + len(data) > MAX_BYTES:
             self.problem(where_file, where_line, f"over {MAX_BYTES >> 20} MiB read; {path} skipped")
             return
         self.bytes += len(data)
         self.files.append(path)
+        self.chain.append(real)
         self.read_text(data.decode("utf-8", "replace"), path, depth)
+        self.chain.pop()
 
     def read_text(self, text: str, file: str, depth: int) -> None:
         for number, line in _lines(text):
@@ -291,8 +331,32 @@ class _Reader:
             # keepalived's plain `include` says nothing either: the file may be optional.
             self.problem(file, line, f"include {args[0]}: no file matches", "warning")
         for path in matches:
-            if os.path.isfile(path):
-                self.read_file(path, (file, line), depth + 1)
+            self.read_file(path, (file, line), depth + 1)
+
+
+def _read_config_file(path: str, size: int) -> bytes | tuple[str, str]:
+    """Up to ``size`` bytes of ``path``, or why keepalived would not read it: (level, reason).
+
+    keepalived 2.2.7 reads only regular files without an execute bit ("is not a regular
+    non-executable file - skipping", even for the main file, and ``-t`` passes) and skips
+    directories. The file is opened without blocking and judged on the open descriptor: a FIFO
+    would otherwise block the reader until someone writes, and ``/dev/zero`` never ends.
+    """
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            return "warning", "is a directory"
+        if not stat.S_ISREG(mode):
+            return "error", "is not a regular file"
+        if mode & 0o111:
+            return "error", "is executable"
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(size)
+    finally:
+        os.close(fd)
 
 
 #: Most patterns one brace expansion may give (``{a,b}{c,d}...`` grows exponentially).
@@ -340,6 +404,10 @@ def _build(tokens: list[_Token], problems: list[Problem]) -> tuple[Item, ...]:
     # Each level: the finished items, and the words of the statement being read.
     levels: list[tuple[list[Item], list[_Token]]] = [([], [])]
     opened: list[tuple[list[_Token], _Token]] = []  # the statement each open block belongs to
+    # Blocks open beyond MAX_DEPTH are only counted: their statements join the deepest kept
+    # block, so a file of a million `{` costs a counter, not a million levels.
+    too_deep: _Token | None = None  # the first such `{`, while any is open
+    too_deep_count = 0
 
     def finish(level: tuple[list[Item], list[_Token]]) -> None:
         items, words = level
@@ -367,27 +435,39 @@ def _build(tokens: list[_Token], problems: list[Problem]) -> tuple[Item, ...]:
                 )
                 head = [_Token("", True, token.file, token.line)]
             if len(levels) > MAX_DEPTH:
-                problems.append(
-                    Problem(
-                        file=token.file,
-                        line=token.line,
-                        message=f"blocks nested deeper than {MAX_DEPTH}",
+                if not too_deep_count:  # once per excursion, not once per level
+                    too_deep = token
+                    problems.append(
+                        Problem(
+                            file=token.file,
+                            line=token.line,
+                            message=f"blocks nested deeper than {MAX_DEPTH}",
+                        )
                     )
-                )
+                too_deep_count += 1  # its head is dropped, its statements flattened
+                continue
             opened.append((head, token))
             levels.append(([], []))
         else:  # CLOSE
+            if too_deep_count:
+                finish(levels[-1])
+                too_deep_count -= 1
+                continue
             if len(levels) == 1:
                 problems.append(Problem(file=token.file, line=token.line, message="extra '}'"))
                 continue
             finish(levels[-1])
             inner, _ = levels.pop()
             head, _open = opened.pop()
-            parent = levels[-1][0]
-            if len(levels) > MAX_DEPTH:
-                parent.extend(inner)  # too deep: flattened, already reported
-            else:
-                parent.append(_item(head, tuple(inner)))
+            levels[-1][0].append(_item(head, tuple(inner)))
+    if too_deep is not None and too_deep_count:
+        problems.append(
+            Problem(
+                file=too_deep.file,
+                line=too_deep.line,
+                message=f"{too_deep_count} '{{' never closed",
+            )
+        )
     while len(levels) > 1:
         finish(levels[-1])
         inner, _ = levels.pop()
@@ -419,8 +499,7 @@ def parse(text: str, file: str = "<text>", *, trusted: bool = True) -> Document:
     """
     reader = _Reader(trusted)
     reader.read_text(text, file, 0)
-    items = _build(reader.tokens, reader.problems)
-    return Document(items=items, files=tuple(reader.files), problems=tuple(reader.problems))
+    return reader.document()
 
 
 def load(path: str = DEFAULT_PATH, *, trusted: bool = True) -> Document:
@@ -435,8 +514,7 @@ def load(path: str = DEFAULT_PATH, *, trusted: bool = True) -> Document:
     """
     reader = _Reader(trusted)
     reader.read_file(path, None, 0)
-    items = _build(reader.tokens, reader.problems)
-    return Document(items=items, files=tuple(reader.files), problems=tuple(reader.problems))
+    return reader.document()
 
 
 #: Top-level keywords only a keepalived.conf starts a block with.
@@ -456,14 +534,16 @@ def looks_like_keepalived(path: str) -> bool:
     """Whether the file reads as a keepalived.conf: a top-level block keepalived knows.
 
     Used to tell a user who passed keepalived.conf where kakit.yaml belongs what to run
-    instead of "invalid YAML". Only the first 64 KiB are read; any read error is "no".
+    instead of "invalid YAML". Only the first 64 KiB are read; any read error, and anything
+    keepalived would not read (a FIFO, an executable file), is "no".
     """
     try:
-        with open(path, "rb") as handle:
-            text = handle.read(64 << 10).decode("utf-8", "replace")
+        data = _read_config_file(path, 64 << 10)  # never blocks on a FIFO
     except OSError:
         return False
-    document = parse(text, path, trusted=False)
+    if isinstance(data, tuple):
+        return False
+    document = parse(data.decode("utf-8", "replace"), path, trusted=False)
     return any(
         item.keyword in KEEPALIVED_BLOCKS and item.block is not None for item in document.items
     )

@@ -53,18 +53,22 @@ def read(path: str) -> Node:
         ConfigError: The file itself cannot be read (missing, a directory, no permission).
     """
     import os
+    import stat
 
     from kakit.keepalived.conf import load
     from kakit.lint.model import read_node
 
-    if not os.path.isfile(path):
-        what = "no such file" if not os.path.exists(path) else "not a regular file"
-        raise ConfigError(f"{path}: cannot read: {what}")
     try:
-        with open(path, "rb"):
-            pass
+        # stat's own error, not os.path.exists: a file behind a directory this user may not
+        # enter is "Permission denied", not "no such file".
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+        if regular:
+            with open(path, "rb"):
+                pass
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not regular:
+        raise ConfigError(f"{path}: cannot read: not a regular file")
     # Not the trust rule of kakit's own reads: lint reports on files, it does not act on them.
     document = load(path, trusted=False)
     if not document.files:  # too large, or gone since: the reader said why

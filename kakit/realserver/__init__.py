@@ -43,8 +43,8 @@ def parse_vip(text: str) -> str:
     local and unreachable.
 
     Raises:
-        ValueError: Not an IP address, a prefix other than the host's, or an address that can
-            never be a VIP (loopback, multicast, unspecified, link-local).
+        ValueError: Not an IP address, a prefix other than the host's, a zone (``%eth0``), or
+            an address that can never be a VIP (loopback, multicast, unspecified, link-local).
     """
     import ipaddress
 
@@ -56,6 +56,11 @@ def parse_vip(text: str) -> str:
             f"{text!r} is not an IP address (a VIP such as 10.0.0.100 or 2001:db8::100; "
             "no host names)"
         ) from None
+    zone = getattr(parsed, "scope_id", None)
+    if zone:
+        # ipaddress accepts "2001:db8::1%eth0"; the kernel's address has no zone, so such a
+        # VIP could be recorded but never added, found or removed.
+        raise ValueError(f"{text!r}: a VIP has no zone (%{zone}): give the address alone")
     if slash and prefix != str(parsed.max_prefixlen):
         raise ValueError(
             f"{text!r}: give the VIP alone (or /{parsed.max_prefixlen}), not a netmask: a real "

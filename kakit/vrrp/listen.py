@@ -43,6 +43,10 @@ REQUIRED_TTL = 255
 """RFC 3768 and 5798: an advert with another TTL (hop limit) was routed and is dropped."""
 MAX_READS = 256
 """Datagrams read per wake-up at most, so a flood cannot keep the table from being shown."""
+MAX_SENDERS = 64
+"""Senders kept per VRID; adverts from more (forged sources, a flood) are counted as ``full``.
+A real segment has two or three: without a bound, each forged source address would cost a
+row, for :data:`FORGET` seconds."""
 
 
 class Finding:
@@ -176,11 +180,14 @@ class Table:
 
     def add(self, source: str, advert: Advert, now: float, interface: str = "") -> None:
         """Enter one valid advert from ``source``."""
-        self.received += 1
         senders = self.vrids.setdefault((advert.family, advert.vrid), {})
         sender = senders.get(source)
         if sender is None:
+            if len(senders) >= MAX_SENDERS:
+                self.drop("full")
+                return
             sender = senders[source] = Sender(source, interface, advert, now)
+        self.received += 1
         sender.add(advert, now)
 
     def receive(

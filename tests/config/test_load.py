@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,26 @@ class TestLookup:
         """A file named with -c must exist."""
         with pytest.raises(ConfigError, match="configuration file not found"):
             load_config(str(tmp_path / "nope.yaml"))
+
+    @pytest.mark.timeout(10)
+    def test_fifo_without_writer_is_refused_not_waited_on(
+        self, write_config: Callable[[str], Path]
+    ) -> None:
+        """-c naming a FIFO nobody writes to reads as empty: refused at once, no hang."""
+        fifo = write_config("").with_name("fifo.yaml")
+        os.mkfifo(fifo, 0o600)
+        with pytest.raises(ConfigError, match=r"fifo\.yaml"):
+            load_config(str(fifo), cache=False)
+
+    def test_pipe_being_written_is_read(self) -> None:
+        """-c <(generate-config): a pipe with its writer attached is read to its end."""
+        read_end, write_end = os.pipe()
+        try:
+            os.write(write_end, b"version: 1\nnode: from-a-pipe\n")
+            os.close(write_end)
+            assert load_config(f"/dev/fd/{read_end}", cache=False).node == "from-a-pipe"
+        finally:
+            os.close(read_end)
 
     def test_environment_variable(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_config: Callable[[str], Path]

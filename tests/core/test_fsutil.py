@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kakit.core.fsutil import atomic_write
+from kakit.core.fsutil import atomic_write, read_text
+from kakit.exceptions import StateError
 
 
 @pytest.mark.parametrize("durable", [True, False], ids=["durable", "not-durable"])
@@ -31,3 +32,25 @@ def test_not_durable_never_fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     atomic_write(str(tmp_path / "track"), "0\n", durable=False)
     with pytest.raises(AssertionError, match="fsync called"):
         atomic_write(str(tmp_path / "track"), "0\n")
+
+
+class TestReadText:
+    """read_text: the text of a regular file, None when absent, one StateError line otherwise."""
+
+    def test_missing_file_is_none(self, tmp_path: Path) -> None:
+        """No file, no state."""
+        assert read_text(str(tmp_path / "none")) is None
+
+    @pytest.mark.timeout(10)
+    def test_fifo_in_its_place_is_an_error_not_a_hang(self, tmp_path: Path) -> None:
+        """A FIFO where a state file belongs is refused at once, not waited on for a writer."""
+        os.mkfifo(tmp_path / "state.json")
+        with pytest.raises(StateError, match=r"state\.json: not a regular file$"):
+            read_text(str(tmp_path / "state.json"))
+
+    def test_symlink_is_named_as_such(self, tmp_path: Path) -> None:
+        """A symlink in the file's place is not followed, and the message says it is one."""
+        (tmp_path / "elsewhere").write_text("{}")
+        (tmp_path / "state.json").symlink_to(tmp_path / "elsewhere")
+        with pytest.raises(StateError, match=r"state\.json: a symbolic link, not followed$"):
+            read_text(str(tmp_path / "state.json"))

@@ -31,7 +31,9 @@ class TestSmallJson:
         """Text json wrote (indented, surrounded by whitespace) reads back as the same value."""
         assert smalljson.loads(f" \n{json.dumps(value, indent=2)}\n") == value
 
-    @pytest.mark.parametrize("text", ["", "{", '{"a": 1} trailing', "[1,]", "{'a': 1}"])
+    @pytest.mark.parametrize(
+        "text", ["", "{", '{"a": 1} trailing', "[1,]", "{'a': 1}", "[" * 100_000, '{"a":' * 100_000]
+    )
     def test_malformed_text_is_a_value_error(self, text: str) -> None:
         """Corrupt state files raise ValueError, which the callers treat as "no state"."""
         with pytest.raises(ValueError):

@@ -96,10 +96,12 @@ class TestGrammar:
         assert [str(found) for found in parse(text, "k.conf").problems] == [problem]
 
     def test_depth_is_bounded(self) -> None:
-        """Blocks nested past the limit are kept flat and reported once per level too deep."""
+        """Blocks nested past the limit are kept flat and reported once, at the first too deep."""
         depth = conf.MAX_DEPTH + 3
-        document = parse("a {\n" * depth + "leaf\n" + "}\n" * depth)
-        assert sum("nested deeper" in problem.message for problem in document.problems) == 3
+        document = parse("a {\n" * depth + "leaf\n" + "}\n" * depth, "k.conf")
+        assert [str(problem) for problem in document.problems] == [
+            f"k.conf:{conf.MAX_DEPTH + 1}: blocks nested deeper than {conf.MAX_DEPTH}"
+        ]
 
         def deepest(items: tuple[Item, ...] | None, level: int = 0) -> int:
             return max(
@@ -108,6 +110,16 @@ class TestGrammar:
             )
 
         assert deepest(document.items) == conf.MAX_DEPTH
+
+    def test_ten_thousand_levels_read_quickly(self) -> None:
+        """10,000 nested blocks are one problem, and a million unclosed `{` a bounded list."""
+        deep = parse("a {\n" * 10_000 + "}\n" * 10_000)
+        assert [problem.message for problem in deep.problems] == [
+            f"blocks nested deeper than {conf.MAX_DEPTH}"
+        ]
+        problems = parse("{" * 1_000_000).problems
+        assert len(problems) == conf.MAX_PROBLEMS + 1
+        assert problems[-1].message.endswith("more problems not listed")
 
 
 class TestIncludes:
@@ -137,12 +149,70 @@ class TestIncludes:
         assert addresses(document, instance="VI_1") == ("10.0.0.1/24", "10.0.0.2/24")
 
     def test_self_include_stops(self, tmp_path: Path) -> None:
-        """A file that includes itself is read a bounded number of times and reported."""
+        """A file that includes itself is read once, and the loop reported at the include."""
         main = tmp_path / "keepalived.conf"
         main.write_text("include keepalived.conf\nrouter_id x\n")
         document = conf.load(str(main), trusted=False)
+        assert document.files == (str(main),)
+        assert [str(problem) for problem in document.problems] == [
+            f"{main}:1: include loop: {main} includes itself"
+        ]
+
+    def test_include_loop_through_another_file(self, tmp_path: Path) -> None:
+        """a.conf including b.conf including a.conf: each read once, the loop named."""
+        (tmp_path / "a.conf").write_text("include b.conf\nrouter_id a\n")
+        (tmp_path / "b.conf").write_text("include a.conf\nrouter_id b\n")
+        document = conf.load(str(tmp_path / "a.conf"), trusted=False)
+        assert [item.words for item in document.items] == [("router_id", "b"), ("router_id", "a")]
+        assert [problem.message for problem in document.problems] == [
+            f"include loop: {tmp_path}/a.conf includes itself"
+        ]
+
+    def test_deep_include_chain_stops(self, tmp_path: Path) -> None:
+        """A chain of distinct includes deeper than the limit is cut and reported."""
+        for number in range(conf.MAX_INCLUDE_DEPTH + 2):
+            (tmp_path / f"{number}.conf").write_text(f"include {number + 1}.conf\n")
+        document = conf.load(str(tmp_path / "0.conf"), trusted=False)
         assert len(document.files) == conf.MAX_INCLUDE_DEPTH + 1
         assert any("nested deeper" in problem.message for problem in document.problems)
+
+    @pytest.mark.parametrize("target", ["fifo", "/dev/zero"])
+    @pytest.mark.timeout(10)
+    def test_include_of_a_fifo_or_device_is_not_read(self, tmp_path: Path, target: str) -> None:
+        """An include matching a FIFO or a symlink to /dev/zero is reported, never waited on."""
+        if target == "fifo":
+            os.mkfifo(tmp_path / "x.inc")
+        else:
+            (tmp_path / "x.inc").symlink_to(target)
+        main = tmp_path / "keepalived.conf"
+        main.write_text("include x.inc\n")
+        (problem,) = conf.load(str(main), trusted=False).problems
+        assert (
+            str(problem) == f"{main}:1: {tmp_path}/x.inc is not a regular file: keepalived skips it"
+        )
+
+    def test_included_directory_is_a_warning(self, tmp_path: Path) -> None:
+        """A directory a pattern matches is skipped with a warning, as keepalived does."""
+        (tmp_path / "conf.d").mkdir()
+        main = tmp_path / "keepalived.conf"
+        main.write_text("include conf.d\n")
+        (problem,) = conf.load(str(main), trusted=False).problems
+        assert (problem.level, problem.message) == (
+            "warning",
+            f"{tmp_path}/conf.d is a directory: keepalived skips it",
+        )
+
+    def test_executable_file_is_not_read(self, tmp_path: Path) -> None:
+        """keepalived 2.2.7 skips an executable configuration file: so does the reader."""
+        (tmp_path / "vips").write_text("10.0.0.9/24\n")
+        (tmp_path / "vips").chmod(0o755)
+        main = tmp_path / "keepalived.conf"
+        main.write_text("vrrp_instance VI_1 {\n virtual_ipaddress {\n  include vips\n }\n}\n")
+        document = conf.load(str(main), trusted=False)
+        assert addresses(document, instance="VI_1") == ()
+        assert [str(problem) for problem in document.problems] == [
+            f"{main}:3: {tmp_path}/vips is executable: keepalived skips it"
+        ]
 
     def test_missing_include_is_a_problem(self, tmp_path: Path) -> None:
         """An include that matches nothing is reported at its line."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -74,7 +76,27 @@ class TestExitStatus:
         result = runner.invoke(kakit, ["lint", str(tmp_path / "nope.conf")])
         assert result.exit_code == 2
         assert (
-            result.output.strip() == f"Error: {tmp_path / 'nope.conf'}: cannot read: no such file"
+            result.output.strip()
+            == f"Error: {tmp_path / 'nope.conf'}: cannot read: No such file or directory"
+        )
+
+    def test_permission_is_not_called_missing(
+        self, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A file this user may not look at (as nobody: under /root) is "Permission denied"."""
+        target = str(tmp_path / "private" / "keepalived.conf")
+        real_stat = os.stat
+
+        def stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+            if str(path) == target:
+                raise PermissionError(13, "Permission denied", target)
+            return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os, "stat", stat)
+        result = runner.invoke(kakit, ["lint", target])
+        assert (result.exit_code, result.output) == (
+            2,
+            f"Error: {target}: cannot read: Permission denied\n",
         )
 
     def test_directory_peer_is_two(self, runner: CliRunner, tmp_path: Path) -> None:
@@ -83,6 +105,24 @@ class TestExitStatus:
         result = runner.invoke(kakit, ["lint", str(path), "--peer", str(tmp_path)])
         assert result.exit_code == 2
         assert "not a regular file" in result.output
+
+    def test_peer_that_is_the_file_itself_is_two(self, runner: CliRunner, tmp_path: Path) -> None:
+        """--peer naming the same file (even through a symlink) is a usage error, not a pair."""
+        path = write(tmp_path, GLOBAL + instance())
+        (tmp_path / "link.conf").symlink_to(path)
+        result = runner.invoke(kakit, ["lint", str(path), "--peer", str(tmp_path / "link.conf")])
+        assert result.exit_code == 2
+        assert result.output == (
+            f"Error: --peer {tmp_path / 'link.conf'} is {path} itself: give the other node's\n"
+        )
+
+    def test_executable_file_is_two(self, runner: CliRunner, tmp_path: Path) -> None:
+        """An executable keepalived.conf, which keepalived 2.2.7 skips, is one line and exit 2."""
+        path = write(tmp_path, GLOBAL + instance())
+        path.chmod(0o755)
+        result = runner.invoke(kakit, ["lint", str(path)])
+        assert result.exit_code == 2
+        assert result.output == f"Error: {path}: {path} is executable: keepalived skips it\n"
 
     def test_invalid_kakit_yaml_is_two(self, runner: CliRunner, tmp_path: Path) -> None:
         """-c naming an invalid kakit.yaml: exit 2."""

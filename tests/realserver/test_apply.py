@@ -276,6 +276,8 @@ class TestStateFile:
             '{"sysctls": [{"interface": "all", "key": "rp_filter", "found": "0", "set": "1"}], "vips": {}}',
             '{"sysctls": [], "vips": {"not-an-address": true}}',
             '{"sysctls": [], "vips": {"10.0.0.1": "yes"}}',
+            '{"sysctls": [], "vips": {"2001:db8::1%eth0": true}}',
+            "[" * 100_000,
             "[]",
         ],
     )

@@ -44,6 +44,10 @@ class TestBadInput:
                 "unspecified address; a netmask is not given separately)",
             ),
             (
+                ["up", "2001:db8::100%eth0"],
+                "'2001:db8::100%eth0': a VIP has no zone (%eth0): give the address alone",
+            ),
+            (
                 ["down", "127.0.0.1"],
                 "'127.0.0.1' cannot be a VIP (a loopback, multicast, link-local, reserved or "
                 "unspecified address; a netmask is not given separately)",

@@ -69,3 +69,22 @@ class TestRealKernel:
         code, output = kakit("down")
         assert code == 0, output
         assert snapshot(ns) == before
+
+    def test_status_checks_the_interfaces_up_set(
+        self, ns: Namespace, write_config: Callable[[str], Path]
+    ) -> None:
+        """After `up VIP --interface default`, a bare `status` checks default, not all and lo."""
+        config = str(write_config(""))
+
+        def kakit(*argv: str) -> tuple[int, str]:
+            proc = ns.run(kakit_path(), "realserver", *argv, "-c", config, check=False)
+            return proc.returncode, proc.stdout + proc.stderr
+
+        assert kakit("up", VIP, "--interface", "default")[0] == 0
+        assert kakit("status") == (
+            0,
+            "ok: net.ipv4.conf.default.arp_ignore is 1\n"
+            "ok: net.ipv4.conf.default.arp_announce is 2\n"
+            f"ok: {VIP}/32 on lo\n",
+        )
+        assert kakit("down")[0] == 0

@@ -107,6 +107,17 @@ class TestDropped:
         assert table.receive("10.0.0.1", good, 255, 0.0, **kw) is not None  # type: ignore[arg-type]
         assert table.received == 1
 
+    def test_senders_per_vrid_are_bounded(self) -> None:
+        """A flood of forged sources fills one VRID's rows up to the bound; the rest is counted."""
+        from kakit.vrrp.listen import MAX_SENDERS
+
+        table = Table()
+        for number in range(MAX_SENDERS + 10):
+            table.add(f"10.1.{number // 250}.{number % 250 + 1}", advert(), 0.0)
+        table.add("10.1.0.1", advert(), 1.0)  # a sender already in the table still counts
+        assert len(table.vrids[(4, 51)]) == MAX_SENDERS
+        assert (table.received, table.dropped) == (MAX_SENDERS + 1, {"full": 10})
+
 
 class TestOutput:
     """What people and scripts read."""
@@ -147,6 +158,16 @@ class TestCommand:
         )  # fmt: skip
         assert run.returncode == 2
         assert run.stderr.strip() == "Error: no interface 'nosuch0' here"
+
+    @pytest.mark.parametrize("duration", ["nan", "NaN", "0", "-1", "inf", "1e9"])
+    def test_duration_out_of_range_is_usage(self, duration: str) -> None:
+        """--duration NaN, 0, negative or beyond a day is exit 2, never a listener without end."""
+        run = subprocess.run(
+            [KAKIT, "vrrp", "listen", "lo", "--json", f"--duration={duration}"],
+            capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+        assert run.returncode == 2
+        assert "Invalid value for '--duration'" in run.stderr
 
 
 class FakeSocket:
