@@ -34,10 +34,13 @@ NLM_F_EXCL = 0x200
 NLM_F_CREATE = 0x400
 IFA_ADDRESS = 1
 IFA_LOCAL = 2
+RTM_GETLINK = 18
+IFLA_ADDRESS = 1
 
 _HEADER = struct.Struct("=IHHII")
 _IFADDR = struct.Struct("=BBBBI")
 _ATTR = struct.Struct("=HH")
+_IFINFO = struct.Struct("=BxHiII")
 _FAMILY_LENGTH = {_socket.AF_INET: 4, _socket.AF_INET6: 16}
 
 TIMEOUT = 5.0
@@ -166,6 +169,24 @@ def addresses() -> list[Address]:
             found.append(
                 Address(interface=_index_name(index, names), address=address, prefix=prefix)
             )
+    return found
+
+
+def hardware_addresses() -> set[str]:
+    """The link-layer addresses (``aa:bb:...``) of every interface of this network namespace.
+
+    Raises:
+        OSError: Netlink failed.
+    """
+    payloads = _request(
+        RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, _IFINFO.pack(_socket.AF_UNSPEC, 0, 0, 0, 0)
+    )
+    found = set()
+    for payload in payloads:
+        if len(payload) >= _IFINFO.size:
+            raw = attributes(payload, _IFINFO.size).get(IFLA_ADDRESS, b"")
+            if len(raw) == 6 and any(raw):
+                found.add(":".join(f"{byte:02x}" for byte in raw))
     return found
 
 

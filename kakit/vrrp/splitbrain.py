@@ -154,14 +154,30 @@ def watched(settings: SplitBrainProbe, keepalived_config: str | None = None) -> 
 
     if settings.vips:
         return list(dict.fromkeys(normal(vip) for vip in settings.vips))
+    from kakit.exceptions import CheckError
     from kakit.keepalived.conf import DEFAULT_PATH, load, vrrp_instances
 
     path = settings.keepalived_config or keepalived_config or DEFAULT_PATH
+    document = load(path)
+    if path not in document.files:
+        # Watching nothing would look healthy forever: say why there is nothing to watch.
+        why = "; ".join(p.message for p in document.problems) or f"{path} not read"
+        raise CheckError(f"no vips given and keepalived's configuration unreadable: {why}")
     found: dict[str, None] = {}
-    for instance in vrrp_instances(load(path)).values():
+    for instance in vrrp_instances(document).values():
         for address in instance.addresses:
             found[normal(address.split("/")[0])] = None
     return list(found)
+
+
+def own_macs() -> set[str]:
+    """The hardware addresses of this node's interfaces (none known if netlink fails)."""
+    from kakit.core import netlink
+
+    try:
+        return netlink.hardware_addresses()
+    except OSError:
+        return set()
 
 
 def detect(
@@ -201,6 +217,15 @@ def detect(
     for interface, vips in by_interface.items():
         targets = vips + [a for a in asked if a not in mine and a not in vips]
         result = run_probe(interface, targets, count=settings.count, wait=settings.wait)
+        if result.answers:
+            # This host answers for its own addresses on every interface (arp_ignore=0), so
+            # a second interface on the same segment would look like another holder.
+            own = own_macs()
+            result.answers = {
+                address: kept
+                for address, macs in result.answers.items()
+                if (kept := tuple(mac for mac in macs if mac not in own))
+            }
         names: dict[str, str] = {}
         for address, macs in result.answers.items():
             for mac in macs:
@@ -323,13 +348,18 @@ async def watch(
     tracker = Tracker({}, settings.clear_after)
     complained = ""
     conf = config.keepalived.config
-    if not watched(settings, conf):
+    try:
+        addresses = watched(settings, conf)
+    except KakitError as exc:
+        logger.error(f"split-brain watch: {exc}: not watching")
+        return
+    if not addresses:
         logger.error(
             f"split-brain watch: no virtual address to watch (fifo.split_brain.vips is "
             f"empty and {settings.keepalived_config or conf} names none): not watching"
         )
         return
-    logger.info(f"split-brain watch: probing for {', '.join(watched(settings, conf))} while held")
+    logger.info(f"split-brain watch: probing for {', '.join(addresses)} while held")
     while not stop.is_set():
         try:
             detection = await asyncio.to_thread(detect, settings, keepalived_config=conf)

@@ -94,3 +94,22 @@ class TestParse:
             socket.inet_ntop(family, address.packed),
             address.max_prefixlen,
         )
+
+
+class TestHardwareAddresses:
+    """The link-layer addresses of this namespace's interfaces, from the kernel."""
+
+    def test_same_as_ip_link(self) -> None:
+        """Every Ethernet address `ip link` shows is listed, and nothing else."""
+        import subprocess
+
+        from kakit.core.netlink import hardware_addresses
+
+        out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)
+        words = out.stdout.split()
+        shown = {
+            words[i + 1]
+            for i, word in enumerate(words[:-1])
+            if word == "link/ether" and words[i + 1] != "00:00:00:00:00:00"
+        }
+        assert hardware_addresses() == shown

@@ -86,6 +86,22 @@ class TestDetect:
         assert probe.calls == [("eth0", [VIP6])]
         assert found.duplicates[0].their_macs == (THEIRS,)
 
+    def test_own_other_interface_is_not_another_holder(self, monkeypatch: Any) -> None:
+        """This host answering on a second interface of the same segment is no split."""
+        monkeypatch.setattr(splitbrain, "own_macs", lambda: {OURS, "02:00:00:00:00:03"})
+        probe = FakeProbe({VIP: ("02:00:00:00:00:03",)})
+        found = detect(SplitBrainProbe(vips=(VIP,)), addresses=held(VIP), prober=probe)
+        assert found.held == {VIP: "eth0"} and found.duplicates == []
+
+    def test_unreadable_keepalived_conf_is_said(self, tmp_path: Path) -> None:
+        """Without ``vips``, a keepalived.conf that cannot be read is an error, not a node that
+        watches nothing and looks healthy forever."""
+        from kakit.exceptions import CheckError
+
+        settings = SplitBrainProbe(keepalived_config=str(tmp_path / "missing.conf"))
+        with pytest.raises(CheckError, match=r"keepalived's configuration unreadable: .*missing"):
+            splitbrain.watched(settings)
+
 
 def round_with(duplicate: bool, holding: bool = True) -> Detection:
     found = [Duplicate(VIP, "eth0", OURS, (THEIRS,), ("n2",))] if duplicate else []
