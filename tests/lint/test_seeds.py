@@ -1,5 +1,6 @@
-"""The seed configurations (fixtures/seed*.conf, copied from the seed write-ups) give the
-findings their outages came from."""
+"""The seed configurations (fixtures/seed*.conf, copied from the seed write-ups with their
+addresses renumbered into 10.213.0.0/16, subnet for subnet) give the findings their outages
+came from."""
 
 from __future__ import annotations
 
