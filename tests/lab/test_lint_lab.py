@@ -74,6 +74,14 @@ def has_address(ns: str, address: str) -> bool:
     return f"inet {address}/" in sh("ip", "-n", ns, "-4", "addr", "show", "dev", "ka").stdout
 
 
+def keepalived_argv(namespace: str, config: Path, tag: str = "") -> list[str]:
+    """keepalived in the foreground in ``namespace`` on ``config``, with pid files of its own
+    beside it (the default ones are shared by every namespace of the machine)."""
+    pids = [str(config.parent / f"{tag}{name}.pid") for name in "kvc"]
+    command = ["keepalived", "-n", "-l", "-f", str(config)]
+    return ["ip", "netns", "exec", namespace, *command, "-p", pids[0], "-r", pids[1], "-c", pids[2]]
+
+
 @pytest.fixture(name="keepalived")
 def _keepalived(tmp_path: Path, pair: tuple[str, str]):
     """Start keepalived in the node namespace on a config; yields a stop function."""
@@ -82,26 +90,8 @@ def _keepalived(tmp_path: Path, pair: tuple[str, str]):
     def start(text: str, vip: str) -> subprocess.Popen[str]:
         config = tmp_path / "keepalived.conf"
         config.write_text(text)
-        pids = [str(tmp_path / name) for name in ("k.pid", "v.pid", "c.pid")]
         process = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
-                pair[0],
-                "keepalived",
-                "-n",
-                "-l",
-                "-D",
-                "-f",
-                str(config),
-                "-p",
-                pids[0],
-                "-r",
-                pids[1],
-                "-c",
-                pids[2],
-            ],
+            [*keepalived_argv(pair[0], config), "-D"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -185,11 +175,8 @@ class FifoKeepalived:
         self.config.write_text(text)
         os.mkfifo(directory / "fifo")
         self.fifo = os.open(directory / "fifo", os.O_RDONLY | os.O_NONBLOCK)
-        pids = [str(directory / name) for name in ("k.pid", "v.pid", "c.pid")]
-        command = ["keepalived", "-n", "-l", "-f", str(self.config)]
-        command += ["-p", pids[0], "-r", pids[1], "-c", pids[2]]
         self.process = subprocess.Popen(
-            ["ip", "netns", "exec", namespace, *command],
+            keepalived_argv(namespace, self.config),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -354,26 +341,9 @@ class TestPairMismatch:
             ):
                 config = tmp_path / f"{tag}.conf"
                 config.write_text(pair_conf(dev, priority, extra, auth))
-                pids = [str(tmp_path / f"{tag}{n}.pid") for n in "kvc"]
                 processes.append(
                     subprocess.Popen(
-                        [
-                            "ip",
-                            "netns",
-                            "exec",
-                            ns,
-                            "keepalived",
-                            "-n",
-                            "-l",
-                            "-f",
-                            str(config),
-                            "-p",
-                            pids[0],
-                            "-r",
-                            pids[1],
-                            "-c",
-                            pids[2],
-                        ],
+                        keepalived_argv(ns, config, tag),
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )
