@@ -89,6 +89,21 @@ class TestSystemdUnits:
                 done = subprocess.run([program, "-c", f"import {args[1]}"], capture_output=True)
                 assert done.returncode == 0, f"{unit.name}: {done.stderr.decode()}"
 
+    def test_track_file_units_create_the_directory_before_starting(self):
+        """A unit feeding a --track-file makes its directory first: keepalived drops one without."""
+        feeding = 0
+        for unit in sorted((ROOT / "contrib" / "systemd").glob("*.service")):
+            lines = unit.read_text().splitlines()
+            start = next(x for x in lines if x.startswith("ExecStart="))
+            if "--track-file" not in start.split():
+                continue
+            feeding += 1
+            argv = start.split()
+            directory = os.path.dirname(argv[argv.index("--track-file") + 1])
+            assert f"ExecStartPre=/bin/mkdir -p {directory}" in lines, unit.name
+            assert "Before=keepalived.service" in lines, unit.name
+        assert feeding >= 2  # the watcher's unit and kaprobe's
+
 
 class TestUninstall:
     def test_removes_exactly_what_install_made(self, wheelhouse: Path):
