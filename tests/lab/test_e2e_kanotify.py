@@ -32,22 +32,27 @@ def kanotify() -> str:
     return str(Path(kacheck_path()).with_name("kanotify"))
 
 
-def kakit_yaml(node: Node, sink_address: str) -> str:
-    """The node's kakit.yaml: MASTER's sysctl and firewall, BACKUP's sysctl, every alert to the
-    lab's webhook sink."""
+HOOKS = """\
+states:
+  MASTER:
+    sysctl: {net.ipv4.ip_nonlocal_bind: 1}
+    firewall: {accept: [vrrp, {destination: 10.213.7.100}]}
+  BACKUP:
+    sysctl: {net.ipv4.ip_nonlocal_bind: 0}
+"""
+"""MASTER's sysctl and firewall, BACKUP's sysctl."""
+
+
+def kakit_yaml(node: Node, sink_address: str, body: str = HOOKS) -> str:
+    """The node's kakit.yaml: its own paths, ``body`` (default :data:`HOOKS`), every alert to
+    the lab's webhook sink."""
     return f"""\
 version: 1
 node: {node.name}
 paths: {{state_dir: {node.dir}/kakit-run, data_dir: {node.dir}/kakit-lib}}
 log: {{file: {node.dir}/kakit.log, syslog: false}}
 keepalived: {{config: {node.keepalived_conf}}}
-states:
-  MASTER:
-    sysctl: {{net.ipv4.ip_nonlocal_bind: 1}}
-    firewall: {{accept: [vrrp, {{destination: 10.213.7.100}}]}}
-  BACKUP:
-    sysctl: {{net.ipv4.ip_nonlocal_bind: 0}}
-channels:
+{body}channels:
   sink: {{type: webhook, url: "http://{sink_address}:{SINK_PORT}/alerts"}}
 alerts:
   - channels: [sink]

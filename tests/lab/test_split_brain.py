@@ -20,6 +20,7 @@ import pytest
 from lab import Lab, Node, vrrp_instance_conf
 from tests.conftest import kacheck_path
 from tests.lab.test_e2e_kanotify import SINK, SINK_PORT, alerts, kanotify
+from tests.lab.test_e2e_kanotify import kakit_yaml as e2e_kakit_yaml
 
 pytestmark = [
     pytest.mark.lab,
@@ -32,19 +33,9 @@ ALLOW_VRRP = ["iptables", "-D", "INPUT", "-p", "112", "-j", "DROP"]
 
 
 def kakit_yaml(node: Node, sink: str, peer: Node, extra: str = "") -> str:
-    """Alerts to the sink; the FIFO reader's split-brain task naming the peer."""
-    return f"""\
-version: 1
-node: {node.name}
-paths: {{state_dir: {node.dir}/kakit-run, data_dir: {node.dir}/kakit-lib}}
-log: {{file: {node.dir}/kakit.log, syslog: false}}
-keepalived: {{config: {node.keepalived_conf}}}
-channels:
-  sink: {{type: webhook, url: "http://{sink}:{SINK_PORT}/alerts"}}
-alerts:
-  - channels: [sink]
-outbox: {{coalesce: 0.2, backoff_initial: 0.2, backoff_max: 1}}
-{extra}"""
+    """Alerts to the sink, no hooks, and ``extra`` (the check or the FIFO reader's split-brain
+    task naming ``peer``)."""
+    return e2e_kakit_yaml(node, sink, body="") + extra
 
 
 def split_events(path: Path) -> list[dict[str, Any]]:
