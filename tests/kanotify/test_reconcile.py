@@ -101,34 +101,40 @@ class TestNotifyScriptCrossCheck:
         )
         assert done.returncode == 0, done.stderr
 
+    def configure(
+        self, tmp_path: Path, states: tuple[str, str], extra: str = ""
+    ) -> tuple[Path, Path]:
+        """kakit.yaml whose ``states`` each run the recorder, reading VI_1's addresses from a
+        keepalived.conf; returns it and the file the recorder appends to."""
+        script, record = recorder(tmp_path)
+        conf = tmp_path / "keepalived.conf"
+        conf.write_text(KEEPALIVED_CONF)
+        hooks = "".join(f"\n  {state}: {{run: [[{script}]]}}" for state in states)
+        config = tmp_path / "kakit.yaml"
+        config.write_text(
+            config_text(tmp_path, f"keepalived: {{config: {conf}}}\nstates:{hooks}\n{extra}")
+        )
+        return config, record
+
+    def hold_addresses(self, ns: Namespace) -> None:
+        """The namespace takes both of VI_1's addresses."""
+        ns.run("ip", "link", "set", "lo", "up")
+        for address in ("10.213.9.1/24", "10.213.9.2/24"):
+            ns.run("ip", "addr", "add", address, "dev", "lo")
+
     def test_the_kernel_corrects_a_notify_that_is_out_of_date(
         self, ns: Namespace, tmp_path: Path
     ) -> None:
         """MASTER while the namespace holds none of VI_1's addresses applies BACKUP; BACKUP
         while it holds them all applies MASTER; each correction is recorded and alerted."""
-        script, record = recorder(tmp_path)
-        conf = tmp_path / "keepalived.conf"
-        conf.write_text(KEEPALIVED_CONF)
-        config = tmp_path / "kakit.yaml"
-        config.write_text(
-            config_text(
-                tmp_path,
-                f"""
-                keepalived: {{config: {conf}}}
-                states:
-                  MASTER: {{run: [[{script}]]}}
-                  BACKUP: {{run: [[{script}]]}}
-                channels:
-                  sink: {{type: webhook, url: {{env: NOWHERE_URL}}}}
-                alerts: [{{channels: [sink]}}]
-                """,
-            )
+        sink = (
+            "channels:\n  sink: {type: webhook, url: {env: NOWHERE_URL}}\n"
+            "alerts: [{channels: [sink]}]\n"
         )
+        config, record = self.configure(tmp_path, ("MASTER", "BACKUP"), sink)
         self.run(ns, config, "MASTER")
         assert record.read_text().splitlines() == ["MASTER 100", "BACKUP 100"]
-        ns.run("ip", "link", "set", "lo", "up")
-        for address in ("10.213.9.1/24", "10.213.9.2/24"):
-            ns.run("ip", "addr", "add", address, "dev", "lo")
+        self.hold_addresses(ns)
         self.run(ns, config, "BACKUP")
         assert record.read_text().splitlines()[2:] == ["BACKUP 100", "MASTER 100"]
         assert outbox_rows(tmp_path, "SELECT state FROM events ORDER BY id") == [
@@ -147,25 +153,9 @@ class TestNotifyScriptCrossCheck:
         self, ns: Namespace, tmp_path: Path
     ) -> None:
         """BACKUP without the addresses, and STOP (keepalived going away) are applied as said."""
-        script, record = recorder(tmp_path)
-        conf = tmp_path / "keepalived.conf"
-        conf.write_text(KEEPALIVED_CONF)
-        config = tmp_path / "kakit.yaml"
-        config.write_text(
-            config_text(
-                tmp_path,
-                f"""
-                keepalived: {{config: {conf}}}
-                states:
-                  BACKUP: {{run: [[{script}]]}}
-                  STOP: {{run: [[{script}]]}}
-                """,
-            )
-        )
+        config, record = self.configure(tmp_path, ("BACKUP", "STOP"))
         self.run(ns, config, "BACKUP")
-        ns.run("ip", "link", "set", "lo", "up")
-        for address in ("10.213.9.1/24", "10.213.9.2/24"):
-            ns.run("ip", "addr", "add", address, "dev", "lo")
+        self.hold_addresses(ns)
         self.run(ns, config, "STOP")
         assert record.read_text().splitlines() == ["BACKUP 100", "STOP 100"]
         assert "the kernel holds" not in (tmp_path / "kakit.log").read_text()
